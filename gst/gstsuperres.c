@@ -1,0 +1,358 @@
+/**
+ * SECTION:element-superres
+ * @title: superres
+ *
+ * Upscales raw video x2 with a small convolutional network on the luma plane (sr-core)
+ * and bicubic interpolation on the chroma planes. The output is twice the input's width
+ * and height, in the same format.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! superres ! videoconvert ! autovideosink
+ * ]|
+ *
+ * A missing or corrupt model fails the READY->PAUSED change with an error naming the file.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstsuperres.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_superres_debug);
+#define GST_CAT_DEFAULT gst_superres_debug
+
+#define FORMATS "{ I420, NV12, Y42B, Y444, GRAY8 }"
+#define MIN_SIDE 8
+#define MAX_SIDE 16384
+#define SCALE 2
+
+struct _GstSuperres {
+  GstVideoFilter parent;
+
+  /* properties, guarded by the object lock */
+  char *model_path;
+  SrBackendKind backend;
+  guint n_threads;
+
+  /* between start and stop */
+  SrModel *model;
+  SrEngine *engine;
+};
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_BACKEND,
+  PROP_N_THREADS,
+};
+
+G_DEFINE_ENUM_TYPE (GstSuperresBackend, gst_superres_backend,
+    G_DEFINE_ENUM_VALUE (SR_BACKEND_AUTO, "auto"),
+    G_DEFINE_ENUM_VALUE (SR_BACKEND_CPU, "cpu"),
+    G_DEFINE_ENUM_VALUE (SR_BACKEND_VULKAN, "vulkan"),
+    G_DEFINE_ENUM_VALUE (SR_BACKEND_OPENCL, "opencl"))
+
+#define CAPS(w0, w1) "video/x-raw, format = (string) " FORMATS ", " \
+    "width = (int) [ " #w0 ", " #w1 " ], height = (int) [ " #w0 ", " #w1 " ], " \
+    "framerate = (fraction) [ 0/1, 2147483647/1 ]"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (8, 16384)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (16, 32768)));
+
+G_DEFINE_TYPE (GstSuperres, gst_superres, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (superres, "superres", GST_RANK_NONE, GST_TYPE_SUPERRES);
+
+/* Map one width/height value through x2 (up) or /2 (down). FALSE when nothing maps:
+ * an odd output size has no input. */
+static gboolean
+scale_value (const GValue *in, GValue *out, gboolean up)
+{
+  if (G_VALUE_HOLDS_INT (in)) {
+    int v = g_value_get_int (in);
+    if (!up && v % SCALE)
+      return FALSE;
+    g_value_init (out, G_TYPE_INT);
+    g_value_set_int (out, up ? v * SCALE : v / SCALE);
+    return TRUE;
+  }
+  if (GST_VALUE_HOLDS_INT_RANGE (in)) {
+    int lo = gst_value_get_int_range_min (in), hi = gst_value_get_int_range_max (in);
+    if (up) {
+      lo = MIN (lo, G_MAXINT / SCALE) * SCALE;
+      hi = MIN (hi, G_MAXINT / SCALE) * SCALE;
+    } else {
+      lo = (lo + SCALE - 1) / SCALE;
+      hi = hi / SCALE;
+    }
+    if (lo > hi)
+      return FALSE;
+    if (lo == hi) {
+      g_value_init (out, G_TYPE_INT);
+      g_value_set_int (out, lo);
+    } else {
+      g_value_init (out, GST_TYPE_INT_RANGE);
+      /* upward the sizes are multiples of SCALE, but a plain range keeps caps simple */
+      gst_value_set_int_range (out, lo, hi);
+    }
+    return TRUE;
+  }
+  if (GST_VALUE_HOLDS_LIST (in)) {
+    g_value_init (out, GST_TYPE_LIST);
+    for (guint i = 0; i < gst_value_list_get_size (in); i++) {
+      GValue item = G_VALUE_INIT;
+      if (scale_value (gst_value_list_get_value (in, i), &item, up))
+        gst_value_list_append_and_take_value (out, &item);
+    }
+    if (gst_value_list_get_size (out) == 0) {
+      g_value_unset (out);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  return FALSE;
+}
+
+static GstCaps *
+gst_superres_transform_caps (GstBaseTransform *trans, GstPadDirection direction,
+    GstCaps *caps, GstCaps *filter)
+{
+  gboolean up = direction == GST_PAD_SINK;
+  GstCaps *result = gst_caps_new_empty ();
+  for (guint i = 0; i < gst_caps_get_size (caps); i++) {
+    GstStructure *s = gst_structure_copy (gst_caps_get_structure (caps, i));
+    gboolean ok = TRUE;
+    const char *fields[] = { "width", "height" };
+    for (guint f = 0; f < G_N_ELEMENTS (fields) && ok; f++) {
+      const GValue *v = gst_structure_get_value (s, fields[f]);
+      GValue scaled = G_VALUE_INIT;
+      if (!v)
+        continue;
+      ok = scale_value (v, &scaled, up);
+      if (ok)
+        gst_structure_take_value (s, fields[f], &scaled);
+    }
+    if (ok)
+      gst_caps_append_structure_full (result, s,
+          gst_caps_features_copy (gst_caps_get_features (caps, i)));
+    else
+      gst_structure_free (s);
+  }
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, result, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (result);
+    result = tmp;
+  }
+  GST_DEBUG_OBJECT (trans, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
+      up ? "up" : "down", caps, result);
+  return result;
+}
+
+static gboolean
+gst_superres_start (GstBaseTransform *trans)
+{
+  GstSuperres *self = GST_SUPERRES (trans);
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (self);
+  char *path = self->model_path ? g_strdup (self->model_path) : sr_model_find_default ();
+  SrEngineConfig config = { self->backend, self->n_threads, 0 };
+  GST_OBJECT_UNLOCK (self);
+
+  if (!path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No super-resolution model found."),
+        ("the default model is not installed; set the \"model\" property or SR_MODEL_PATH"));
+    return FALSE;
+  }
+  self->model = sr_model_load (path, &error);
+  if (!self->model) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load super-resolution model \"%s\".", path), ("%s", error->message));
+    goto fail;
+  }
+  GST_INFO_OBJECT (self, "model %s (%s), %" G_GUINT64_FORMAT " MACs per pixel", path,
+      sr_model_get_name (self->model), sr_model_get_macs_per_pixel (self->model));
+
+  self->engine = sr_engine_new (self->model, &config, &error);
+  if (!self->engine && g_error_matches (error, SR_ERROR, SR_ERROR_UNSUPPORTED)) {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("The %s backend is not available in this build; using the CPU.",
+            sr_backend_kind_name (config.backend)), ("%s", error->message));
+    g_clear_error (&error);
+    config.backend = SR_BACKEND_CPU;
+    self->engine = sr_engine_new (self->model, &config, &error);
+  }
+  if (!self->engine) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the super-resolution engine."),
+        ("%s", error->message));
+    goto fail;
+  }
+  GST_INFO_OBJECT (self, "running on the %s backend",
+      sr_backend_kind_name (sr_engine_get_backend (self->engine)));
+  g_free (path);
+  return TRUE;
+
+fail:
+  g_clear_error (&error);
+  g_free (path);
+  g_clear_pointer (&self->model, sr_model_free);
+  return FALSE;
+}
+
+static gboolean
+gst_superres_stop (GstBaseTransform *trans)
+{
+  GstSuperres *self = GST_SUPERRES (trans);
+  g_clear_pointer (&self->engine, sr_engine_free);
+  g_clear_pointer (&self->model, sr_model_free);
+  return TRUE;
+}
+
+static gboolean
+gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
+    GstCaps *outcaps, GstVideoInfo *out_info)
+{
+  if (GST_VIDEO_INFO_FORMAT (in_info) != GST_VIDEO_INFO_FORMAT (out_info) ||
+      GST_VIDEO_INFO_WIDTH (out_info) != SCALE * GST_VIDEO_INFO_WIDTH (in_info) ||
+      GST_VIDEO_INFO_HEIGHT (out_info) != SCALE * GST_VIDEO_INFO_HEIGHT (in_info)) {
+    GST_ERROR_OBJECT (filter, "output caps %" GST_PTR_FORMAT " are not x%d of %" GST_PTR_FORMAT,
+        outcaps, SCALE, incaps);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static SrPlane
+frame_component (GstVideoFrame *frame, int comp)
+{
+  SrPlane p = {
+    GST_VIDEO_FRAME_COMP_DATA (frame, comp),
+    GST_VIDEO_FRAME_COMP_WIDTH (frame, comp),
+    GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp),
+    GST_VIDEO_FRAME_COMP_STRIDE (frame, comp),
+    GST_VIDEO_FRAME_COMP_PSTRIDE (frame, comp),
+  };
+  return p;
+}
+
+static GstFlowReturn
+gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVideoFrame *out)
+{
+  GstSuperres *self = GST_SUPERRES (filter);
+  GError *error = NULL;
+  SrPlane src = frame_component (in, 0), dst = frame_component (out, 0);
+  gboolean ok = sr_engine_upscale_luma (self->engine, &src, &dst, &error);
+  for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
+    src = frame_component (in, c);
+    dst = frame_component (out, c);
+    ok = sr_bicubic_x2 (&src, &dst, &error);
+  }
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+static void
+gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
+{
+  GstSuperres *self = GST_SUPERRES (object);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_BACKEND:
+      self->backend = g_value_get_enum (value);
+      break;
+    case PROP_N_THREADS:
+      self->n_threads = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstSuperres *self = GST_SUPERRES (object);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_BACKEND:
+      g_value_set_enum (value, self->backend);
+      break;
+    case PROP_N_THREADS:
+      g_value_set_uint (value, self->n_threads);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_superres_finalize (GObject *object)
+{
+  GstSuperres *self = GST_SUPERRES (object);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (gst_superres_parent_class)->finalize (object);
+}
+
+static void
+gst_superres_class_init (GstSuperresClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_superres_debug, "superres", 0, "x2 super-resolution");
+
+  gobject_class->set_property = gst_superres_set_property;
+  gobject_class->get_property = gst_superres_get_property;
+  gobject_class->finalize = gst_superres_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of the model file (safetensors); NULL uses the default model. Read at start.",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend",
+          "Where the network runs; a backend not built in falls back to cpu with a warning",
+          GST_TYPE_SUPERRES_BACKEND, SR_BACKEND_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_N_THREADS,
+      g_param_spec_uint ("n-threads", "Threads", "CPU worker threads (0 = one per core)",
+          0, 256, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_set_static_metadata (element_class, "Super-resolution x2",
+      "Filter/Effect/Converter/Video/Scaler",
+      "Upscales video x2 with a small neural network (luma) and bicubic chroma",
+      "gst-superres developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_type_mark_as_plugin_api (GST_TYPE_SUPERRES_BACKEND, 0);
+
+  trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_superres_transform_caps);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_superres_set_info);
+  filter_class->transform_frame = GST_DEBUG_FUNCPTR (gst_superres_transform_frame);
+}
+
+static void
+gst_superres_init (GstSuperres *self)
+{
+  self->backend = SR_BACKEND_AUTO;
+}

@@ -1,0 +1,12 @@
+/* Registers the gst-superres elements. */
+#include "gstsuperres.h"
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  return GST_ELEMENT_REGISTER (superres, plugin);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, superres,
+    "Real-time video super-resolution", plugin_init, PACKAGE_VERSION, "LGPL", "gst-superres",
+    "https://example.invalid/gst-superres")

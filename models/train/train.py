@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Train the x2 luma SR net on ../shared/data/train (or --data); resumable.
+
+  models/train/train.py --out build/train --steps 60000        # starts or resumes
+Checkpoints go to OUT/ckpt.pt every --ckpt-every steps; rerunning the same command resumes.
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import srdata  # noqa: E402
+from net import PlainSR  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_training_set(folders, min_lr_side):
+    pairs = []
+    for folder in folders:
+        for path in srdata.image_paths(folder):
+            hr, lr = srdata.hr_lr_pair(srdata.load_rgb(path))
+            if min(lr.shape) >= min_lr_side:
+                pairs.append((hr.astype(np.float32) / 255.0, lr.astype(np.float32) / 255.0))
+    return pairs
+
+
+def sample_batch(pairs, weights, rng, batch, patch):
+    lrs = np.empty((batch, 1, patch, patch), np.float32)
+    hrs = np.empty((batch, 1, 2 * patch, 2 * patch), np.float32)
+    for i, k in enumerate(rng.choice(len(pairs), size=batch, p=weights)):
+        hr, lr = pairs[k]
+        y = rng.integers(0, lr.shape[0] - patch + 1)
+        x = rng.integers(0, lr.shape[1] - patch + 1)
+        l = lr[y:y + patch, x:x + patch]
+        h = hr[2 * y:2 * y + 2 * patch, 2 * x:2 * x + 2 * patch]
+        t = rng.integers(8)  # the 8 flips/rotations of the square
+        if t & 1:
+            l, h = l[:, ::-1], h[:, ::-1]
+        if t & 2:
+            l, h = l[::-1], h[::-1]
+        if t & 4:
+            l, h = l.T, h.T
+        lrs[i, 0], hrs[i, 0] = l, h
+    return torch.from_numpy(lrs), torch.from_numpy(hrs)
+
+
+def evaluate(model, folder):
+    model.eval()
+    scores = []
+    with torch.no_grad():
+        for path in srdata.image_paths(folder):
+            hr, lr = srdata.hr_lr_pair(srdata.load_rgb(path))
+            x = torch.from_numpy(lr.astype(np.float32) / 255.0)[None, None]
+            sr = model(x)[0, 0].numpy() * 255.0
+            scores.append(srdata.psnr_y(hr, np.clip(np.round(sr), 0, 255)))
+    model.train()
+    return float(np.mean(scores))
+
+
+def main():
+    shared = os.path.join(HERE, '..', '..', '..', 'shared', 'data')
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data', default=os.path.join(shared, 'train'))
+    ap.add_argument('--eval', default=os.path.join(shared, 'eval'))
+    ap.add_argument('--out', default='build/train')
+    ap.add_argument('--channels', type=int, default=16)
+    ap.add_argument('--blocks', type=int, default=5)
+    ap.add_argument('--steps', type=int, default=60000)
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--patch', type=int, default=48, help='LR patch side')
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--ckpt-every', type=int, default=1000)
+    ap.add_argument('--threads', type=int, default=0)
+    ap.add_argument('--seed', type=int, default=1)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    ckpt_path = os.path.join(args.out, 'ckpt.pt')
+
+    torch.manual_seed(args.seed)
+    model = PlainSR(args.channels, args.blocks)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)) * 0.995 + 0.005)
+    step = 0
+    rng = np.random.default_rng(args.seed)
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        sched.load_state_dict(ck['sched'])
+        step = ck['step']
+        rng = np.random.default_rng(args.seed + step)
+        print('resumed at step %d' % step, flush=True)
+
+    folders = sorted(os.path.join(args.data, d) for d in os.listdir(args.data))
+    t0 = time.time()
+    pairs = load_training_set(folders, args.patch)
+    # every image equally likely: weighting by area lets the large, smooth photos dominate
+    # and the net then collapses to the anchor (zero residual is the L1 median of flat patches)
+    weights = np.full(len(pairs), 1.0 / len(pairs))
+    area = np.array([p[1].size for p in pairs], np.float64)
+    print('%d training images, %.1f LR Mpx, loaded in %.0f s; %d MACs per LR pixel'
+          % (len(pairs), area.sum() / 1e6, time.time() - t0, model.macs_per_lr_pixel()), flush=True)
+
+    t0, loss_sum = time.time(), 0.0
+    while step < args.steps:
+        lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
+        loss = F.l1_loss(model(lr), hr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        loss_sum += loss.item()
+        if step % args.ckpt_every == 0 or step == args.steps:
+            s5 = evaluate(model, os.path.join(args.eval, 'set5'))
+            s14 = evaluate(model, os.path.join(args.eval, 'set14'))
+            print('step %d loss %.5f lr %.2e set5 %.2f set14 %.2f (%.1f steps/s)' % (
+                step, loss_sum / args.ckpt_every, sched.get_last_lr()[0], s5, s14,
+                args.ckpt_every / (time.time() - t0)), flush=True)
+            loss_sum, t0 = 0.0, time.time()
+            torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
+                        'step': step, 'args': vars(args), 'set5': s5, 'set14': s14}, ckpt_path + '.tmp')
+            os.replace(ckpt_path + '.tmp', ckpt_path)
+
+
+if __name__ == '__main__':
+    main()

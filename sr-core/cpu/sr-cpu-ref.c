@@ -1,0 +1,115 @@
+/* Plain-C reference of the network on one tile.
+ *
+ * Activations are planar float [channel][row][col] over the tile plus its halo. Each
+ * layer shrinks the valid region by its kernel radius; positions outside the frame are
+ * reset to zero after each layer, which is what a whole-frame "same" convolution sees. */
+#include "sr-cpu-ref.h"
+
+#include <math.h>
+#include <string.h>
+
+gsize
+sr_cpu_ref_scratch_floats (const SrModel *model, int tile)
+{
+  gsize side = tile + 2 * sr_model_get_receptive_radius (model);
+  return side * side * (1 + 2 * (gsize) model->max_channels);
+}
+
+/* One "same" convolution over rows/cols [m + r, side - m - r) given input valid on
+ * [m, side - m). The inner loop runs along a row so compilers vectorize it. */
+static void
+conv_layer (const SrLayer *l, const float *in, float *out, int W, int H, int m)
+{
+  const int k = l->kernel, r = k / 2;
+  const int x0 = m + r, n = W - 2 * (m + r);
+  const gsize plane = (gsize) W * H;
+  for (int oc = 0; oc < l->out_ch; oc++) {
+    for (int y = m + r; y < H - m - r; y++) {
+      float *o = out + oc * plane + (gsize) y * W + x0;
+      for (int x = 0; x < n; x++)
+        o[x] = l->bias[oc];
+      for (int ic = 0; ic < l->in_ch; ic++) {
+        const float *w = l->weight + ((gsize) oc * l->in_ch + ic) * k * k;
+        for (int ky = 0; ky < k; ky++) {
+          const float *row = in + ic * plane + (gsize) (y + ky - r) * W + x0 - r;
+          for (int kx = 0; kx < k; kx++) {
+            const float wv = w[ky * k + kx];
+            const float *ip = row + kx;
+            for (int x = 0; x < n; x++)
+              o[x] += wv * ip[x];
+          }
+        }
+      }
+      if (l->act == SR_ACT_RELU)
+        for (int x = 0; x < n; x++)
+          o[x] = o[x] > 0.f ? o[x] : 0.f;
+    }
+  }
+}
+
+/* Zero the part of [m, side - m) that lies outside the frame; (ox, oy) is the frame
+ * position of buffer (0, 0). */
+static void
+zero_outside_frame (float *buf, int channels, int W, int H, int m, int ox, int oy,
+    int frame_w, int frame_h)
+{
+  const gsize plane = (gsize) W * H;
+  int in_x0 = CLAMP (-ox, m, W - m), in_x1 = CLAMP (frame_w - ox, m, W - m);
+  for (int c = 0; c < channels; c++)
+    for (int y = m; y < H - m; y++) {
+      float *row = buf + c * plane + (gsize) y * W;
+      if (oy + y < 0 || oy + y >= frame_h) {
+        memset (row + m, 0, sizeof (float) * (W - 2 * m));
+        continue;
+      }
+      for (int x = m; x < in_x0; x++)
+        row[x] = 0.f;
+      for (int x = MAX (in_x1, m); x < W - m; x++)
+        row[x] = 0.f;
+    }
+}
+
+void
+sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int x0, int y0,
+    int w, int h, float *scratch)
+{
+  const int R = sr_model_get_receptive_radius (model);
+  const int W = w + 2 * R, H = h + 2 * R;
+  const int ox = x0 - R, oy = y0 - R;
+  const gsize plane = (gsize) W * H;
+  float *input = scratch;
+  float *bufs[2] = { input + plane, input + plane + plane * model->max_channels };
+
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      int fx = ox + x, fy = oy + y;
+      gboolean inside = fx >= 0 && fx < src->width && fy >= 0 && fy < src->height;
+      input[(gsize) y * W + x] = inside ? src->data[fy * src->stride + fx * src->pixel_stride]
+          * (1.f / 255.f) : 0.f;
+    }
+
+  const float *in = input;
+  int m = 0;
+  for (int i = 0; i < model->n_layers; i++) {
+    const SrLayer *l = &model->layers[i];
+    float *out = bufs[i & 1];
+    conv_layer (l, in, out, W, H, m);
+    m += l->kernel / 2;
+    if (i + 1 < model->n_layers)
+      zero_outside_frame (out, l->out_ch, W, H, m, ox, oy, src->width, src->height);
+    in = out;
+  }
+
+  /* m == R: `in` holds scale^2 sub-pixel residuals on the tile; add the anchor, shuffle. */
+  const int s = model->scale;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      float anchor = input[(gsize) (y + R) * W + x + R];
+      for (int c = 0; c < s * s; c++) {
+        float v = (in[c * plane + (gsize) (y + R) * W + x + R] + anchor) * 255.f;
+        int q = (int) floorf (v + 0.5f);
+        dst->data[((gsize) (y0 + y) * s + c / s) * dst->stride +
+            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] = CLAMP (q, 0, 255);
+      }
+    }
+}

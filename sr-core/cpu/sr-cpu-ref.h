@@ -1,0 +1,16 @@
+/* The plain-C reference network: the truth every faster path is tested against. */
+#ifndef SR_CPU_REF_H
+#define SR_CPU_REF_H
+
+#include "../sr-model-private.h"
+
+/* Floats of scratch one tile of side `tile` needs (the halo included). */
+gsize sr_cpu_ref_scratch_floats (const SrModel *model, int tile);
+
+/* Upscale the LR rectangle (x0, y0, w, h) of src into the matching 2x rectangle of dst.
+ * The tile reads a halo of the receptive radius around itself and zero-pads only at the
+ * frame's edges, so its output equals a whole-frame run. w, h <= the scratch's tile. */
+void sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int x0,
+    int y0, int w, int h, float *scratch);
+
+#endif

@@ -1,0 +1,88 @@
+/* sr-core: real-time x2 super-resolution of video planes.
+ *
+ * A C library with no GStreamer dependency: load a model file (safetensors with the
+ * architecture in its metadata), make an engine on a backend, upscale 8-bit luma planes
+ * with the network and chroma planes with bicubic interpolation.
+ */
+#ifndef SR_CORE_H
+#define SR_CORE_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SR_ERROR (sr_error_quark ())
+GQuark sr_error_quark (void);
+
+typedef enum {
+  SR_ERROR_IO,          /* the model file cannot be read */
+  SR_ERROR_FORMAT,      /* the model file is malformed or inconsistent */
+  SR_ERROR_UNSUPPORTED, /* valid, but asks for something this build cannot do */
+  SR_ERROR_BACKEND,     /* the backend could not start or run */
+  SR_ERROR_INVALID,     /* a bad argument (plane sizes, strides) */
+} SrError;
+
+/* An 8-bit plane. pixel_stride > 1 addresses one component of an interleaved
+ * plane (the U or V of NV12: pixel_stride 2). */
+typedef struct {
+  guint8 *data;
+  int width;
+  int height;
+  gsize stride;
+  int pixel_stride;
+} SrPlane;
+
+typedef struct _SrModel SrModel;
+
+SrModel *sr_model_load (const char *path, GError **error);
+SrModel *sr_model_load_from_data (const guint8 *data, gsize size, GError **error);
+void sr_model_free (SrModel *model);
+int sr_model_get_scale (const SrModel *model);
+/* Multiply-accumulates per input (LR) pixel at full depth. */
+guint64 sr_model_get_macs_per_pixel (const SrModel *model);
+/* How far (in LR pixels) one output pixel sees: the halo a tile needs. */
+int sr_model_get_receptive_radius (const SrModel *model);
+/* The model's "name" metadata, or "" */
+const char *sr_model_get_name (const SrModel *model);
+
+/* Path of the default model: $SR_MODEL_PATH if set, else the installed model, else the
+ * one in the source tree (running uninstalled). Returns NULL when none exists. */
+char *sr_model_find_default (void);
+
+typedef enum {
+  SR_BACKEND_AUTO,
+  SR_BACKEND_CPU,
+  SR_BACKEND_VULKAN,
+  SR_BACKEND_OPENCL,
+} SrBackendKind;
+
+const char *sr_backend_kind_name (SrBackendKind kind);
+/* Whether this build has the backend at all (it may still fail to start). */
+gboolean sr_backend_is_built (SrBackendKind kind);
+
+typedef struct {
+  SrBackendKind backend;
+  int n_threads; /* 0: one per processor */
+  int tile_size; /* LR tile side; 0: default */
+} SrEngineConfig;
+
+typedef struct _SrEngine SrEngine;
+
+/* Fails with SR_ERROR_UNSUPPORTED when the backend asked for is not built; with
+ * SR_ERROR_BACKEND when it is built but cannot start. AUTO always ends on the CPU. */
+SrEngine *sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error);
+void sr_engine_free (SrEngine *engine);
+SrBackendKind sr_engine_get_backend (const SrEngine *engine);
+
+/* dst must be exactly scale x src in both dimensions. */
+gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error);
+
+/* Bicubic resampling by 2 (Keys, a = -0.5, sample centres aligned as in PIL/MATLAB,
+ * edges clamped). dst may have any size up to 2x src: for a 4:2:0 frame of odd width
+ * the chroma of the 2x frame is one sample narrower than 2x the input chroma. */
+gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error);
+
+G_END_DECLS
+
+#endif

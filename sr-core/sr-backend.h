@@ -1,0 +1,17 @@
+/* The interface every backend implements; sr-engine.c picks one and checks arguments. */
+#ifndef SR_BACKEND_H
+#define SR_BACKEND_H
+
+#include "sr-model-private.h"
+
+typedef struct {
+  SrBackendKind kind;
+  gpointer (*create) (const SrModel *model, const SrEngineConfig *config, GError **error);
+  /* src and dst are already checked: dst = scale x src. */
+  gboolean (*upscale_luma) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
+  void (*destroy) (gpointer state);
+} SrBackendOps;
+
+extern const SrBackendOps sr_cpu_backend;
+
+#endif

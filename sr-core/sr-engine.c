@@ -1,0 +1,124 @@
+/* The engine: picks a backend and checks every plane before handing it over. */
+#include "sr-backend.h"
+
+struct _SrEngine {
+  const SrModel *model;
+  const SrBackendOps *ops;
+  gpointer state;
+};
+
+/* In the order `auto` tries them; GPU backends join this list when they are built. */
+static const SrBackendOps *const backends[] = {
+  &sr_cpu_backend,
+};
+
+const char *
+sr_backend_kind_name (SrBackendKind kind)
+{
+  switch (kind) {
+    case SR_BACKEND_AUTO: return "auto";
+    case SR_BACKEND_CPU: return "cpu";
+    case SR_BACKEND_VULKAN: return "vulkan";
+    case SR_BACKEND_OPENCL: return "opencl";
+  }
+  return "unknown";
+}
+
+static const SrBackendOps *
+find_backend (SrBackendKind kind)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (backends); i++)
+    if (backends[i]->kind == kind)
+      return backends[i];
+  return NULL;
+}
+
+gboolean
+sr_backend_is_built (SrBackendKind kind)
+{
+  return kind == SR_BACKEND_AUTO || find_backend (kind) != NULL;
+}
+
+SrEngine *
+sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error)
+{
+  SrEngineConfig defaults = { SR_BACKEND_AUTO, 0, 0 };
+  if (!config)
+    config = &defaults;
+  if (config->tile_size < 0 || config->n_threads < 0) {
+    g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "tile size and thread count must be >= 0");
+    return NULL;
+  }
+  SrEngine *engine = g_new0 (SrEngine, 1);
+  engine->model = model;
+  if (config->backend != SR_BACKEND_AUTO) {
+    engine->ops = find_backend (config->backend);
+    if (!engine->ops) {
+      g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "the %s backend is not built in",
+          sr_backend_kind_name (config->backend));
+      g_free (engine);
+      return NULL;
+    }
+    engine->state = engine->ops->create (model, config, error);
+  } else {
+    /* try each in turn; only the last one's failure is reported */
+    for (guint i = 0; i < G_N_ELEMENTS (backends) && !engine->state; i++) {
+      g_clear_error (error);
+      engine->ops = backends[i];
+      engine->state = engine->ops->create (model, config, error);
+      if (!engine->state)
+        g_debug ("sr-core: %s backend failed to start", sr_backend_kind_name (backends[i]->kind));
+    }
+  }
+  if (!engine->state) {
+    g_free (engine);
+    return NULL;
+  }
+  g_debug ("sr-core: using the %s backend", sr_backend_kind_name (engine->ops->kind));
+  return engine;
+}
+
+void
+sr_engine_free (SrEngine *engine)
+{
+  if (!engine)
+    return;
+  engine->ops->destroy (engine->state);
+  g_free (engine);
+}
+
+SrBackendKind
+sr_engine_get_backend (const SrEngine *engine)
+{
+  return engine->ops->kind;
+}
+
+/* Shared with sr-bicubic.c through this small declaration. */
+gboolean sr_plane_check (const SrPlane *p, const char *what, GError **error);
+
+gboolean
+sr_plane_check (const SrPlane *p, const char *what, GError **error)
+{
+  if (!p || !p->data || p->width < 1 || p->height < 1 || p->pixel_stride < 1 ||
+      p->stride < (gsize) (p->width - 1) * p->pixel_stride + 1) {
+    g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "%s plane is invalid (%dx%d, stride %"
+        G_GSIZE_FORMAT ", pixel stride %d)", what, p ? p->width : 0, p ? p->height : 0,
+        p ? p->stride : 0, p ? p->pixel_stride : 0);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
+    return FALSE;
+  const int s = engine->model->scale;
+  if (dst->width != src->width * s || dst->height != src->height * s) {
+    g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "destination %dx%d is not %dx the source %dx%d",
+        dst->width, dst->height, s, src->width, src->height);
+    return FALSE;
+  }
+  return engine->ops->upscale_luma (engine->state, src, dst, error);
+}

@@ -1,0 +1,390 @@
+/* Model file loading and validation.
+ *
+ * The file is safetensors: an 8-byte little-endian header length, a JSON header, raw
+ * little-endian tensors. "__metadata__" carries format, version and the architecture
+ * ("arch", itself JSON). Every length, offset, dtype and shape is checked against the
+ * architecture before anything is used, so a corrupt file gives an error naming the
+ * problem, never a crash. */
+#include "sr-model-private.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#define SR_FORMAT_NAME "gst-superres"
+#define SR_FORMAT_VERSION "1"
+#define SR_MAX_HEADER (16 * 1024 * 1024)
+
+G_DEFINE_QUARK (sr-error-quark, sr_error)
+
+static gboolean
+fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+fail (GError **error, const char *fmt, ...)
+{
+  va_list args;
+  va_start (args, fmt);
+  char *msg = g_strdup_vprintf (fmt, args);
+  va_end (args);
+  g_set_error_literal (error, SR_ERROR, SR_ERROR_FORMAT, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+void
+sr_model_free (SrModel *model)
+{
+  if (!model)
+    return;
+  for (int i = 0; i < model->n_layers; i++) {
+    g_free (model->layers[i].name);
+    g_free (model->layers[i].weight);
+    g_free (model->layers[i].bias);
+  }
+  g_free (model->layers);
+  g_free (model->name);
+  g_free (model);
+}
+
+/* An integer member within [lo, hi]. */
+static gboolean
+get_int (JsonObject *obj, const char *what, const char *member, gint64 lo, gint64 hi,
+    gint64 *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return fail (error, "%s: \"%s\" is missing or not an integer", what, member);
+  *out = json_node_get_int (node);
+  if (*out < lo || *out > hi)
+    return fail (error, "%s: \"%s\" = %" G_GINT64_FORMAT " is outside [%" G_GINT64_FORMAT
+        ", %" G_GINT64_FORMAT "]", what, member, *out, lo, hi);
+  return TRUE;
+}
+
+static const char *
+get_string (JsonObject *obj, const char *member)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gboolean
+parse_layer (JsonNode *node, int index, SrLayer *layer, GError **error)
+{
+  char what[32];
+  g_snprintf (what, sizeof what, "arch layer %d", index);
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return fail (error, "%s is not an object", what);
+  JsonObject *obj = json_node_get_object (node);
+  const char *name = get_string (obj, "name");
+  const char *act = get_string (obj, "act");
+  gint64 in_ch, out_ch, kernel;
+  if (!name || !*name || strlen (name) > 64)
+    return fail (error, "%s has no valid \"name\"", what);
+  if (!get_int (obj, what, "in", 1, SR_MAX_CHANNELS, &in_ch, error) ||
+      !get_int (obj, what, "out", 1, SR_MAX_CHANNELS, &out_ch, error) ||
+      !get_int (obj, what, "kernel", 1, SR_MAX_KERNEL, &kernel, error))
+    return FALSE;
+  if (kernel % 2 == 0)
+    return fail (error, "%s (%s): kernel %d is even; only odd kernels keep the grid", what,
+        name, (int) kernel);
+  if (!act)
+    return fail (error, "%s (%s): \"act\" is missing", what, name);
+  if (strcmp (act, "relu") == 0)
+    layer->act = SR_ACT_RELU;
+  else if (strcmp (act, "none") == 0)
+    layer->act = SR_ACT_NONE;
+  else
+    return fail (error, "%s (%s): unknown activation \"%s\"", what, name, act);
+  layer->name = g_strdup (name);
+  layer->in_ch = in_ch;
+  layer->out_ch = out_ch;
+  layer->kernel = kernel;
+  return TRUE;
+}
+
+static gboolean
+parse_arch (SrModel *model, const char *arch_json, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) json_error = NULL;
+  if (!json_parser_load_from_data (parser, arch_json, -1, &json_error))
+    return fail (error, "metadata \"arch\" is not valid JSON: %s", json_error->message);
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    return fail (error, "metadata \"arch\" is not a JSON object");
+  JsonObject *arch = json_node_get_object (root);
+
+  gint64 scale;
+  if (!get_int (arch, "arch", "scale", 1, 8, &scale, error))
+    return FALSE;
+  if (scale != 2) {
+    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "scale %d is not supported (only 2)",
+        (int) scale);
+    return FALSE;
+  }
+  model->scale = scale;
+  const char *anchor = get_string (arch, "anchor");
+  if (!anchor || strcmp (anchor, "nearest") != 0)
+    return fail (error, "arch: \"anchor\" must be \"nearest\"");
+
+  JsonNode *layers = json_object_get_member (arch, "layers");
+  if (!layers || !JSON_NODE_HOLDS_ARRAY (layers))
+    return fail (error, "arch: \"layers\" is missing or not an array");
+  JsonArray *array = json_node_get_array (layers);
+  guint n = json_array_get_length (array);
+  if (n < 1 || n > SR_MAX_LAYERS)
+    return fail (error, "arch: %u layers, expected 1..%d", n, SR_MAX_LAYERS);
+  model->layers = g_new0 (SrLayer, n);
+  model->n_layers = n;
+  for (guint i = 0; i < n; i++) {
+    SrLayer *l = &model->layers[i];
+    if (!parse_layer (json_array_get_element (array, i), i, l, error))
+      return FALSE;
+    int want_in = i == 0 ? 1 : model->layers[i - 1].out_ch;
+    if (l->in_ch != want_in)
+      return fail (error, "layer %s takes %d channels but receives %d", l->name, l->in_ch,
+          want_in);
+    for (guint j = 0; j < i; j++)
+      if (strcmp (model->layers[j].name, l->name) == 0)
+        return fail (error, "layer name %s is used twice", l->name);
+    model->max_channels = MAX (model->max_channels, l->out_ch);
+  }
+  SrLayer *last = &model->layers[n - 1];
+  if (last->out_ch != model->scale * model->scale || last->act != SR_ACT_NONE)
+    return fail (error, "last layer %s must have %d outputs and no activation", last->name,
+        model->scale * model->scale);
+  return TRUE;
+}
+
+/* Copy tensor `name` out of the data area after checking dtype, shape and offsets. */
+static gboolean
+read_tensor (JsonObject *header, const char *name, const gint64 *shape, int rank,
+    const guint8 *data, gsize data_size, float **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (header, name);
+  if (!node || !JSON_NODE_HOLDS_OBJECT (node))
+    return fail (error, "tensor %s is missing", name);
+  JsonObject *t = json_node_get_object (node);
+  const char *dtype = get_string (t, "dtype");
+  if (!dtype || strcmp (dtype, "F32") != 0)
+    return fail (error, "tensor %s has dtype %s, expected F32", name, dtype ? dtype : "(none)");
+
+  JsonNode *shape_node = json_object_get_member (t, "shape");
+  if (!shape_node || !JSON_NODE_HOLDS_ARRAY (shape_node))
+    return fail (error, "tensor %s has no shape", name);
+  JsonArray *shape_arr = json_node_get_array (shape_node);
+  gboolean same = json_array_get_length (shape_arr) == (guint) rank;
+  gsize count = 1;
+  for (int i = 0; i < rank && same; i++) {
+    JsonNode *d = json_array_get_element (shape_arr, i);
+    same = JSON_NODE_HOLDS_VALUE (d) && json_node_get_value_type (d) == G_TYPE_INT64 &&
+        json_node_get_int (d) == shape[i];
+    count *= shape[i];
+  }
+  if (!same) {
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    json_generator_set_root (gen, shape_node);
+    g_autofree char *got = json_generator_to_data (gen, NULL);
+    GString *want = g_string_new ("[");
+    for (int i = 0; i < rank; i++)
+      g_string_append_printf (want, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
+    g_string_append_c (want, ']');
+    fail (error, "tensor %s has shape %s, the architecture needs %s", name, got, want->str);
+    g_string_free (want, TRUE);
+    return FALSE;
+  }
+
+  JsonNode *off_node = json_object_get_member (t, "data_offsets");
+  JsonArray *off = off_node && JSON_NODE_HOLDS_ARRAY (off_node) ? json_node_get_array (off_node)
+      : NULL;
+  if (!off || json_array_get_length (off) != 2)
+    return fail (error, "tensor %s has no data_offsets pair", name);
+  JsonNode *b = json_array_get_element (off, 0), *e = json_array_get_element (off, 1);
+  if (!JSON_NODE_HOLDS_VALUE (b) || json_node_get_value_type (b) != G_TYPE_INT64 ||
+      !JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64)
+    return fail (error, "tensor %s: data_offsets are not integers", name);
+  gint64 begin = json_node_get_int (b), end = json_node_get_int (e);
+  if (begin < 0 || end < begin || (guint64) end > data_size)
+    return fail (error, "tensor %s: data_offsets [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+        "] fall outside the %" G_GSIZE_FORMAT " data bytes (truncated file?)", name, begin, end,
+        data_size);
+  if ((guint64) (end - begin) != count * sizeof (float))
+    return fail (error, "tensor %s: %" G_GINT64_FORMAT " bytes for %" G_GSIZE_FORMAT
+        " F32 values", name, end - begin, count);
+
+  float *values = g_new (float, count);
+  memcpy (values, data + begin, count * sizeof (float));
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+  for (gsize i = 0; i < count; i++) {
+    guint32 v;
+    memcpy (&v, &values[i], 4);
+    v = GUINT32_SWAP_LE_BE (v);
+    memcpy (&values[i], &v, 4);
+  }
+#endif
+  for (gsize i = 0; i < count; i++)
+    if (!isfinite (values[i])) {
+      g_free (values);
+      return fail (error, "tensor %s holds a non-finite value at %" G_GSIZE_FORMAT, name, i);
+    }
+  *out = values;
+  return TRUE;
+}
+
+static gboolean
+load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data_size,
+    GError **error)
+{
+  guint expected = 1; /* __metadata__ */
+  for (int i = 0; i < model->n_layers; i++) {
+    SrLayer *l = &model->layers[i];
+    gint64 wshape[4] = { l->out_ch, l->in_ch, l->kernel, l->kernel };
+    gint64 bshape[1] = { l->out_ch };
+    g_autofree char *wname = g_strconcat (l->name, ".weight", NULL);
+    g_autofree char *bname = g_strconcat (l->name, ".bias", NULL);
+    if (!read_tensor (header, wname, wshape, 4, data, data_size, &l->weight, error) ||
+        !read_tensor (header, bname, bshape, 1, data, data_size, &l->bias, error))
+      return FALSE;
+    expected += 2;
+  }
+  if (json_object_get_size (header) != expected)
+    return fail (error, "the file has %u entries, the architecture explains %u",
+        json_object_get_size (header), expected);
+  return TRUE;
+}
+
+SrModel *
+sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
+{
+  if (size < 8) {
+    fail (error, "%" G_GSIZE_FORMAT " bytes is too short for a safetensors file", size);
+    return NULL;
+  }
+  guint64 header_len = 0;
+  for (int i = 7; i >= 0; i--)
+    header_len = (header_len << 8) | data[i];
+  if (header_len < 2 || header_len > SR_MAX_HEADER || header_len > size - 8) {
+    fail (error, "header length %" G_GUINT64_FORMAT " does not fit in the %" G_GSIZE_FORMAT
+        "-byte file (truncated or not safetensors)", header_len, size);
+    return NULL;
+  }
+
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) json_error = NULL;
+  if (!json_parser_load_from_data (parser, (const char *) data + 8, header_len, &json_error)) {
+    fail (error, "the header is not valid JSON: %s", json_error->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
+    fail (error, "the header is not a JSON object");
+    return NULL;
+  }
+  JsonObject *header = json_node_get_object (root);
+  JsonNode *meta_node = json_object_get_member (header, "__metadata__");
+  if (!meta_node || !JSON_NODE_HOLDS_OBJECT (meta_node)) {
+    fail (error, "no __metadata__: not a gst-superres model");
+    return NULL;
+  }
+  JsonObject *meta = json_node_get_object (meta_node);
+  const char *format = get_string (meta, "format");
+  const char *version = get_string (meta, "version");
+  const char *arch = get_string (meta, "arch");
+  const char *name = get_string (meta, "name");
+  if (!format || strcmp (format, SR_FORMAT_NAME) != 0) {
+    fail (error, "metadata format is \"%s\", expected \"" SR_FORMAT_NAME "\"",
+        format ? format : "(none)");
+    return NULL;
+  }
+  if (!version || strcmp (version, SR_FORMAT_VERSION) != 0) {
+    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED,
+        "model format version %s is not supported (this build reads " SR_FORMAT_VERSION ")",
+        version ? version : "(none)");
+    return NULL;
+  }
+  if (!arch) {
+    fail (error, "metadata has no \"arch\"");
+    return NULL;
+  }
+
+  SrModel *model = g_new0 (SrModel, 1);
+  model->name = g_strdup (name ? name : "");
+  if (!parse_arch (model, arch, error) ||
+      !load_tensors (model, header, data + 8 + header_len, size - 8 - header_len, error)) {
+    sr_model_free (model);
+    return NULL;
+  }
+  return model;
+}
+
+SrModel *
+sr_model_load (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  gsize size;
+  g_autoptr (GError) io_error = NULL;
+  if (!g_file_get_contents (path, &contents, &size, &io_error)) {
+    g_set_error (error, SR_ERROR, SR_ERROR_IO, "cannot read model %s: %s", path,
+        io_error->message);
+    return NULL;
+  }
+  GError *format_error = NULL;
+  SrModel *model = sr_model_load_from_data ((const guint8 *) contents, size, &format_error);
+  if (!model) {
+    g_propagate_prefixed_error (error, format_error, "model %s: ", path);
+    return NULL;
+  }
+  return model;
+}
+
+int
+sr_model_get_scale (const SrModel *model)
+{
+  return model->scale;
+}
+
+const char *
+sr_model_get_name (const SrModel *model)
+{
+  return model->name;
+}
+
+guint64
+sr_model_get_macs_per_pixel (const SrModel *model)
+{
+  guint64 macs = 0;
+  for (int i = 0; i < model->n_layers; i++) {
+    const SrLayer *l = &model->layers[i];
+    macs += (guint64) l->in_ch * l->out_ch * l->kernel * l->kernel;
+  }
+  return macs;
+}
+
+int
+sr_model_get_receptive_radius (const SrModel *model)
+{
+  int r = 0;
+  for (int i = 0; i < model->n_layers; i++)
+    r += model->layers[i].kernel / 2;
+  return r;
+}
+
+char *
+sr_model_find_default (void)
+{
+  const char *env = g_getenv ("SR_MODEL_PATH");
+  if (env && *env)
+    return g_strdup (env);
+  const char *dirs[] = { SR_MODEL_INSTALL_DIR, SR_MODEL_SOURCE_DIR };
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++) {
+    char *path = g_build_filename (dirs[i], SR_DEFAULT_MODEL_FILE, NULL);
+    if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+      return path;
+    g_free (path);
+  }
+  return NULL;
+}

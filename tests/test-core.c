@@ -1,0 +1,325 @@
+/* sr-core tests: model loading and validation, the reference network against PyTorch,
+ * tiling, bicubic chroma, argument checks. */
+#include <sr-core/sr-core.h>
+#include <math.h>
+#include <string.h>
+
+#include "test-util.h"
+
+static char *model_bytes;
+static gsize model_size;
+
+/* The shipped model with its JSON header edited: the first `find` becomes `replace`. */
+static GBytes *
+edit_header (const char *find, const char *replace)
+{
+  guint64 len = 0;
+  memcpy (&len, model_bytes, 8);
+  len = GUINT64_FROM_LE (len);
+  GString *header = g_string_new_len (model_bytes + 8, len);
+  char *at = strstr (header->str, find);
+  g_assert_nonnull (at);
+  gssize pos = at - header->str;
+  g_string_erase (header, pos, strlen (find));
+  g_string_insert (header, pos, replace);
+  guint64 new_len = GUINT64_TO_LE ((guint64) header->len);
+  GByteArray *out = g_byte_array_new ();
+  g_byte_array_append (out, (guint8 *) &new_len, 8);
+  g_byte_array_append (out, (guint8 *) header->str, header->len);
+  g_byte_array_append (out, (guint8 *) model_bytes + 8 + len, model_size - 8 - len);
+  g_string_free (header, TRUE);
+  return g_byte_array_free_to_bytes (out);
+}
+
+/* Loading must fail with `code` and a message containing `needle`. */
+static void
+expect_load_error (GBytes *bytes, int code, const char *needle)
+{
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  SrModel *model = sr_model_load_from_data (data, size, &error);
+  g_assert_null (model);
+  g_assert_error (error, SR_ERROR, code);
+  if (!strstr (error->message, needle))
+    g_error ("error \"%s\" does not mention \"%s\"", error->message, needle);
+  g_bytes_unref (bytes);
+}
+
+static void
+test_load_good (void)
+{
+  g_autoptr (GError) error = NULL;
+  SrModel *model = sr_model_load (SR_TEST_MODEL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sr_model_get_scale (model), ==, 2);
+  g_assert_cmpuint (sr_model_get_macs_per_pixel (model), <=, 15000);
+  g_assert_cmpint (sr_model_get_receptive_radius (model), >=, 2);
+  g_assert_cmpstr (sr_model_get_name (model), !=, "");
+  sr_model_free (model);
+}
+
+static void
+test_load_missing_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (sr_model_load ("/nonexistent/model.safetensors", &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/model.safetensors"));
+}
+
+static void
+test_load_truncated (void)
+{
+  gsize cuts[] = { 0, 3, 8, 9, 200, model_size / 2, model_size - 1 };
+  for (guint i = 0; i < G_N_ELEMENTS (cuts); i++) {
+    g_autoptr (GError) error = NULL;
+    SrModel *model = sr_model_load_from_data ((guint8 *) model_bytes, cuts[i], &error);
+    g_assert_null (model);
+    g_assert_error (error, SR_ERROR, SR_ERROR_FORMAT);
+  }
+}
+
+static void
+test_load_bad_json (void)
+{
+  expect_load_error (edit_header ("{", "["), SR_ERROR_FORMAT, "JSON");
+  expect_load_error (edit_header ("\"head.weight\":{", "\"head.weight\":{{"), SR_ERROR_FORMAT,
+      "JSON");
+  expect_load_error (edit_header ("\"arch\":\"{", "\"arch\":\"x{"), SR_ERROR_FORMAT, "arch");
+  expect_load_error (edit_header ("\"format\":\"gst-superres\"", "\"format\":\"other\""),
+      SR_ERROR_FORMAT, "format");
+  expect_load_error (edit_header ("\"version\":\"1\"", "\"version\":\"99\""),
+      SR_ERROR_UNSUPPORTED, "version");
+}
+
+static void
+test_load_wrong_shape (void)
+{
+  expect_load_error (edit_header ("[16,1,3,3]", "[16,2,3,3]"), SR_ERROR_FORMAT, "head.weight");
+  expect_load_error (edit_header ("\"shape\":[16]", "\"shape\":[15]"), SR_ERROR_FORMAT,
+      "head.bias");
+  /* the architecture itself inconsistent: a layer taking the wrong number of channels */
+  expect_load_error (edit_header ("\\\"name\\\":\\\"body.0\\\",\\\"in\\\":16",
+      "\\\"name\\\":\\\"body.0\\\",\\\"in\\\":8"), SR_ERROR_FORMAT, "body.0");
+  expect_load_error (edit_header ("\\\"kernel\\\":3", "\\\"kernel\\\":4"), SR_ERROR_FORMAT,
+      "even");
+  expect_load_error (edit_header ("\\\"scale\\\":2", "\\\"scale\\\":3"), SR_ERROR_UNSUPPORTED,
+      "scale");
+  expect_load_error (edit_header ("\"head.bias\"", "\"head.bias_renamed\""), SR_ERROR_FORMAT,
+      "head.bias");
+}
+
+static void
+test_load_wrong_dtype (void)
+{
+  expect_load_error (edit_header ("\"F32\"", "\"F16\""), SR_ERROR_FORMAT, "dtype");
+  expect_load_error (edit_header ("\"F32\"", "\"I64\""), SR_ERROR_FORMAT, "dtype");
+}
+
+static void
+test_load_huge_sizes (void)
+{
+  /* a header length far past the end of the file */
+  GByteArray *huge = g_byte_array_new ();
+  guint64 len = GUINT64_TO_LE (G_GUINT64_CONSTANT (1) << 62);
+  g_byte_array_append (huge, (guint8 *) &len, 8);
+  g_byte_array_append (huge, (guint8 *) model_bytes + 8, model_size - 8);
+  expect_load_error (g_byte_array_free_to_bytes (huge), SR_ERROR_FORMAT, "header length");
+  /* offsets past the data, and a negative one */
+  expect_load_error (edit_header ("[0,576]", "[0,99999999999999]"), SR_ERROR_FORMAT,
+      "data_offsets");
+  expect_load_error (edit_header ("[0,576]", "[-8,568]"), SR_ERROR_FORMAT, "data_offsets");
+  /* absurd channel counts and layer counts are refused before any allocation */
+  expect_load_error (edit_header ("\\\"out\\\":16", "\\\"out\\\":2000000000"), SR_ERROR_FORMAT,
+      "out");
+  expect_load_error (edit_header ("[16,1,3,3]", "[16,1,3,3,1000000000,1000000000]"),
+      SR_ERROR_FORMAT, "shape");
+}
+
+/* Random corruption must give an error or a model, never a crash (a cheap fuzzer; run
+ * under valgrind or ASan for more). */
+static void
+test_load_random_corruption (void)
+{
+  GRand *rand = g_rand_new_with_seed (1234);
+  char *copy = g_malloc (model_size);
+  for (int iter = 0; iter < 3000; iter++) {
+    memcpy (copy, model_bytes, model_size);
+    int flips = g_rand_int_range (rand, 1, 8);
+    gsize limit = iter % 2 ? model_size : MIN (model_size, (gsize) 1400); /* half hit the header */
+    for (int f = 0; f < flips; f++)
+      copy[g_rand_int_range (rand, 0, limit)] = g_rand_int_range (rand, 0, 256);
+    gsize size = iter % 5 == 0 ? g_rand_int_range (rand, 0, model_size) : model_size;
+    GError *error = NULL;
+    SrModel *model = sr_model_load_from_data ((guint8 *) copy, size, &error);
+    g_assert_true ((model == NULL) != (error == NULL));
+    sr_model_free (model);
+    g_clear_error (&error);
+  }
+  g_free (copy);
+  g_rand_free (rand);
+}
+
+static guint8 *
+upscale (const SrModel *model, const TestImage *lr, int tile, int threads)
+{
+  SrEngineConfig config = { SR_BACKEND_CPU, threads, tile };
+  g_autoptr (GError) error = NULL;
+  SrEngine *engine = sr_engine_new (model, &config, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sr_engine_get_backend (engine), ==, SR_BACKEND_CPU);
+  guint8 *out = g_malloc (4 * lr->width * lr->height);
+  SrPlane src = { lr->data, lr->width, lr->height, lr->width, 1 };
+  SrPlane dst = { out, 2 * lr->width, 2 * lr->height, 2 * lr->width, 1 };
+  g_assert_true (sr_engine_upscale_luma (engine, &src, &dst, &error));
+  g_assert_no_error (error);
+  sr_engine_free (engine);
+  return out;
+}
+
+/* The reference network equals PyTorch's output for a real image within 1/255 on
+ * >= 99.9% of pixels; different tilings and thread counts give identical output. */
+static void
+test_reference_matches_pytorch (void)
+{
+  g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
+  g_autofree char *sr_path = test_data_path ("golden-sr.pgm");
+  TestImage lr = test_read_pgm (lr_path), golden = test_read_pgm (sr_path);
+  g_assert_cmpint (golden.width, ==, 2 * lr.width);
+  g_assert_cmpint (golden.height, ==, 2 * lr.height);
+  SrModel *model = sr_model_load (SR_TEST_MODEL, NULL);
+  g_assert_nonnull (model);
+
+  guint8 *whole = upscale (model, &lr, 256, 1);
+  double off = test_fraction_off (whole, golden.width, golden.data, golden.width, golden.width,
+      golden.height, 1);
+  g_test_message ("pixels off by more than 1/255: %.4f%%", 100 * off);
+  g_assert_cmpfloat (off, <=, 0.001);
+  /* and it is not trivially close: the net changes the picture from nearest neighbour */
+  gsize changed = 0;
+  for (int y = 0; y < golden.height; y++)
+    for (int x = 0; x < golden.width; x++)
+      changed += whole[y * golden.width + x] != lr.data[(y / 2) * lr.width + x / 2];
+  g_assert_cmpuint (changed, >, (gsize) golden.width * golden.height / 2);
+
+  const int tiles[][2] = { { 1, 1 }, { 7, 2 }, { 16, 2 }, { 64, 3 } };
+  for (guint i = 0; i < G_N_ELEMENTS (tiles); i++) {
+    guint8 *tiled = upscale (model, &lr, tiles[i][0], tiles[i][1]);
+    g_assert_cmpmem (tiled, golden.width * golden.height, whole, golden.width * golden.height);
+    g_free (tiled);
+  }
+  g_free (whole);
+  sr_model_free (model);
+  g_free (lr.data);
+  g_free (golden.data);
+}
+
+static void
+test_engine_rejects_bad_planes (void)
+{
+  SrModel *model = sr_model_load (SR_TEST_MODEL, NULL);
+  SrEngine *engine = sr_engine_new (model, NULL, NULL);
+  guint8 buf[64 * 64];
+  SrPlane src = { buf, 8, 8, 8, 1 };
+  SrPlane dst_wrong = { buf, 15, 16, 16, 1 };
+  SrPlane short_stride = { buf, 8, 8, 4, 1 };
+  GError *error = NULL;
+  g_assert_false (sr_engine_upscale_luma (engine, &src, &dst_wrong, &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_INVALID);
+  g_clear_error (&error);
+  SrPlane dst = { buf, 16, 16, 16, 1 };
+  g_assert_false (sr_engine_upscale_luma (engine, &short_stride, &dst, &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_INVALID);
+  g_clear_error (&error);
+  sr_engine_free (engine);
+
+  SrEngineConfig gpu = { SR_BACKEND_VULKAN, 0, 0 };
+  if (!sr_backend_is_built (SR_BACKEND_VULKAN)) {
+    g_assert_null (sr_engine_new (model, &gpu, &error));
+    g_assert_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED);
+    g_clear_error (&error);
+  }
+  sr_model_free (model);
+}
+
+/* Keys' cubic (a = -0.5) evaluated directly in floating point. */
+static double
+keys (double t)
+{
+  t = fabs (t);
+  if (t <= 1)
+    return 1.5 * t * t * t - 2.5 * t * t + 1;
+  if (t < 2)
+    return -0.5 * t * t * t + 2.5 * t * t - 4 * t + 2;
+  return 0;
+}
+
+static double
+bicubic_ref (const guint8 *src, int w, int h, int ps, gsize stride, int X, int Y)
+{
+  double u = X / 2.0 - 0.25, v = Y / 2.0 - 0.25, sum = 0;
+  for (int j = (int) floor (v) - 1; j <= (int) floor (v) + 2; j++)
+    for (int i = (int) floor (u) - 1; i <= (int) floor (u) + 2; i++)
+      sum += keys (u - i) * keys (v - j) *
+          src[CLAMP (j, 0, h - 1) * stride + CLAMP (i, 0, w - 1) * ps];
+  return sum;
+}
+
+/* The integer bicubic equals the floating-point formula (rounded), on interleaved input
+ * and on odd destination sizes. */
+static void
+test_bicubic_matches_formula (void)
+{
+  const int sizes[][4] = { { 1, 1, 2, 2 }, { 5, 3, 9, 5 }, { 17, 12, 34, 24 }, { 8, 9, 16, 17 } };
+  GRand *rand = g_rand_new_with_seed (7);
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    int w = sizes[s][0], h = sizes[s][1], ow = sizes[s][2], oh = sizes[s][3];
+    gsize stride = 2 * w + 5; /* interleaved pair plus padding, like NV12 */
+    guint8 *src = g_malloc (stride * h), *dst = g_malloc0 ((2 * ow + 3) * oh);
+    for (gsize i = 0; i < stride * h; i++)
+      src[i] = g_rand_int_range (rand, 0, 256);
+    SrPlane sp = { src + 1, w, h, stride, 2 };
+    SrPlane dp = { dst + 1, ow, oh, 2 * ow + 3, 2 };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sr_bicubic_x2 (&sp, &dp, &error));
+    for (int y = 0; y < oh; y++)
+      for (int x = 0; x < ow; x++) {
+        double want = CLAMP (bicubic_ref (src + 1, w, h, 2, stride, x, y), 0, 255);
+        int got = dst[1 + y * (2 * ow + 3) + 2 * x];
+        g_assert_cmpfloat (fabs (got - want), <=, 0.5 + 1e-9);
+        g_assert_cmpint (dst[y * (2 * ow + 3) + 2 * x], ==, 0); /* the other component untouched */
+      }
+    g_free (src);
+    g_free (dst);
+  }
+  g_rand_free (rand);
+
+  guint8 buf[64];
+  SrPlane src = { buf, 4, 4, 4, 1 }, dst = { buf, 10, 8, 10, 1 };
+  GError *error = NULL;
+  g_assert_false (sr_bicubic_x2 (&src, &dst, &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_INVALID);
+  g_clear_error (&error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_assert_true (g_file_get_contents (SR_TEST_MODEL, &model_bytes, &model_size, NULL));
+  g_test_add_func ("/model/load-good", test_load_good);
+  g_test_add_func ("/model/missing-file", test_load_missing_file);
+  g_test_add_func ("/model/truncated", test_load_truncated);
+  g_test_add_func ("/model/bad-json", test_load_bad_json);
+  g_test_add_func ("/model/wrong-shape", test_load_wrong_shape);
+  g_test_add_func ("/model/wrong-dtype", test_load_wrong_dtype);
+  g_test_add_func ("/model/huge-sizes", test_load_huge_sizes);
+  g_test_add_func ("/model/random-corruption", test_load_random_corruption);
+  g_test_add_func ("/engine/reference-matches-pytorch", test_reference_matches_pytorch);
+  g_test_add_func ("/engine/rejects-bad-planes", test_engine_rejects_bad_planes);
+  g_test_add_func ("/bicubic/matches-formula", test_bicubic_matches_formula);
+  int ret = g_test_run ();
+  g_free (model_bytes);
+  return ret;
+}

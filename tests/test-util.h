@@ -1,0 +1,50 @@
+/* Small helpers shared by the C tests. */
+#ifndef SR_TEST_UTIL_H
+#define SR_TEST_UTIL_H
+
+#include <glib.h>
+#include <stdio.h>
+
+/* A binary PGM (P5, maxval 255) as a tightly packed plane; aborts the test on error. */
+typedef struct {
+  int width, height;
+  guint8 *data;
+} TestImage;
+
+static inline TestImage
+test_read_pgm (const char *path)
+{
+  TestImage img = { 0 };
+  g_autofree char *bytes = NULL;
+  gsize size;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (path, &bytes, &size, &error));
+  int maxval, consumed = 0;
+  g_assert_cmpint (sscanf (bytes, "P5 %d %d %d%n", &img.width, &img.height, &maxval, &consumed),
+      ==, 3);
+  g_assert_cmpint (maxval, ==, 255);
+  consumed++; /* the single whitespace after maxval */
+  g_assert_cmpuint (size - consumed, ==, (gsize) img.width * img.height);
+  img.data = g_memdup2 (bytes + consumed, size - consumed);
+  return img;
+}
+
+static inline char *
+test_data_path (const char *name)
+{
+  return g_build_filename (SR_TEST_DATA_DIR, name, NULL);
+}
+
+/* Fraction of pixels that differ by more than `tolerance`. */
+static inline double
+test_fraction_off (const guint8 *a, gsize a_stride, const guint8 *b, gsize b_stride, int w, int h,
+    int tolerance)
+{
+  gsize off = 0;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      off += ABS ((int) a[y * a_stride + x] - (int) b[y * b_stride + x]) > tolerance;
+  return (double) off / ((double) w * h);
+}
+
+#endif
