@@ -150,7 +150,7 @@ test_load_random_corruption (void)
     gsize limit = iter % 2 ? model_size : MIN (model_size, (gsize) 1400); /* half hit the header */
     for (int f = 0; f < flips; f++)
       copy[g_rand_int_range (rand, 0, limit)] = g_rand_int_range (rand, 0, 256);
-    gsize size = iter % 5 == 0 ? g_rand_int_range (rand, 0, model_size) : model_size;
+    gsize size = iter % 5 == 0 ? (gsize) g_rand_int_range (rand, 0, model_size) : model_size;
     GError *error = NULL;
     SrModel *model = sr_model_load_from_data ((guint8 *) copy, size, &error);
     g_assert_true ((model == NULL) != (error == NULL));

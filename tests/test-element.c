@@ -1,0 +1,320 @@
+/* superres element tests with GstHarness: negotiation per format and odd sizes, output
+ * size and content, padded strides, timestamps, bad models and unbuilt backends. */
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <sr-core/sr-core.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "test-util.h"
+
+static const char *formats[] = { "I420", "NV12", "Y42B", "Y444", "GRAY8" };
+
+static GstHarness *
+harness_for (const char *format, int w, int h, const char *props)
+{
+  g_autofree char *desc = g_strdup_printf ("superres %s", props ? props : "");
+  GstHarness *hx = gst_harness_new_parse (desc);
+  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
+      "framerate=30/1", format, w, h);
+  gst_harness_set_src_caps_str (hx, caps);
+  return hx;
+}
+
+/* A luma ramp from 40 to about 240 across the frame. */
+static guint8
+ramp (int x, int y, int w, int h)
+{
+  return 40 + 150 * x / w + 50 * y / h;
+}
+
+/* A frame whose luma is a smooth ramp and whose chroma planes are constant. */
+static GstBuffer *
+make_frame (const GstVideoInfo *info, GstClockTime pts)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
+  GstVideoFrame frame;
+  g_assert_true (gst_video_frame_map (&frame, (GstVideoInfo *) info, buf, GST_MAP_WRITE));
+  for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (&frame); c++) {
+    guint8 *data = GST_VIDEO_FRAME_COMP_DATA (&frame, c);
+    int stride = GST_VIDEO_FRAME_COMP_STRIDE (&frame, c);
+    int ps = GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c);
+    for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, c); y++)
+      for (int x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH (&frame, c); x++)
+        data[y * stride + x * ps] = c == 0 ? ramp (x, y, GST_VIDEO_INFO_WIDTH (info),
+            GST_VIDEO_INFO_HEIGHT (info)) : 60 + 50 * c;
+  }
+  gst_video_frame_unmap (&frame);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
+  return buf;
+}
+
+static void
+test_negotiation_all_formats (void)
+{
+  const int sizes[][2] = { { 8, 8 }, { 33, 17 }, { 64, 36 }, { 9, 31 } };
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+      int w = sizes[s][0], h = sizes[s][1];
+      GstHarness *hx = harness_for (formats[f], w, h, NULL);
+      GstVideoInfo in_info, out_info;
+      gst_video_info_set_format (&in_info, gst_video_format_from_string (formats[f]), w, h);
+      GstBuffer *out = gst_harness_push_and_pull (hx, make_frame (&in_info, 5 * GST_SECOND));
+      g_assert_nonnull (out);
+
+      GstCaps *caps = gst_pad_get_current_caps (hx->sinkpad);
+      g_assert_true (gst_video_info_from_caps (&out_info, caps));
+      gst_caps_unref (caps);
+      g_assert_cmpint (GST_VIDEO_INFO_FORMAT (&out_info), ==, GST_VIDEO_INFO_FORMAT (&in_info));
+      g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, 2 * w);
+      g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&out_info), ==, 2 * h);
+      g_assert_cmpuint (gst_buffer_get_size (out), >=, GST_VIDEO_INFO_SIZE (&out_info));
+      g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 5 * GST_SECOND);
+      g_assert_cmpuint (GST_BUFFER_DURATION (out), ==, GST_SECOND / 30);
+
+      /* constant chroma stays constant; the luma ramp keeps its range */
+      GstVideoFrame frame;
+      g_assert_true (gst_video_frame_map (&frame, &out_info, out, GST_MAP_READ));
+      for (guint c = 1; c < GST_VIDEO_FRAME_N_COMPONENTS (&frame); c++)
+        for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, c); y++)
+          for (int x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH (&frame, c); x++)
+            g_assert_cmpint (GST_VIDEO_FRAME_COMP_DATA (&frame, c)[y *
+                    GST_VIDEO_FRAME_COMP_STRIDE (&frame, c) + x *
+                    GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c)], ==, 60 + 50 * c);
+      const guint8 *luma = GST_VIDEO_FRAME_COMP_DATA (&frame, 0);
+      int ls = GST_VIDEO_FRAME_COMP_STRIDE (&frame, 0);
+      g_assert_cmpint (ABS ((int) luma[0] - 40), <=, 4);
+      g_assert_cmpint (ABS ((int) luma[(2 * h - 1) * ls + 2 * w - 1] -
+              ramp (w - 1, h - 1, w, h)), <=, 12);
+      gst_video_frame_unmap (&frame);
+      gst_buffer_unref (out);
+      gst_harness_teardown (hx);
+    }
+}
+
+/* Downstream asking for an odd output size, or an output smaller than 16, cannot be met. */
+static void
+test_negotiation_refuses_impossible (void)
+{
+  GstElement *pipe = gst_parse_launch ("videotestsrc num-buffers=1 ! "
+      "video/x-raw,format=I420,width=33,height=20 ! superres ! "
+      "video/x-raw,width=65 ! fakesink", NULL);
+  g_assert_true (GST_IS_PIPELINE (pipe));
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  gst_object_unref (bus);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
+  gst_message_unref (msg);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+
+  GstHarness *hx = gst_harness_new ("superres");
+  GstCaps *caps = gst_caps_from_string ("video/x-raw,format=I420,width=4,height=4,framerate=30/1");
+  g_assert_false (gst_pad_peer_query_accept_caps (hx->srcpad, caps));
+  gst_caps_unref (caps);
+  gst_harness_teardown (hx);
+}
+
+/* The luma through the element equals PyTorch's golden output like the core does. */
+static void
+test_output_matches_golden (void)
+{
+  g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
+  g_autofree char *sr_path = test_data_path ("golden-sr.pgm");
+  TestImage lr = test_read_pgm (lr_path), golden = test_read_pgm (sr_path);
+  GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, NULL);
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, lr.width, lr.height);
+  GstBuffer *in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  GstMapInfo map;
+  gst_buffer_map (in, &map, GST_MAP_WRITE);
+  for (int y = 0; y < lr.height; y++)
+    memcpy (map.data + y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), lr.data + y * lr.width,
+        lr.width);
+  gst_buffer_unmap (in, &map);
+  GstBuffer *out = gst_harness_push_and_pull (hx, in);
+  GstVideoInfo out_info;
+  gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_GRAY8, golden.width, golden.height);
+  gst_buffer_map (out, &map, GST_MAP_READ);
+  double off = test_fraction_off (map.data, GST_VIDEO_INFO_PLANE_STRIDE (&out_info, 0),
+      golden.data, golden.width, golden.width, golden.height, 1);
+  gst_buffer_unmap (out, &map);
+  g_assert_cmpfloat (off, <=, 0.001);
+  gst_buffer_unref (out);
+  gst_harness_teardown (hx);
+  g_free (lr.data);
+  g_free (golden.data);
+}
+
+/* Input with padded strides and plane offsets (GstVideoMeta) gives the same picture as
+ * the tightly packed input. */
+static void
+test_padded_stride_input (void)
+{
+  const int w = 45, h = 27;
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    GstVideoInfo info;
+    gst_video_info_set_format (&info, gst_video_format_from_string (formats[f]), w, h);
+    GstBuffer *packed = make_frame (&info, 0);
+
+    /* the same frame with 40 bytes of padding per row and 100 before each plane */
+    gsize offsets[GST_VIDEO_MAX_PLANES] = { 0 };
+    gint strides[GST_VIDEO_MAX_PLANES] = { 0 };
+    gsize total = 0;
+    for (guint p = 0; p < GST_VIDEO_INFO_N_PLANES (&info); p++) {
+      strides[p] = GST_VIDEO_INFO_PLANE_STRIDE (&info, p) + 40;
+      offsets[p] = total + 100;
+      total = offsets[p] + (gsize) strides[p] *
+          GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (info.finfo, p, h);
+    }
+    GstBuffer *padded = gst_buffer_new_allocate (NULL, total, NULL);
+    gst_buffer_memset (padded, 0, 0xAB, total);
+    gst_buffer_add_video_meta_full (padded, GST_VIDEO_FRAME_FLAG_NONE,
+        GST_VIDEO_INFO_FORMAT (&info), w, h, GST_VIDEO_INFO_N_PLANES (&info), offsets, strides);
+    GstVideoFrame src, dst;
+    g_assert_true (gst_video_frame_map (&src, &info, packed, GST_MAP_READ));
+    g_assert_true (gst_video_frame_map (&dst, &info, padded, GST_MAP_WRITE));
+    g_assert_cmpint (GST_VIDEO_FRAME_PLANE_STRIDE (&dst, 0), ==, strides[0]);
+    g_assert_true (gst_video_frame_copy (&dst, &src));
+    gst_video_frame_unmap (&src);
+    gst_video_frame_unmap (&dst);
+
+    GstHarness *hx = harness_for (formats[f], w, h, NULL);
+    GstBuffer *a = gst_harness_push_and_pull (hx, packed);
+    GstBuffer *b = gst_harness_push_and_pull (hx, padded);
+    GstVideoInfo out_info;
+    gst_video_info_set_format (&out_info, GST_VIDEO_INFO_FORMAT (&info), 2 * w, 2 * h);
+    GstVideoFrame fa, fb;
+    g_assert_true (gst_video_frame_map (&fa, &out_info, a, GST_MAP_READ));
+    g_assert_true (gst_video_frame_map (&fb, &out_info, b, GST_MAP_READ));
+    for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&fa); p++)
+      g_assert_cmpfloat (test_fraction_off (GST_VIDEO_FRAME_PLANE_DATA (&fa, p),
+              GST_VIDEO_FRAME_PLANE_STRIDE (&fa, p), GST_VIDEO_FRAME_PLANE_DATA (&fb, p),
+              GST_VIDEO_FRAME_PLANE_STRIDE (&fb, p),
+              GST_VIDEO_FRAME_COMP_WIDTH (&fa, p) * GST_VIDEO_FRAME_COMP_PSTRIDE (&fa, p),
+              GST_VIDEO_FRAME_COMP_HEIGHT (&fa, p), 0), ==, 0.0);
+    gst_video_frame_unmap (&fa);
+    gst_video_frame_unmap (&fb);
+    gst_buffer_unref (a);
+    gst_buffer_unref (b);
+    gst_harness_teardown (hx);
+  }
+}
+
+static void
+test_timestamps_kept (void)
+{
+  GstHarness *hx = harness_for ("I420", 16, 16, NULL);
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 16, 16);
+  for (int i = 0; i < 5; i++) {
+    GstBuffer *in = make_frame (&info, i * GST_SECOND / 30 + 123);
+    GST_BUFFER_DTS (in) = i * GST_SECOND / 30;
+    GST_BUFFER_OFFSET (in) = i;
+    GstBuffer *out = gst_harness_push_and_pull (hx, in);
+    g_assert_cmpuint (GST_BUFFER_PTS (out), ==, i * GST_SECOND / 30 + 123);
+    g_assert_cmpuint (GST_BUFFER_DTS (out), ==, i * GST_SECOND / 30);
+    g_assert_cmpuint (GST_BUFFER_DURATION (out), ==, GST_SECOND / 30);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (hx);
+}
+
+/* READY->PAUSED must fail with an error naming the file; returns the error's debug text. */
+static char *
+start_fails_with_error (const char *model)
+{
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *el = gst_element_factory_make ("superres", NULL);
+  g_object_set (el, "model", model, NULL);
+  gst_bin_add (GST_BIN (pipe), el);
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  gst_object_unref (bus);
+  g_assert_nonnull (msg);
+  GError *error = NULL;
+  char *debug = NULL;
+  gst_message_parse_error (msg, &error, &debug);
+  char *text = g_strdup_printf ("%s | %s", error->message, debug);
+  g_assert_nonnull (strstr (text, model));
+  g_error_free (error);
+  g_free (debug);
+  gst_message_unref (msg);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  return text;
+}
+
+static void
+test_bad_model_fails_start (void)
+{
+  g_autofree char *missing = start_fails_with_error ("/nonexistent/x.safetensors");
+  g_assert_nonnull (strstr (missing, "No such file"));
+
+  /* a truncated copy of the real model */
+  char *bytes;
+  gsize size;
+  g_assert_true (g_file_get_contents (SR_TEST_MODEL, &bytes, &size, NULL));
+  g_autofree char *dir = g_dir_make_tmp ("superres-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "truncated.safetensors", NULL);
+  g_assert_true (g_file_set_contents (path, bytes, size / 2, NULL));
+  g_autofree char *truncated = start_fails_with_error (path);
+  g_assert_nonnull (strstr (truncated, "truncated"));
+
+  g_assert_true (g_file_set_contents (path, "not a model at all", -1, NULL));
+  g_autofree char *junk = start_fails_with_error (path);
+  g_test_message ("%s", junk);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (bytes);
+}
+
+/* backend=vulkan/opencl not built: a warning, then the CPU does the work. */
+static void
+test_unbuilt_backend_falls_back (void)
+{
+  if (sr_backend_is_built (SR_BACKEND_VULKAN)) {
+    g_test_skip ("vulkan is built");
+    return;
+  }
+  GstElement *pipe = gst_parse_launch ("videotestsrc num-buffers=2 ! "
+      "video/x-raw,format=GRAY8,width=16,height=16 ! superres backend=vulkan ! fakesink", NULL);
+  g_assert_true (GST_IS_PIPELINE (pipe));
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gboolean warned = FALSE;
+  GstMessage *msg;
+  while ((msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+              GST_MESSAGE_WARNING | GST_MESSAGE_ERROR | GST_MESSAGE_EOS))) {
+    GstMessageType type = GST_MESSAGE_TYPE (msg);
+    gst_message_unref (msg);
+    g_assert_cmpint (type, !=, GST_MESSAGE_ERROR);
+    warned |= type == GST_MESSAGE_WARNING;
+    if (type == GST_MESSAGE_EOS)
+      break;
+  }
+  g_assert_true (warned);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/superres/negotiation-all-formats", test_negotiation_all_formats);
+  g_test_add_func ("/superres/negotiation-refuses-impossible", test_negotiation_refuses_impossible);
+  g_test_add_func ("/superres/output-matches-golden", test_output_matches_golden);
+  g_test_add_func ("/superres/padded-stride-input", test_padded_stride_input);
+  g_test_add_func ("/superres/timestamps-kept", test_timestamps_kept);
+  g_test_add_func ("/superres/bad-model-fails-start", test_bad_model_fails_start);
+  g_test_add_func ("/superres/unbuilt-backend-falls-back", test_unbuilt_backend_falls_back);
+  return g_test_run ();
+}
