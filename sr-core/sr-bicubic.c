@@ -5,9 +5,7 @@
  *   even outputs read src[k-2..k+1] with (-3, 29, 111, -9)
  *   odd outputs  read src[k-1..k+2] with (-9, 111, 29, -3)
  * Edges repeat the border sample. */
-#include "sr-core/sr-core.h"
-
-gboolean sr_plane_check (const SrPlane *p, const char *what, GError **error);
+#include "sr-plane-private.h"
 
 static const int taps[2][4] = { { -3, 29, 111, -9 }, { -9, 111, 29, -3 } };
 

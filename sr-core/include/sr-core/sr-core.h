@@ -83,6 +83,15 @@ gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *
  * the chroma of the 2x frame is one sample narrower than 2x the input chroma. */
 gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error);
 
+/* Quality metrics (sr-metrics.c). Planes must have the same size. */
+#define SR_PSNR_IDENTICAL 100.0 /* the PSNR reported for identical planes */
+gboolean sr_plane_sse (const SrPlane *a, const SrPlane *b, guint64 *sse, GError **error);
+/* PSNR in dB of `samples` 8-bit values with squared error sum `sse`, capped at
+ * SR_PSNR_IDENTICAL. */
+double sr_psnr_from_sse (guint64 sse, guint64 samples);
+/* Mean SSIM (Gaussian 11x11, sigma 1.5); planes of at least 11x11. */
+gboolean sr_plane_ssim (const SrPlane *a, const SrPlane *b, double *ssim, GError **error);
+
 G_END_DECLS
 
 #endif
