@@ -34,6 +34,11 @@ struct _GstSuperres {
   char *model_path;
   SrBackendKind backend;
   guint n_threads;
+  double exit_threshold; /* < 0: the model's default */
+  gboolean post_stats;
+  /* running sums for the "stats" property, guarded by the object lock */
+  guint64 frames;
+  double sum_depth, sum_macs_fraction, sum_seconds, last_threshold;
 
   /* between start and stop */
   SrModel *model;
@@ -45,7 +50,12 @@ enum {
   PROP_MODEL,
   PROP_BACKEND,
   PROP_N_THREADS,
+  PROP_EXIT_THRESHOLD,
+  PROP_POST_STATS,
+  PROP_STATS,
 };
+
+#define DEFAULT_EXIT_THRESHOLD -1.0
 
 G_DEFINE_ENUM_TYPE (GstSuperresBackend, gst_superres_backend,
     G_DEFINE_ENUM_VALUE (SR_BACKEND_AUTO, "auto"),
@@ -191,6 +201,10 @@ gst_superres_start (GstBaseTransform *trans)
   }
   GST_INFO_OBJECT (self, "running on the %s backend",
       sr_backend_kind_name (sr_engine_get_backend (self->engine)));
+  GST_OBJECT_LOCK (self);
+  self->frames = 0;
+  self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
+  GST_OBJECT_UNLOCK (self);
   g_free (path);
   return TRUE;
 
@@ -237,13 +251,55 @@ frame_component (GstVideoFrame *frame, int comp)
   return p;
 }
 
+static void
+account_frame (GstSuperres *self, GstClockTime pts)
+{
+  SrFrameStats st;
+  sr_engine_get_stats (self->engine, &st);
+  double fraction = st.macs_per_pixel_full > 0 ? st.macs_per_pixel / st.macs_per_pixel_full : 1;
+  GST_OBJECT_LOCK (self);
+  self->frames++;
+  self->sum_depth += st.mean_depth;
+  self->sum_macs_fraction += fraction;
+  self->sum_seconds += st.seconds;
+  gboolean post = self->post_stats;
+  double threshold = self->last_threshold;
+  GST_OBJECT_UNLOCK (self);
+  if (!post)
+    return;
+  GValue depths = G_VALUE_INIT, v = G_VALUE_INIT;
+  gst_value_array_init (&depths, st.max_depth);
+  g_value_init (&v, G_TYPE_INT);
+  for (int d = 1; d <= st.max_depth; d++) {
+    g_value_set_int (&v, st.tiles_at_depth[d]);
+    gst_value_array_append_value (&depths, &v);
+  }
+  g_value_unset (&v);
+  GstStructure *s = gst_structure_new ("superres-stats", "pts", G_TYPE_UINT64, pts,
+      "exit-threshold", G_TYPE_DOUBLE, threshold, "tiles", G_TYPE_INT, st.n_tiles,
+      "mean-depth", G_TYPE_DOUBLE, st.mean_depth, "max-depth", G_TYPE_INT, st.max_depth,
+      "macs-per-pixel", G_TYPE_DOUBLE, st.macs_per_pixel,
+      "macs-per-pixel-full", G_TYPE_DOUBLE, st.macs_per_pixel_full,
+      "macs-fraction", G_TYPE_DOUBLE, fraction, "seconds", G_TYPE_DOUBLE, st.seconds, NULL);
+  gst_structure_take_value (s, "tiles-at-depth", &depths);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
 static GstFlowReturn
 gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVideoFrame *out)
 {
   GstSuperres *self = GST_SUPERRES (filter);
   GError *error = NULL;
   SrPlane src = frame_component (in, 0), dst = frame_component (out, 0);
+  GST_OBJECT_LOCK (self);
+  double threshold = self->exit_threshold >= 0 ? self->exit_threshold
+      : sr_model_get_default_exit_threshold (self->model);
+  self->last_threshold = threshold;
+  GST_OBJECT_UNLOCK (self);
+  sr_engine_set_exit_threshold (self->engine, threshold);
   gboolean ok = sr_engine_upscale_luma (self->engine, &src, &dst, &error);
+  if (ok)
+    account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
     src = frame_component (in, c);
     dst = frame_component (out, c);
@@ -274,6 +330,12 @@ gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
     case PROP_N_THREADS:
       self->n_threads = g_value_get_uint (value);
       break;
+    case PROP_EXIT_THRESHOLD:
+      self->exit_threshold = g_value_get_double (value);
+      break;
+    case PROP_POST_STATS:
+      self->post_stats = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -295,6 +357,22 @@ gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_N_THREADS:
       g_value_set_uint (value, self->n_threads);
       break;
+    case PROP_EXIT_THRESHOLD:
+      g_value_set_double (value, self->exit_threshold);
+      break;
+    case PROP_POST_STATS:
+      g_value_set_boolean (value, self->post_stats);
+      break;
+    case PROP_STATS: {
+      double n = MAX (self->frames, 1);
+      g_value_take_boxed (value, gst_structure_new ("superres-stats",
+              "frames", G_TYPE_UINT64, self->frames,
+              "exit-threshold", G_TYPE_DOUBLE, self->last_threshold,
+              "mean-depth", G_TYPE_DOUBLE, self->sum_depth / n,
+              "macs-fraction", G_TYPE_DOUBLE, self->sum_macs_fraction / n,
+              "ms-per-frame", G_TYPE_DOUBLE, 1000 * self->sum_seconds / n, NULL));
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -336,6 +414,23 @@ gst_superres_class_init (GstSuperresClass *klass)
       g_param_spec_uint ("n-threads", "Threads", "CPU worker threads (0 = one per core)",
           0, 256, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  g_object_class_install_property (gobject_class, PROP_EXIT_THRESHOLD,
+      g_param_spec_double ("exit-threshold", "Exit threshold",
+          "Adaptive patch exit: a tile stops at the deepest block whose predicted PSNR gain "
+          "is at least this many dB. 0 = always full depth; larger = faster; -1 = the "
+          "model's recommended value. Can change while playing.",
+          -1, 100, DEFAULT_EXIT_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_POST_STATS,
+      g_param_spec_boolean ("post-stats", "Post stats",
+          "Post a \"superres-stats\" element message for every frame (depths, MACs, time)",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Stats",
+          "Running means since start: frames, exit-threshold, mean-depth, macs-fraction "
+          "(spent / full depth), ms-per-frame", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
   gst_element_class_set_static_metadata (element_class, "Super-resolution x2",
       "Filter/Effect/Converter/Video/Scaler",
       "Upscales video x2 with a small neural network (luma) and bicubic chroma",
@@ -355,4 +450,5 @@ static void
 gst_superres_init (GstSuperres *self)
 {
   self->backend = SR_BACKEND_AUTO;
+  self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
 }

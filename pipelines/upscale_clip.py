@@ -12,49 +12,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
-import gi
-gi.require_version('Gst', '1.0')
-gi.require_version('GstVideo', '1.0')
-from gi.repository import Gst, GstVideo  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'models', 'train'))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'models', 'train'))
 import srdata  # noqa: E402
-
-
-def luma_of(sample):
-    """The Y plane of an I420/GRAY8 sample as a (h, w) uint8 array. appsink does not take
-    GstVideoMeta, so buffers have the default layout of their caps."""
-    info = GstVideo.VideoInfo.new_from_caps(sample.get_caps())
-    w, h, stride, offset = info.width, info.height, info.stride[0], info.offset[0]
-    buf = sample.get_buffer()
-    ok, mapped = buf.map(Gst.MapFlags.READ)
-    y = np.frombuffer(mapped.data, np.uint8)[offset:offset + stride * h].reshape(h, stride)[:, :w].copy()
-    buf.unmap(mapped)
-    return y
-
-
-def run(description, on_sample=None, setup=None):
-    """Run a pipeline to EOS; feed appsink 'sink' samples to on_sample. Returns seconds."""
-    pipe = Gst.parse_launch(description)
-    if on_sample:
-        sink = pipe.get_by_name('sink')
-        sink.set_property('emit-signals', True)
-        sink.connect('new-sample', lambda s: (on_sample(s.emit('pull-sample')), Gst.FlowReturn.OK)[1])
-    if setup:
-        setup(pipe)
-    t0 = time.perf_counter()
-    pipe.set_state(Gst.State.PLAYING)
-    msg = pipe.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE, Gst.MessageType.ERROR | Gst.MessageType.EOS)
-    elapsed = time.perf_counter() - t0
-    pipe.set_state(Gst.State.NULL)
-    if msg.type == Gst.MessageType.ERROR:
-        err, debug = msg.parse_error()
-        sys.exit('error: %s\n%s' % (err.message, debug))
-    return elapsed
+from gsttools import Gst, luma_of, run, time_element  # noqa: E402
 
 
 def decode_luma(path):
@@ -62,25 +26,6 @@ def decode_luma(path):
     run('filesrc location="%s" ! decodebin ! videoconvert ! video/x-raw,format=I420 ! '
         'appsink name=sink sync=false' % path, lambda s: frames.append(luma_of(s)))
     return frames
-
-
-def time_element(pipe, spent):
-    """Pad probes around superres: append the seconds each buffer spends inside it."""
-    sr = pipe.get_by_name('sr')
-    pending = {}
-
-    def enter(pad, info):
-        pending[info.get_buffer().pts] = time.perf_counter()
-        return Gst.PadProbeReturn.OK
-
-    def leave(pad, info):
-        t = pending.pop(info.get_buffer().pts, None)
-        if t is not None:
-            spent.append(time.perf_counter() - t)
-        return Gst.PadProbeReturn.OK
-
-    sr.get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, enter)
-    sr.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, leave)
 
 
 def main():
@@ -101,7 +46,7 @@ def main():
     description = ('filesrc location="%s" ! decodebin ! videoconvert ! video/x-raw,format=I420 ! '
                    'superres name=sr %s ! tee name=t t. ! queue ! appsink name=sink sync=false %s'
                    % (args.input, args.props, write))
-    wall = run(description, lambda s: outputs.append(luma_of(s)), lambda pipe: time_element(pipe, spent))
+    wall = run(description, lambda s: outputs.append(luma_of(s)), lambda pipe: time_element(pipe, 'sr', spent))
     n = len(outputs)
     report = {'input': args.input, 'frames': n,
               'size_in': list(lr_frames[0].shape[::-1]), 'size_out': list(outputs[0].shape[::-1]),

@@ -7,8 +7,9 @@
 typedef struct {
   SrBackendKind kind;
   gpointer (*create) (const SrModel *model, const SrEngineConfig *config, GError **error);
-  /* src and dst are already checked: dst = scale x src. */
-  gboolean (*upscale_luma) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
+  /* src and dst are already checked: dst = scale x src. Fills stats except seconds. */
+  gboolean (*upscale_luma) (gpointer state, const SrPlane *src, SrPlane *dst,
+      double exit_threshold, SrFrameStats *stats, GError **error);
   void (*destroy) (gpointer state);
 } SrBackendOps;
 

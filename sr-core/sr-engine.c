@@ -6,6 +6,8 @@ struct _SrEngine {
   const SrModel *model;
   const SrBackendOps *ops;
   gpointer state;
+  double exit_threshold;
+  SrFrameStats stats;
 };
 
 /* In the order `auto` tries them; GPU backends join this list when they are built. */
@@ -105,5 +107,30 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
         dst->width, dst->height, s, src->width, src->height);
     return FALSE;
   }
-  return engine->ops->upscale_luma (engine->state, src, dst, error);
+  SrFrameStats stats = { 0 };
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = engine->ops->upscale_luma (engine->state, src, dst, engine->exit_threshold,
+      &stats, error);
+  stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (ok)
+    engine->stats = stats;
+  return ok;
+}
+
+void
+sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db)
+{
+  engine->exit_threshold = MAX (threshold_db, 0.0);
+}
+
+double
+sr_engine_get_exit_threshold (const SrEngine *engine)
+{
+  return engine->exit_threshold;
+}
+
+void
+sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats)
+{
+  *stats = engine->stats;
 }

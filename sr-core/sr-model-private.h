@@ -14,24 +14,55 @@ typedef enum {
   SR_ACT_RELU,
 } SrActivation;
 
+#define SR_MAX_BLOCKS 32
+
 typedef struct {
   char *name;
   int in_ch;
   int out_ch;
-  int kernel;          /* odd, square, "same" zero padding */
+  int kernel;          /* odd, square, zero padding kernel/2; 0 = fully connected */
+  int stride;
   SrActivation act;
   float *weight;       /* [out_ch][in_ch][kernel][kernel] */
   float *bias;         /* [out_ch] */
 } SrLayer;
 
-/* Layers run in order on the LR luma (1 channel in [0,1]); the last one has
- * scale*scale outputs, pixel-shuffled, plus the input pixel added to each ("anchor"). */
+typedef enum {
+  SR_ARCH_PLAIN,       /* a chain of convs */
+  SR_ARCH_GHOST_EXIT,  /* head, ghost-shift blocks with a shared tail at every exit */
+} SrArchType;
+
+/* The ghost-exit network (models/train/ghostnet.py): head conv 1->C + ReLU; block k
+ * computes y = ReLU(conv C->C/2) and adds [y, y shifted by (dy, dx) per channel] to its
+ * input; the tail C->scale^2 runs on any block's output. The predictor maps an LR tile of
+ * exit_tile pixels to the PSNR gain (dB) of blocks 2..B over the block before. */
+typedef struct {
+  int channels;
+  int n_blocks;
+  SrLayer head;
+  SrLayer *blocks;     /* n_blocks convs C -> C/2 */
+  gint8 (*shifts)[2];  /* [n_blocks * C/2] (dy, dx), each in -1..1 */
+  SrLayer tail;
+  int exit_tile;
+  SrLayer pred[3];     /* conv 1->W stride 2, conv W->W stride 2, linear W->B-1 */
+} SrGhostExit;
+
+/* All nets run on the LR luma (1 channel in [0,1]); the last layer has scale*scale
+ * outputs, pixel-shuffled, plus the input pixel added to each ("anchor"). */
 struct _SrModel {
   char *name;
+  double default_exit_threshold;
   int scale;
+  SrArchType type;
+  /* SR_ARCH_PLAIN */
   int n_layers;
   SrLayer *layers;
   int max_channels;
+  /* SR_ARCH_GHOST_EXIT */
+  SrGhostExit ghost;
 };
+
+/* MACs per LR pixel of the ghost-exit net run to `depth` blocks (tail included). */
+guint64 sr_ghost_macs_per_pixel (const SrModel *model, int depth);
 
 #endif

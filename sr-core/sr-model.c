@@ -32,17 +32,41 @@ fail (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
+/* Every layer of the model with tensors, in file order; returns the count. */
+static int
+model_layers (SrModel *model, SrLayer **out)
+{
+  int n = 0;
+  if (model->type == SR_ARCH_PLAIN) {
+    for (int i = 0; i < model->n_layers; i++)
+      out[n++] = &model->layers[i];
+    return n;
+  }
+  SrGhostExit *g = &model->ghost;
+  out[n++] = &g->head;
+  for (int i = 0; i < g->n_blocks && g->blocks; i++)
+    out[n++] = &g->blocks[i];
+  out[n++] = &g->tail;
+  for (int i = 0; i < 3; i++)
+    out[n++] = &g->pred[i];
+  return n;
+}
+
 void
 sr_model_free (SrModel *model)
 {
   if (!model)
     return;
-  for (int i = 0; i < model->n_layers; i++) {
-    g_free (model->layers[i].name);
-    g_free (model->layers[i].weight);
-    g_free (model->layers[i].bias);
+  SrLayer *layers[SR_MAX_LAYERS + SR_MAX_BLOCKS + 8];
+  int n = model_layers (model, layers);
+  for (int i = 0; i < n; i++) {
+    g_free (layers[i]->name);
+    g_free (layers[i]->weight);
+    g_free (layers[i]->bias);
   }
   g_free (model->layers);
+  g_free (model->ghost.blocks);
+  g_free (model->ghost.shifts);
   g_free (model->name);
   g_free (model);
 }
@@ -100,9 +124,78 @@ parse_layer (JsonNode *node, int index, SrLayer *layer, GError **error)
   else
     return fail (error, "%s (%s): unknown activation \"%s\"", what, name, act);
   layer->name = g_strdup (name);
+  layer->stride = 1;
   layer->in_ch = in_ch;
   layer->out_ch = out_ch;
   layer->kernel = kernel;
+  return TRUE;
+}
+
+static void
+init_layer (SrLayer *l, const char *name, int in_ch, int out_ch, int kernel, int stride,
+    SrActivation act)
+{
+  l->name = g_strdup (name);
+  l->in_ch = in_ch;
+  l->out_ch = out_ch;
+  l->kernel = kernel;
+  l->stride = stride;
+  l->act = act;
+}
+
+static gboolean
+parse_ghost_arch (SrModel *model, JsonObject *arch, GError **error)
+{
+  SrGhostExit *g = &model->ghost;
+  gint64 channels = 0, blocks = 0, tile = 0, width = 0;
+  if (!get_int (arch, "arch", "channels", 2, SR_MAX_CHANNELS, &channels, error) ||
+      !get_int (arch, "arch", "blocks", 1, SR_MAX_BLOCKS, &blocks, error) ||
+      !get_int (arch, "arch", "exit_tile", 8, 256, &tile, error) ||
+      !get_int (arch, "arch", "predictor_width", 1, 64, &width, error))
+    return FALSE;
+  if (channels % 2)
+    return fail (error, "arch: ghost channels must be even, got %d", (int) channels);
+  g->channels = channels;
+  g->exit_tile = tile;
+  const int half = channels / 2;
+
+  JsonNode *shifts = json_object_get_member (arch, "shifts");
+  if (!shifts || !JSON_NODE_HOLDS_ARRAY (shifts) ||
+      json_array_get_length (json_node_get_array (shifts)) != (guint) blocks)
+    return fail (error, "arch: \"shifts\" must list one array per block (%d)", (int) blocks);
+  g->shifts = g_malloc0 (sizeof (gint8[2]) * blocks * half);
+  JsonArray *per_block = json_node_get_array (shifts);
+  for (int b = 0; b < blocks; b++) {
+    JsonNode *node = json_array_get_element (per_block, b);
+    JsonArray *list = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+    if (!list || json_array_get_length (list) != (guint) half)
+      return fail (error, "arch: shifts of block %d must have %d (dy, dx) pairs", b, half);
+    for (int c = 0; c < half; c++) {
+      JsonNode *pair = json_array_get_element (list, c);
+      JsonArray *xy = JSON_NODE_HOLDS_ARRAY (pair) ? json_node_get_array (pair) : NULL;
+      for (int k = 0; k < 2; k++) {
+        JsonNode *v = xy && json_array_get_length (xy) == 2 ? json_array_get_element (xy, k) : NULL;
+        if (!v || !JSON_NODE_HOLDS_VALUE (v) || json_node_get_value_type (v) != G_TYPE_INT64 ||
+            json_node_get_int (v) < -1 || json_node_get_int (v) > 1)
+          return fail (error, "arch: shift %d of block %d is not a (dy, dx) pair in -1..1", c, b);
+        g->shifts[b * half + c][k] = json_node_get_int (v);
+      }
+    }
+  }
+
+  init_layer (&g->head, "head", 1, channels, 3, 1, SR_ACT_RELU);
+  g->blocks = g_new0 (SrLayer, blocks);
+  g->n_blocks = blocks;
+  for (int b = 0; b < blocks; b++) {
+    char name[32];
+    g_snprintf (name, sizeof name, "blocks.%d.conv", b);
+    init_layer (&g->blocks[b], name, channels, half, 3, 1, SR_ACT_RELU);
+  }
+  init_layer (&g->tail, "tail", channels, model->scale * model->scale, 3, 1, SR_ACT_NONE);
+  init_layer (&g->pred[0], "predictor.conv1", 1, width, 3, 2, SR_ACT_RELU);
+  init_layer (&g->pred[1], "predictor.conv2", width, width, 3, 2, SR_ACT_RELU);
+  init_layer (&g->pred[2], "predictor.fc", width, MAX (blocks - 1, 1), 0, 1, SR_ACT_NONE);
+  model->max_channels = channels;
   return TRUE;
 }
 
@@ -130,6 +223,14 @@ parse_arch (SrModel *model, const char *arch_json, GError **error)
   const char *anchor = get_string (arch, "anchor");
   if (!anchor || strcmp (anchor, "nearest") != 0)
     return fail (error, "arch: \"anchor\" must be \"nearest\"");
+  const char *type = get_string (arch, "type");
+  if (type && strcmp (type, "ghost-exit") == 0) {
+    model->type = SR_ARCH_GHOST_EXIT;
+    return parse_ghost_arch (model, arch, error);
+  }
+  if (type && strcmp (type, "plain") != 0)
+    return fail (error, "arch: unknown type \"%s\"", type);
+  model->type = SR_ARCH_PLAIN;
 
   JsonNode *layers = json_object_get_member (arch, "layers");
   if (!layers || !JSON_NODE_HOLDS_ARRAY (layers))
@@ -239,14 +340,17 @@ static gboolean
 load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data_size,
     GError **error)
 {
+  SrLayer *layers[SR_MAX_LAYERS + SR_MAX_BLOCKS + 8];
+  int n = model_layers (model, layers);
   guint expected = 1; /* __metadata__ */
-  for (int i = 0; i < model->n_layers; i++) {
-    SrLayer *l = &model->layers[i];
+  for (int i = 0; i < n; i++) {
+    SrLayer *l = layers[i];
     gint64 wshape[4] = { l->out_ch, l->in_ch, l->kernel, l->kernel };
     gint64 bshape[1] = { l->out_ch };
     g_autofree char *wname = g_strconcat (l->name, ".weight", NULL);
     g_autofree char *bname = g_strconcat (l->name, ".bias", NULL);
-    if (!read_tensor (header, wname, wshape, 4, data, data_size, &l->weight, error) ||
+    if (!read_tensor (header, wname, wshape, l->kernel ? 4 : 2, data, data_size, &l->weight,
+            error) ||
         !read_tensor (header, bname, bshape, 1, data, data_size, &l->bias, error))
       return FALSE;
     expected += 2;
@@ -313,6 +417,17 @@ sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
 
   SrModel *model = g_new0 (SrModel, 1);
   model->name = g_strdup (name ? name : "");
+  const char *threshold = get_string (meta, "default_exit_threshold");
+  if (threshold) {
+    char *end;
+    model->default_exit_threshold = g_ascii_strtod (threshold, &end);
+    if (*end || !(model->default_exit_threshold >= 0 && model->default_exit_threshold < 100)) {
+      fail (error, "metadata default_exit_threshold \"%s\" is not a number in [0, 100)",
+          threshold);
+      sr_model_free (model);
+      return NULL;
+    }
+  }
   if (!parse_arch (model, arch, error) ||
       !load_tensors (model, header, data + 8 + header_len, size - 8 - header_len, error)) {
     sr_model_free (model);
@@ -353,13 +468,40 @@ sr_model_get_name (const SrModel *model)
   return model->name;
 }
 
+static guint64
+layer_macs (const SrLayer *l)
+{
+  return (guint64) l->in_ch * l->out_ch * l->kernel * l->kernel;
+}
+
+guint64
+sr_ghost_macs_per_pixel (const SrModel *model, int depth)
+{
+  const SrGhostExit *g = &model->ghost;
+  return layer_macs (&g->head) + depth * layer_macs (&g->blocks[0]) + layer_macs (&g->tail);
+}
+
+int
+sr_model_get_max_depth (const SrModel *model)
+{
+  return model->type == SR_ARCH_GHOST_EXIT ? model->ghost.n_blocks : 0;
+}
+
+double
+sr_model_get_default_exit_threshold (const SrModel *model)
+{
+  return model->default_exit_threshold;
+}
+
 guint64
 sr_model_get_macs_per_pixel (const SrModel *model)
 {
+  if (model->type == SR_ARCH_GHOST_EXIT)
+    return sr_ghost_macs_per_pixel (model, model->ghost.n_blocks);
   guint64 macs = 0;
   for (int i = 0; i < model->n_layers; i++) {
     const SrLayer *l = &model->layers[i];
-    macs += (guint64) l->in_ch * l->out_ch * l->kernel * l->kernel;
+    macs += layer_macs (l);
   }
   return macs;
 }
@@ -367,6 +509,8 @@ sr_model_get_macs_per_pixel (const SrModel *model)
 int
 sr_model_get_receptive_radius (const SrModel *model)
 {
+  if (model->type == SR_ARCH_GHOST_EXIT)
+    return 2 * model->ghost.n_blocks + 2; /* head 1, each block conv 1 + shift 1, tail 1 */
   int r = 0;
   for (int i = 0; i < model->n_layers; i++)
     r += model->layers[i].kernel / 2;

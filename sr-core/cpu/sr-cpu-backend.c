@@ -1,37 +1,43 @@
-/* The CPU backend: cuts the frame into tiles and spreads them over a GThreadPool.
- * Each worker owns its scratch, so tiles run independently. */
+/* The CPU backend: a worker pool (the caller plus a GThreadPool) and the two network
+ * paths, the plain net in tiles (sr-cpu-ref.c) and the ghost-exit net (sr-cpu-ghost.c). */
 #include "../sr-backend.h"
+#include "sr-cpu.h"
 #include "sr-cpu-ref.h"
 
 #define SR_DEFAULT_TILE 64
 
-typedef struct {
+struct _SrCpu {
   const SrModel *model;
   int tile;
   int n_threads;
-  float **scratch;        /* one per worker */
   GThreadPool *pool;      /* NULL when single-threaded */
   GMutex lock;
   GCond done;
-  /* the frame in flight */
-  const SrPlane *src;
-  SrPlane *dst;
-  int tiles_x, n_tiles;
-  gint next_tile;
+  /* the parallel_for in flight */
+  SrCpuTask task;
+  gpointer ctx;
+  int n_items;
+  gint next_item;
   int workers_left;
-} SrCpu;
+  /* plain path: scratch per worker; ghost path: its own state */
+  float **scratch;
+  SrCpuGhost *ghost;
+};
+
+int
+sr_cpu_n_workers (const SrCpu *cpu)
+{
+  return cpu->n_threads;
+}
 
 static void
-run_tiles (SrCpu *cpu, int worker)
+run_items (SrCpu *cpu, int worker)
 {
   for (;;) {
-    int t = g_atomic_int_add (&cpu->next_tile, 1);
-    if (t >= cpu->n_tiles)
+    int i = g_atomic_int_add (&cpu->next_item, 1);
+    if (i >= cpu->n_items)
       return;
-    int x0 = (t % cpu->tiles_x) * cpu->tile, y0 = (t / cpu->tiles_x) * cpu->tile;
-    sr_cpu_ref_run_tile (cpu->model, cpu->src, cpu->dst, x0, y0,
-        MIN (cpu->tile, cpu->src->width - x0), MIN (cpu->tile, cpu->src->height - y0),
-        cpu->scratch[worker]);
+    cpu->task (cpu->ctx, i, worker);
   }
 }
 
@@ -39,10 +45,28 @@ static void
 worker_func (gpointer data, gpointer user_data)
 {
   SrCpu *cpu = user_data;
-  run_tiles (cpu, GPOINTER_TO_INT (data) - 1);
+  run_items (cpu, GPOINTER_TO_INT (data) - 1);
   g_mutex_lock (&cpu->lock);
   if (--cpu->workers_left == 0)
     g_cond_signal (&cpu->done);
+  g_mutex_unlock (&cpu->lock);
+}
+
+void
+sr_cpu_parallel_for (SrCpu *cpu, int n_items, SrCpuTask task, gpointer ctx)
+{
+  cpu->task = task;
+  cpu->ctx = ctx;
+  cpu->n_items = n_items;
+  g_atomic_int_set (&cpu->next_item, 0);
+  int helpers = cpu->pool ? MIN (cpu->n_threads, n_items) - 1 : 0;
+  cpu->workers_left = helpers;
+  for (int i = 1; i <= helpers; i++)
+    g_thread_pool_push (cpu->pool, GINT_TO_POINTER (i + 1), NULL);
+  run_items (cpu, 0);
+  g_mutex_lock (&cpu->lock);
+  while (cpu->workers_left > 0)
+    g_cond_wait (&cpu->done, &cpu->lock);
   g_mutex_unlock (&cpu->lock);
 }
 
@@ -52,9 +76,11 @@ cpu_destroy (gpointer state)
   SrCpu *cpu = state;
   if (cpu->pool)
     g_thread_pool_free (cpu->pool, FALSE, TRUE);
-  for (int i = 0; i < cpu->n_threads; i++)
+  for (int i = 0; cpu->scratch && i < cpu->n_threads; i++)
     g_free (cpu->scratch[i]);
   g_free (cpu->scratch);
+  if (cpu->ghost)
+    sr_cpu_ghost_free (cpu->ghost);
   g_mutex_clear (&cpu->lock);
   g_cond_clear (&cpu->done);
   g_free (cpu);
@@ -69,15 +95,19 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, GError **error)
   cpu->n_threads = config->n_threads > 0 ? config->n_threads : (int) g_get_num_processors ();
   g_mutex_init (&cpu->lock);
   g_cond_init (&cpu->done);
-  cpu->scratch = g_new0 (float *, cpu->n_threads);
-  gsize floats = sr_cpu_ref_scratch_floats (model, cpu->tile);
-  for (int i = 0; i < cpu->n_threads; i++) {
-    cpu->scratch[i] = g_try_new (float, floats);
-    if (!cpu->scratch[i]) {
-      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
-          " bytes of tile scratch", floats * sizeof (float));
-      cpu_destroy (cpu);
-      return NULL;
+  if (model->type == SR_ARCH_GHOST_EXIT) {
+    cpu->ghost = sr_cpu_ghost_new (model, cpu);
+  } else {
+    cpu->scratch = g_new0 (float *, cpu->n_threads);
+    gsize floats = sr_cpu_ref_scratch_floats (model, cpu->tile);
+    for (int i = 0; i < cpu->n_threads; i++) {
+      cpu->scratch[i] = g_try_new (float, floats);
+      if (!cpu->scratch[i]) {
+        g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
+            " bytes of tile scratch", floats * sizeof (float));
+        cpu_destroy (cpu);
+        return NULL;
+      }
     }
   }
   if (cpu->n_threads > 1) {
@@ -91,24 +121,35 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, GError **error)
   return cpu;
 }
 
+typedef struct {
+  SrCpu *cpu;
+  const SrPlane *src;
+  SrPlane *dst;
+  int tiles_x;
+} PlainFrame;
+
+static void
+plain_tile (gpointer ctx, int t, int worker)
+{
+  PlainFrame *f = ctx;
+  int tile = f->cpu->tile;
+  int x0 = (t % f->tiles_x) * tile, y0 = (t / f->tiles_x) * tile;
+  sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, MIN (tile, f->src->width - x0),
+      MIN (tile, f->src->height - y0), f->cpu->scratch[worker]);
+}
+
 static gboolean
-cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
+cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_threshold,
+    SrFrameStats *stats, GError **error)
 {
   SrCpu *cpu = state;
-  cpu->src = src;
-  cpu->dst = dst;
-  cpu->tiles_x = (src->width + cpu->tile - 1) / cpu->tile;
-  cpu->n_tiles = cpu->tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
-  g_atomic_int_set (&cpu->next_tile, 0);
-  int helpers = cpu->pool ? MIN (cpu->n_threads, cpu->n_tiles) - 1 : 0;
-  cpu->workers_left = helpers;
-  for (int i = 1; i <= helpers; i++)
-    g_thread_pool_push (cpu->pool, GINT_TO_POINTER (i + 1), NULL);
-  run_tiles (cpu, 0);
-  g_mutex_lock (&cpu->lock);
-  while (cpu->workers_left > 0)
-    g_cond_wait (&cpu->done, &cpu->lock);
-  g_mutex_unlock (&cpu->lock);
+  if (cpu->ghost)
+    return sr_cpu_ghost_upscale (cpu->ghost, src, dst, exit_threshold, stats, error);
+  PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile };
+  int n_tiles = f.tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
+  sr_cpu_parallel_for (cpu, n_tiles, plain_tile, &f);
+  stats->n_tiles = n_tiles;
+  stats->macs_per_pixel = stats->macs_per_pixel_full = sr_model_get_macs_per_pixel (cpu->model);
   return TRUE;
 }
 

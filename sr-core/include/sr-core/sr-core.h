@@ -44,6 +44,11 @@ guint64 sr_model_get_macs_per_pixel (const SrModel *model);
 int sr_model_get_receptive_radius (const SrModel *model);
 /* The model's "name" metadata, or "" */
 const char *sr_model_get_name (const SrModel *model);
+/* Blocks at full depth for a model with adaptive exits, else 0. */
+int sr_model_get_max_depth (const SrModel *model);
+/* The exit threshold (dB) the model's training recommends ("default_exit_threshold"
+ * metadata), or 0. */
+double sr_model_get_default_exit_threshold (const SrModel *model);
 
 /* Path of the default model: $SR_MODEL_PATH if set, else the installed model, else the
  * one in the source tree (running uninstalled). Returns NULL when none exists. */
@@ -73,6 +78,31 @@ typedef struct _SrEngine SrEngine;
 SrEngine *sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error);
 void sr_engine_free (SrEngine *engine);
 SrBackendKind sr_engine_get_backend (const SrEngine *engine);
+
+/* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
+ * predicted PSNR gain is at least `threshold_db`; 0 (the default) = always full depth.
+ * Not thread-safe against a running upscale: call it between frames. */
+void sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db);
+double sr_engine_get_exit_threshold (const SrEngine *engine);
+
+#define SR_MAX_DEPTH 32
+
+/* What the last frame cost. */
+typedef struct {
+  int n_tiles;
+  int max_depth;                      /* blocks at full depth; 0 for nets without exits */
+  int tiles_at_depth[SR_MAX_DEPTH + 1];
+  double mean_depth;                  /* area-weighted */
+  double macs_per_pixel;              /* spent, per LR pixel: net at each tile's depth + predictor */
+  double macs_per_pixel_full;         /* the same frame at full depth */
+  double seconds;                     /* wall time of sr_engine_upscale_luma */
+  /* the depth of every exit tile, row-major; NULL for nets without exits. Owned by the
+   * engine, valid until its next upscale. */
+  int tiles_x, tiles_y, tile_size;
+  const guint8 *tile_depths;
+} SrFrameStats;
+
+void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 
 /* dst must be exactly scale x src in both dimensions. */
 gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Train the ghost-shift multi-exit net, then its exit predictor; resumable.
+
+  models/train/train_ghost.py --out build/ghost --steps 20000 --predictor-steps 3000
+
+Phase 1 (net): L1 on the final exit plus two random earlier exits per step. Shift
+directions are learned with straight-through Gumbel-softmax (temperature annealed) for the
+first --freeze-at of the steps, then frozen to their argmax.
+Phase 2 (predictor): LR tiles with context go through the frozen net; each tile's target is
+the PSNR gain in dB of each block over the one before; the predictor regresses it (L1).
+Checkpoints: OUT/ckpt.pt (rerun the same command to resume).
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import srdata  # noqa: E402
+from ghostnet import ExitPredictor, GhostExitSR  # noqa: E402
+from train import HERE, evaluate, load_training_set, sample_batch  # noqa: E402
+
+TILE = 32  # the exit decision tile, in LR pixels
+
+
+def tile_gains(net, pairs, rng, count, batch=32):
+    """`count` random LR tiles and the per-block PSNR gains of the frozen net on them."""
+    r = net.receptive_radius()
+    side = TILE + 2 * r
+    tiles, gains = [], []
+    usable = [p for p in pairs if min(p[1].shape) >= side]
+    eps = (0.5 / 255) ** 2  # keeps flat tiles from making huge ratios
+    net.eval()
+    with torch.no_grad():
+        while len(tiles) * batch < count:
+            lrs, hrs = sample_batch(usable, np.full(len(usable), 1 / len(usable)), rng, batch, side)
+            outs = net.forward_all(lrs)
+            c = slice(2 * r, 2 * r + 2 * TILE)
+            mse = torch.stack([((o - hrs)[:, :, c, c] ** 2).mean((1, 2, 3)) for o in outs], 1)
+            g = 10 * torch.log10((mse[:, :-1] + eps) / (mse[:, 1:] + eps))
+            tiles.append(lrs[:, :, r:r + TILE, r:r + TILE].clone())
+            gains.append(g)
+    return torch.cat(tiles), torch.cat(gains)
+
+
+def main():
+    shared = os.path.join(HERE, '..', '..', '..', 'shared', 'data')
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data', default=os.path.join(shared, 'train'))
+    ap.add_argument('--eval', default=os.path.join(HERE, '..', '..', 'tests', 'data'))
+    ap.add_argument('--out', default='build/ghost')
+    ap.add_argument('--channels', type=int, default=16)
+    ap.add_argument('--blocks', type=int, default=10)
+    ap.add_argument('--steps', type=int, default=20000)
+    ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
+    ap.add_argument('--batch', type=int, default=24)
+    ap.add_argument('--patch', type=int, default=48)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--ckpt-every', type=int, default=1000)
+    ap.add_argument('--predictor-steps', type=int, default=3000)
+    ap.add_argument('--predictor-tiles', type=int, default=16384)
+    ap.add_argument('--threads', type=int, default=0)
+    ap.add_argument('--seed', type=int, default=1)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    ckpt_path = os.path.join(args.out, 'ckpt.pt')
+
+    torch.manual_seed(args.seed)
+    net = GhostExitSR(args.channels, args.blocks)
+    pred = ExitPredictor(args.blocks)
+    opt = torch.optim.Adam([p for p in net.parameters()], lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)) * 0.99 + 0.01)
+    popt = torch.optim.Adam(pred.parameters(), lr=2e-3)
+    step, pstep, ck = 0, 0, {}
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        net.load_state_dict(ck['net'])
+        pred.load_state_dict(ck['pred'])
+        step, pstep = ck['step'], ck['pstep']
+        if ck.get('opt'):
+            opt.load_state_dict(ck['opt'])
+            sched.load_state_dict(ck['sched'])
+        popt.load_state_dict(ck['popt'])
+        print('resumed at step %d, predictor step %d' % (step, pstep), flush=True)
+    rng = np.random.default_rng(args.seed + step + 7 * pstep)
+    freeze_step = int(args.freeze_at * args.steps)
+    if step >= freeze_step:
+        for b in net.blocks:
+            b.freeze() if b.frozen[0] < 0 else b.shift_logits.requires_grad_(False)
+
+    def save(extra=None):
+        state = {'net': net.state_dict(), 'pred': pred.state_dict(), 'step': step, 'pstep': pstep,
+                 'opt': opt.state_dict() if step < args.steps else None,
+                 'sched': sched.state_dict() if step < args.steps else None,
+                 'popt': popt.state_dict(), 'args': vars(args)}
+        state.update({k: v for k, v in ck.items() if k.startswith('eval')})
+        state.update(extra or {})
+        torch.save(state, ckpt_path + '.tmp')
+        os.replace(ckpt_path + '.tmp', ckpt_path)
+
+    folders = sorted(os.path.join(args.data, d) for d in os.listdir(args.data))
+    pairs = load_training_set(folders, max(args.patch, TILE + 2 * net.receptive_radius()))
+    weights = np.full(len(pairs), 1.0 / len(pairs))
+    print('%d images; %d MACs per LR pixel at full depth' % (len(pairs), net.macs_per_lr_pixel()), flush=True)
+
+    net.train()
+    t0, loss_sum = time.time(), 0.0
+    while step < args.steps:
+        if step == freeze_step:
+            for b in net.blocks:
+                b.freeze()
+            print('shifts frozen:', [b.directions().tolist() for b in net.blocks], flush=True)
+        tau = 2.0 * (0.3 / 2.0) ** min(1.0, step / max(1, freeze_step))
+        for b in net.blocks:
+            b.tau = tau
+        lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
+        outs = net.forward_all(lr)
+        picks = [args.blocks - 1] + list(rng.choice(args.blocks - 1, size=2, replace=False))
+        loss = sum(F.l1_loss(outs[k], hr) for k in picks) / len(picks)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        loss_sum += loss.item()
+        if step % args.ckpt_every == 0 or step == args.steps:
+            net.eval()
+            s5 = evaluate(net, os.path.join(args.eval, 'set5'))
+            s14 = evaluate(net, os.path.join(args.eval, 'set14'))
+            net.train()
+            print('step %d loss %.5f tau %.2f set5 %.2f set14 %.2f (%.1f steps/s)' % (
+                step, loss_sum / args.ckpt_every, tau, s5, s14, args.ckpt_every / (time.time() - t0)), flush=True)
+            loss_sum, t0 = 0.0, time.time()
+            ck.update(eval_set5=s5, eval_set14=s14)
+            save()
+
+    if pstep < args.predictor_steps:
+        tiles_path = os.path.join(args.out, 'tiles.pt')
+        if os.path.exists(tiles_path):
+            tiles, gains = torch.load(tiles_path)
+        else:
+            tiles, gains = tile_gains(net, pairs, rng, args.predictor_tiles)
+            torch.save((tiles, gains), tiles_path)
+        print('predictor: %d tiles, mean gain per block %s dB' % (
+            len(tiles), np.round(gains.mean(0).numpy(), 3).tolist()), flush=True)
+        pred.train()
+        while pstep < args.predictor_steps:
+            idx = torch.from_numpy(rng.integers(0, len(tiles), 256))
+            loss = F.l1_loss(pred(tiles[idx]), gains[idx])
+            popt.zero_grad()
+            loss.backward()
+            popt.step()
+            pstep += 1
+            if pstep % 500 == 0 or pstep == args.predictor_steps:
+                print('predictor step %d L1 %.4f dB' % (pstep, loss.item()), flush=True)
+                save()
+
+
+if __name__ == '__main__':
+    main()
