@@ -2,6 +2,7 @@
  * tiling, bicubic chroma, argument checks. */
 #include <sr-core/sr-core.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test-util.h"
@@ -9,16 +10,20 @@
 static char *model_bytes;
 static gsize model_size;
 
-/* The shipped model with its JSON header edited: the first `find` becomes `replace`. */
+/* The shipped model with its JSON header edited: the first `find` becomes `replace`;
+ * NULL when the header has no `find` (an edit for the other architecture). */
 static GBytes *
-edit_header (const char *find, const char *replace)
+try_edit_header (const char *find, const char *replace)
 {
   guint64 len = 0;
   memcpy (&len, model_bytes, 8);
   len = GUINT64_FROM_LE (len);
   GString *header = g_string_new_len (model_bytes + 8, len);
   char *at = strstr (header->str, find);
-  g_assert_nonnull (at);
+  if (!at) {
+    g_string_free (header, TRUE);
+    return NULL;
+  }
   gssize pos = at - header->str;
   g_string_erase (header, pos, strlen (find));
   g_string_insert (header, pos, replace);
@@ -29,6 +34,14 @@ edit_header (const char *find, const char *replace)
   g_byte_array_append (out, (guint8 *) model_bytes + 8 + len, model_size - 8 - len);
   g_string_free (header, TRUE);
   return g_byte_array_free_to_bytes (out);
+}
+
+static GBytes *
+edit_header (const char *find, const char *replace)
+{
+  GBytes *bytes = try_edit_header (find, replace);
+  g_assert_nonnull (bytes);
+  return bytes;
 }
 
 /* Loading must fail with `code` and a message containing `needle`. */
@@ -50,7 +63,7 @@ static void
 test_load_good (void)
 {
   g_autoptr (GError) error = NULL;
-  SrModel *model = sr_model_load (SR_TEST_MODEL, &error);
+  SrModel *model = sr_model_load (test_model_path (), &error);
   g_assert_no_error (error);
   g_assert_cmpint (sr_model_get_scale (model), ==, 2);
   g_assert_cmpuint (sr_model_get_macs_per_pixel (model), <=, 15000);
@@ -99,11 +112,26 @@ test_load_wrong_shape (void)
   expect_load_error (edit_header ("[16,1,3,3]", "[16,2,3,3]"), SR_ERROR_FORMAT, "head.weight");
   expect_load_error (edit_header ("\"shape\":[16]", "\"shape\":[15]"), SR_ERROR_FORMAT,
       "head.bias");
-  /* the architecture itself inconsistent: a layer taking the wrong number of channels */
-  expect_load_error (edit_header ("\\\"name\\\":\\\"body.0\\\",\\\"in\\\":16",
-      "\\\"name\\\":\\\"body.0\\\",\\\"in\\\":8"), SR_ERROR_FORMAT, "body.0");
-  expect_load_error (edit_header ("\\\"kernel\\\":3", "\\\"kernel\\\":4"), SR_ERROR_FORMAT,
-      "even");
+  /* the architecture itself inconsistent; each edit applies to one architecture */
+  const char *arch_edits[][3] = {
+    /* plain: a layer taking the wrong number of channels, an even kernel */
+    { "\\\"name\\\":\\\"body.0\\\",\\\"in\\\":16",
+      "\\\"name\\\":\\\"body.0\\\",\\\"in\\\":8", "body.0" },
+    { "\\\"kernel\\\":3", "\\\"kernel\\\":4", "even" },
+    /* ghost-exit: odd channels, a shift of two pixels, a block missing its shifts */
+    { "\\\"channels\\\":16", "\\\"channels\\\":15", "even" },
+    { "\\\"shifts\\\":[[[", "\\\"shifts\\\":[[[2,", "shift" },
+    { "\\\"blocks\\\":10", "\\\"blocks\\\":11", "shifts" },
+  };
+  int applied = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (arch_edits); i++) {
+    GBytes *bytes = try_edit_header (arch_edits[i][0], arch_edits[i][1]);
+    if (bytes) {
+      expect_load_error (bytes, SR_ERROR_FORMAT, arch_edits[i][2]);
+      applied++;
+    }
+  }
+  g_assert_cmpint (applied, >=, 2);
   expect_load_error (edit_header ("\\\"scale\\\":2", "\\\"scale\\\":3"), SR_ERROR_UNSUPPORTED,
       "scale");
   expect_load_error (edit_header ("\"head.bias\"", "\"head.bias_renamed\""), SR_ERROR_FORMAT,
@@ -131,8 +159,10 @@ test_load_huge_sizes (void)
       "data_offsets");
   expect_load_error (edit_header ("[0,576]", "[-8,568]"), SR_ERROR_FORMAT, "data_offsets");
   /* absurd channel counts and layer counts are refused before any allocation */
-  expect_load_error (edit_header ("\\\"out\\\":16", "\\\"out\\\":2000000000"), SR_ERROR_FORMAT,
-      "out");
+  GBytes *huge_channels = try_edit_header ("\\\"out\\\":16", "\\\"out\\\":2000000000");
+  if (!huge_channels)
+    huge_channels = edit_header ("\\\"channels\\\":16", "\\\"channels\\\":2000000000");
+  expect_load_error (huge_channels, SR_ERROR_FORMAT, "outside");
   expect_load_error (edit_header ("[16,1,3,3]", "[16,1,3,3,1000000000,1000000000]"),
       SR_ERROR_FORMAT, "shape");
 }
@@ -188,7 +218,7 @@ test_reference_matches_pytorch (void)
   TestImage lr = test_read_pgm (lr_path), golden = test_read_pgm (sr_path);
   g_assert_cmpint (golden.width, ==, 2 * lr.width);
   g_assert_cmpint (golden.height, ==, 2 * lr.height);
-  SrModel *model = sr_model_load (SR_TEST_MODEL, NULL);
+  SrModel *model = sr_model_load (test_model_path (), NULL);
   g_assert_nonnull (model);
 
   guint8 *whole = upscale (model, &lr, 256, 1);
@@ -215,10 +245,81 @@ test_reference_matches_pytorch (void)
   g_free (golden.data);
 }
 
+/* Adaptive exit: at each threshold of golden-exit.txt (made by export.py with the
+ * PyTorch reference), every tile takes the same depth as in PyTorch and the pixels match
+ * within 1/255; at threshold 0 every tile runs at full depth. */
+static void
+test_exits_match_pytorch (void)
+{
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  g_assert_nonnull (model);
+  if (sr_model_get_max_depth (model) == 0) {
+    g_test_skip ("the shipped model has no exits");
+    sr_model_free (model);
+    return;
+  }
+  g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
+  g_autofree char *list_path = test_data_path ("golden-exit.txt");
+  TestImage lr = test_read_pgm (lr_path);
+  g_autofree char *list = NULL;
+  g_assert_true (g_file_get_contents (list_path, &list, NULL, NULL));
+  g_auto (GStrv) lines = g_strsplit (list, "\n", -1);
+  int checked = 0;
+  for (int i = -1; lines[MAX (i, 0)]; i++) {
+    double threshold = 0;
+    g_autofree char *golden_name = g_strdup ("golden-sr.pgm");
+    g_auto (GStrv) fields = NULL;
+    if (i >= 0) {
+      if (lines[i][0] == '#' || !lines[i][0])
+        continue;
+      fields = g_strsplit (lines[i], " ", -1);
+      threshold = g_ascii_strtod (fields[0], NULL);
+      g_free (golden_name);
+      golden_name = g_strdup (fields[1]);
+    }
+    g_autofree char *golden_path = test_data_path (golden_name);
+    TestImage golden = test_read_pgm (golden_path);
+    for (int threads = 1; threads <= 2; threads++) {
+      SrEngineConfig config = { SR_BACKEND_CPU, threads, 0 };
+      SrEngine *engine = sr_engine_new (model, &config, NULL);
+      sr_engine_set_exit_threshold (engine, threshold);
+      guint8 *out = g_malloc (golden.width * golden.height);
+      SrPlane src = { lr.data, lr.width, lr.height, lr.width, 1 };
+      SrPlane dst = { out, golden.width, golden.height, golden.width, 1 };
+      g_assert_true (sr_engine_upscale_luma (engine, &src, &dst, NULL));
+      SrFrameStats st;
+      sr_engine_get_stats (engine, &st);
+      g_assert_nonnull (st.tile_depths);
+      g_assert_cmpint (st.tiles_x * st.tiles_y, ==, st.n_tiles);
+      for (int t = 0; t < st.n_tiles; t++) {
+        int want = fields ? atoi (fields[2 + t]) : sr_model_get_max_depth (model);
+        g_assert_cmpint (st.tile_depths[t], ==, want);
+      }
+      if (fields)
+        g_assert_null (fields[2 + st.n_tiles]);
+      g_assert_cmpfloat (st.macs_per_pixel, <=, st.macs_per_pixel_full * 1.05);
+      double off = test_fraction_off (out, golden.width, golden.data, golden.width,
+          golden.width, golden.height, 1);
+      g_test_message ("threshold %.4f: mean depth %.2f, %.0f of %.0f MACs/px, %.4f%% off",
+          threshold, st.mean_depth, st.macs_per_pixel, st.macs_per_pixel_full, 100 * off);
+      g_assert_cmpfloat (off, <=, 0.001);
+      g_free (out);
+      sr_engine_free (engine);
+    }
+    g_free (golden.data);
+    checked++;
+    if (i < 0)
+      continue;
+  }
+  g_assert_cmpint (checked, >=, 3);
+  g_free (lr.data);
+  sr_model_free (model);
+}
+
 static void
 test_engine_rejects_bad_planes (void)
 {
-  SrModel *model = sr_model_load (SR_TEST_MODEL, NULL);
+  SrModel *model = sr_model_load (test_model_path (), NULL);
   SrEngine *engine = sr_engine_new (model, NULL, NULL);
   guint8 buf[64 * 64];
   SrPlane src = { buf, 8, 8, 8, 1 };
@@ -307,7 +408,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_assert_true (g_file_get_contents (SR_TEST_MODEL, &model_bytes, &model_size, NULL));
+  g_assert_true (g_file_get_contents (test_model_path (), &model_bytes, &model_size, NULL));
   g_test_add_func ("/model/load-good", test_load_good);
   g_test_add_func ("/model/missing-file", test_load_missing_file);
   g_test_add_func ("/model/truncated", test_load_truncated);
@@ -317,6 +418,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/huge-sizes", test_load_huge_sizes);
   g_test_add_func ("/model/random-corruption", test_load_random_corruption);
   g_test_add_func ("/engine/reference-matches-pytorch", test_reference_matches_pytorch);
+  g_test_add_func ("/engine/exits-match-pytorch", test_exits_match_pytorch);
   g_test_add_func ("/engine/rejects-bad-planes", test_engine_rejects_bad_planes);
   g_test_add_func ("/bicubic/matches-formula", test_bicubic_matches_formula);
   int ret = g_test_run ();

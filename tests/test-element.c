@@ -259,7 +259,7 @@ test_bad_model_fails_start (void)
   /* a truncated copy of the real model */
   char *bytes;
   gsize size;
-  g_assert_true (g_file_get_contents (SR_TEST_MODEL, &bytes, &size, NULL));
+  g_assert_true (g_file_get_contents (test_model_path (), &bytes, &size, NULL));
   g_autofree char *dir = g_dir_make_tmp ("superres-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "truncated.safetensors", NULL);
   g_assert_true (g_file_set_contents (path, bytes, size / 2, NULL));

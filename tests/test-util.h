@@ -29,10 +29,20 @@ test_read_pgm (const char *path)
   return img;
 }
 
+/* The golden data and model; SR_TEST_DATA_DIR / SR_TEST_MODEL in the environment
+ * override the build's (to check a freshly exported model before shipping it). */
 static inline char *
 test_data_path (const char *name)
 {
-  return g_build_filename (SR_TEST_DATA_DIR, name, NULL);
+  const char *dir = g_getenv ("SR_TEST_DATA_DIR");
+  return g_build_filename (dir ? dir : SR_TEST_DATA_DIR, name, NULL);
+}
+
+static inline const char *
+test_model_path (void)
+{
+  const char *path = g_getenv ("SR_TEST_MODEL");
+  return path ? path : SR_TEST_MODEL;
 }
 
 /* Fraction of pixels that differ by more than `tolerance`. */
