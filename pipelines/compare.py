@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """superres vs bicubic on a clip: the clip's frames are the ground truth.
 
-  pipelines/compare.py CLIP [--frames 30] [--cache DIR] [--json OUT] [--min-gain DB]
+  pipelines/compare.py CLIP [--frames 30] [--start 0] [--cache DIR] [--json OUT] [--min-gain DB]
 
-Decodes the first --frames frames once (cached as raw I420 in --cache), makes the 2x
+Decodes --frames frames from frame --start once (cached as raw I420 in --cache), makes the 2x
 bicubic-downscaled LR (PIL antialiased, per plane: the SR convention), then in one run
 measures with `qualitymeter` against the original:
   superres   the LR through `superres`
@@ -34,18 +34,19 @@ def resize(plane, w, h):
     return np.asarray(Image.fromarray(plane).resize((w, h), Image.BICUBIC))
 
 
-def prepare(clip, frames, cache):
+def prepare(clip, frames, cache, start=0):
     """Decode once into cache: HR frames (cropped to even size) and their LR. Returns meta."""
-    name = '%s-%d' % (os.path.basename(clip).replace('.', '_'), frames)
+    name = '%s-%d-%d' % (os.path.basename(clip).replace('.', '_'), start, frames)
     meta_path = os.path.join(cache, name + '.json')
     if os.path.exists(meta_path):
         with open(meta_path) as f:
             return json.load(f)
     os.makedirs(cache, exist_ok=True)
-    decoded, fps = [], [30, 1]
+    decoded, fps, seen = [], [30, 1], [0]
 
     def keep(sample):
-        if len(decoded) < frames:
+        seen[0] += 1
+        if seen[0] > start and len(decoded) < frames:
             decoded.append(planes_of(sample))
             s = sample.get_caps().get_structure(0)
             ok, num, den = s.get_fraction('framerate')
@@ -92,7 +93,11 @@ def measure(meta, upscaler, test='lr'):
     def on_message(st):
         if st.get_name() == 'qualitymeter-summary':
             summary.update(structure_fields(st))
-    run(desc, setup=lambda pipe: time_element(pipe, 'up', spent), on_message=on_message)
+    def on_finish(pipe):
+        up = pipe.get_by_name('up')
+        if up.find_property('stats'):
+            summary['superres'] = structure_fields(up.get_property('stats'))
+    run(desc, setup=lambda pipe: time_element(pipe, 'up', spent), on_message=on_message, on_finish=on_finish)
     summary['fps'] = len(spent) / sum(spent) if spent else 0.0
     return summary
 
@@ -101,6 +106,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('clip')
     ap.add_argument('--frames', type=int, default=30)
+    ap.add_argument('--start', type=int, default=0, help='skip this many frames first')
     ap.add_argument('--cache', default=os.path.join(HERE, '..', 'builddir', 'clip-cache'))
     ap.add_argument('--props', default='', help='superres properties')
     ap.add_argument('--json', help='write the results here')
@@ -110,7 +116,7 @@ def main():
         print('SKIP: %s is not here (the shared clips exist only on the developers\' machines)' % args.clip)
         return 77
     Gst.init(None)
-    meta = prepare(args.clip, args.frames, args.cache)
+    meta = prepare(args.clip, args.frames, args.cache, args.start)
     w, h = meta['width'], meta['height']
     results = {
         'superres': measure(meta, 'superres name=up %s' % args.props),

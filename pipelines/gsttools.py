@@ -43,9 +43,10 @@ def pack(planes, caps):
     return out
 
 
-def run(description, on_sample=None, setup=None, on_message=None):
+def run(description, on_sample=None, setup=None, on_message=None, on_finish=None):
     """Run a pipeline to EOS. Samples of the appsink named 'sink' go to on_sample, element
-    messages to on_message, and setup(pipe) runs before PLAYING. Returns wall seconds."""
+    messages to on_message; setup(pipe) runs before PLAYING and on_finish(pipe) at EOS.
+    Returns wall seconds."""
     pipe = Gst.parse_launch(description)
     if on_sample:
         sink = pipe.get_by_name('sink')
@@ -69,6 +70,8 @@ def run(description, on_sample=None, setup=None, on_message=None):
             continue
         break
     elapsed = time.perf_counter() - t0
+    if on_finish and msg.type == Gst.MessageType.EOS:
+        on_finish(pipe)
     pipe.set_state(Gst.State.NULL)
     if msg.type == Gst.MessageType.ERROR:
         err, debug = msg.parse_error()

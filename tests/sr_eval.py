@@ -23,10 +23,11 @@ sys.path.insert(0, os.path.join(HERE, '..', 'models', 'train'))
 import srdata  # noqa: E402
 
 
-def upscale_with_element(lr, props=''):
-    """Run one GRAY8 image through superres; returns the 2x luma as uint8."""
+def upscale_with_element(lr, props='', stats=None):
+    """Run one GRAY8 image through superres; returns the 2x luma as uint8. With a dict
+    `stats`, fills it with the element's "stats" (depth, MACs, time)."""
     h, w = lr.shape
-    pipe = Gst.parse_launch('appsrc name=src format=time ! superres %s ! appsink name=sink sync=false' % props)
+    pipe = Gst.parse_launch('appsrc name=src format=time ! superres name=sr %s ! appsink name=sink sync=false' % props)
     src, sink = pipe.get_by_name('src'), pipe.get_by_name('sink')
     src.set_property('caps', Gst.Caps.from_string(
         'video/x-raw,format=GRAY8,width=%d,height=%d,framerate=0/1' % (w, h)))
@@ -48,6 +49,9 @@ def upscale_with_element(lr, props=''):
     ostride = (2 * w + 3) & ~3
     sr = np.frombuffer(info.data, np.uint8)[:ostride * 2 * h].reshape(2 * h, ostride)[:, :2 * w].copy()
     out.unmap(info)
+    if stats is not None:
+        st = pipe.get_by_name('sr').get_property('stats')
+        stats.update({st.nth_field_name(i): st.get_value(st.nth_field_name(i)) for i in range(st.n_fields())})
     pipe.set_state(Gst.State.NULL)
     return sr
 
