@@ -9,6 +9,7 @@
  * Buffers carry a 1-pixel zero border that is never written: the "same" padding of every
  * conv and the zero fill of every shift at the frame's edge. */
 #include "sr-cpu.h"
+#include "sr-cpu-kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct _SrCpuGhost {
   guint8 **cover;             /* per worker: one row of coverage flags */
   int (**runs)[2];            /* per worker: the runs of one row */
   float **scratch;            /* per worker: predictor maps or tail rows */
+  SrCpuKernels k;
 };
 
 typedef enum {
@@ -45,33 +47,6 @@ static inline gsize
 at (const SrCpuGhost *g, int y, int x)
 {
   return (gsize) (y + 1) * g->pitch + x + 1;
-}
-
-/* One row of a 3x3 "same" conv on padded planes: out[oc][x] for x in [0, n), output pixel
- * (y, xa + x); out advances out_plane floats per channel. */
-static void
-conv_row (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y, int xa, int n,
-    float *out, gsize out_plane)
-{
-  for (int oc = 0; oc < l->out_ch; oc++) {
-    float *o = out + oc * out_plane;
-    for (int x = 0; x < n; x++)
-      o[x] = l->bias[oc];
-    for (int ic = 0; ic < l->in_ch; ic++) {
-      const float *w = l->weight + ((gsize) oc * l->in_ch + ic) * 9;
-      for (int ky = 0; ky < 3; ky++) {
-        const float *row = in + ic * plane + (gsize) (y + ky) * pitch + xa;
-        for (int kx = 0; kx < 3; kx++) {
-          const float wv = w[ky * 3 + kx], *ip = row + kx;
-          for (int x = 0; x < n; x++)
-            o[x] += wv * ip[x];
-        }
-      }
-    }
-    if (l->act == SR_ACT_RELU)
-      for (int x = 0; x < n; x++)
-        o[x] = o[x] > 0.f ? o[x] : 0.f;
-  }
 }
 
 /* How far around a tile of depth d the phase must compute, or -1 if not at all. */
@@ -126,10 +101,10 @@ layer_row (gpointer ctx, int y, int worker)
   for (int i = 0; i < n; i++) {
     int xa = g->runs[worker][i][0], len = g->runs[worker][i][1] - xa;
     if (f->phase == PHASE_HEAD) {
-      conv_row (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
+      g->k.conv3x3_row (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
           g->plane);
     } else if (f->phase == PHASE_CONV) {
-      conv_row (&m->blocks[f->block - 1], g->feat, g->plane, g->pitch, y, xa, len,
+      g->k.conv3x3_row (&m->blocks[f->block - 1], g->feat, g->plane, g->pitch, y, xa, len,
           g->intr + at (g, y, xa), g->plane);
     } else {
       /* the residual: intrinsic maps to the first half, their shifted copies to the second;
@@ -248,7 +223,7 @@ tail_tile (gpointer ctx, int t, int worker)
   tile_rect (g, t, &x0, &y0, &w, &h);
   float *res = g->scratch[worker];
   for (int y = y0; y < y0 + h; y++) {
-    conv_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
+    g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
     for (int x = 0; x < w; x++)
       for (int c = 0; c < s * s; c++) {
@@ -316,6 +291,8 @@ sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu)
   g->model = model;
   g->cpu = cpu;
   g->tile = model->ghost.exit_tile;
+  sr_cpu_kernels_init (&g->k, sr_cpu_detect_isa ());
+  g_debug ("sr-core: cpu kernels: %s", sr_isa_name (g->k.isa));
   int workers = sr_cpu_n_workers (cpu);
   gsize floats = MAX (predictor_floats (g->tile, model->ghost.pred[0].out_ch),
       (gsize) g->tile * model->scale * model->scale);
