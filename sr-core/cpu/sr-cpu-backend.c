@@ -21,6 +21,7 @@ struct _SrCpu {
   int workers_left;
   /* plain path: scratch per worker; ghost path: its own state */
   float **scratch;
+  SrCpuKernels k;
   SrCpuGhost *ghost;
 };
 
@@ -98,6 +99,8 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, GError **error)
   if (model->type == SR_ARCH_GHOST_EXIT) {
     cpu->ghost = sr_cpu_ghost_new (model, cpu);
   } else {
+    sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
+    g_debug ("sr-core: cpu kernels: %s", sr_isa_name (cpu->k.isa));
     cpu->scratch = g_new0 (float *, cpu->n_threads);
     gsize floats = sr_cpu_ref_scratch_floats (model, cpu->tile);
     for (int i = 0; i < cpu->n_threads; i++) {
@@ -135,7 +138,7 @@ plain_tile (gpointer ctx, int t, int worker)
   int tile = f->cpu->tile;
   int x0 = (t % f->tiles_x) * tile, y0 = (t / f->tiles_x) * tile;
   sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, MIN (tile, f->src->width - x0),
-      MIN (tile, f->src->height - y0), f->cpu->scratch[worker]);
+      MIN (tile, f->src->height - y0), f->cpu->scratch[worker], f->cpu->k.conv3x3_row);
 }
 
 static gboolean

@@ -18,11 +18,19 @@ sr_cpu_ref_scratch_floats (const SrModel *model, int tile)
 /* One "same" convolution over rows/cols [m + r, side - m - r) given input valid on
  * [m, side - m). The inner loop runs along a row so compilers vectorize it. */
 static void
-conv_layer (const SrLayer *l, const float *in, float *out, int W, int H, int m)
+conv_layer (const SrLayer *l, const float *in, float *out, int W, int H, int m,
+    SrConvRowFn conv3x3)
 {
   const int k = l->kernel, r = k / 2;
   const int x0 = m + r, n = W - 2 * (m + r);
   const gsize plane = (gsize) W * H;
+  if (k == 3) {
+    /* the kernel reads row y + ky - 1, column x + kx - 1 as its (ky, x + kx) */
+    for (int y = m + r; y < H - m - r; y++)
+      conv3x3 (l, in + (gsize) (y - 1) * W + x0 - 1, plane, W, 0, 0, n,
+          out + (gsize) y * W + x0, plane);
+    return;
+  }
   for (int oc = 0; oc < l->out_ch; oc++) {
     for (int y = m + r; y < H - m - r; y++) {
       float *o = out + oc * plane + (gsize) y * W + x0;
@@ -71,7 +79,7 @@ zero_outside_frame (float *buf, int channels, int W, int H, int m, int ox, int o
 
 void
 sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, float *scratch)
+    int w, int h, float *scratch, SrConvRowFn conv3x3)
 {
   const int R = sr_model_get_receptive_radius (model);
   const int W = w + 2 * R, H = h + 2 * R;
@@ -93,7 +101,7 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
   for (int i = 0; i < model->n_layers; i++) {
     const SrLayer *l = &model->layers[i];
     float *out = bufs[i & 1];
-    conv_layer (l, in, out, W, H, m);
+    conv_layer (l, in, out, W, H, m, conv3x3);
     m += l->kernel / 2;
     if (i + 1 < model->n_layers)
       zero_outside_frame (out, l->out_ch, W, H, m, ox, oy, src->width, src->height);
