@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""The CPU benchmark: one run, one table, one JSON report.
+
+  GST_PLUGIN_PATH=builddir/gst tests/bench/benchmark.py [--clip C] [--frames 30]
+      [--thresholds 0,0.05] [--json builddir/bench.json]
+
+On the same real 640x360 frames (a clip's 720p frames downscaled 2x: the SR convention),
+times and scores: the element in a pipeline (rawvideoparse ! superres ! fakesink, no sync),
+sr-core alone (tests/bench/sr-bench) with the best kernels and with the plain-C
+reference, OpenCV dnn_superres FSRCNN and ESPCN x2 (../shared/peers), and PyTorch on
+the CPU running our model's weights; plus the measured fp32 peak. PSNR is Y, whole frame,
+mean over frames, against the 720p original. Speed is never asserted here: compare the
+ratios measured in one run (machines are shared and noisy).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
+sys.path.insert(0, os.path.join(REPO, 'pipelines'))
+sys.path.insert(0, os.path.join(REPO, 'models', 'train'))
+import compare  # noqa: E402
+from gsttools import Gst, run  # noqa: E402
+
+SHARED = os.path.normpath(os.path.join(REPO, '..', 'shared'))
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / mse)
+
+
+def read_frames(path, w, h, n):
+    """Y, U, V planes of n raw I420 frames (GStreamer's default layout, even sizes)."""
+    size = w * h * 3 // 2
+    data = np.fromfile(path, np.uint8)
+    out = []
+    for i in range(n):
+        f = data[i * size:(i + 1) * size]
+        out.append((f[:w * h].reshape(h, w), f[w * h:w * h * 5 // 4].reshape(h // 2, w // 2),
+                    f[w * h * 5 // 4:].reshape(h // 2, w // 2)))
+    return out
+
+
+def time_element(meta, props, repeat):
+    w, h, fps = meta['width'] // 2, meta['height'] // 2, meta['fps']
+    desc = ('filesrc location="%s" ! rawvideoparse format=i420 width=%d height=%d framerate=%d/%d ! '
+            'superres %s ! fakesink sync=false' % (meta['lr'], w, h, fps[0], fps[1], props))
+    run(desc)  # warm-up: page cache, plugin load
+    best = min(run(desc) for _ in range(repeat))
+    return meta['frames'] / best
+
+
+def sr_bench(args, frame_path, w, h, isa=None, threshold=None, peak=False):
+    cmd = [args.sr_bench, '--input', frame_path, '--width', str(w), '--height', str(h),
+           '--frames', str(args.frames)]
+    if threshold is not None:
+        cmd += ['--threshold', str(threshold)]
+    if peak:
+        cmd.append('--peak')
+    env = dict(os.environ)
+    if isa:
+        env['SR_CPU_ISA'] = isa
+    return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+
+
+def opencv_peer(name, path, lr_frames, hr_frames):
+    import cv2
+    sr = cv2.dnn_superres.DnnSuperResImpl_create()
+    sr.readModel(path)
+    sr.setModel(name, 2)
+    scores, spent = [], 0.0
+    for (y, u, v), hr in zip(lr_frames, hr_frames):
+        i420 = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(y.shape[0] * 3 // 2, y.shape[1])
+        bgr = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+        t0 = time.perf_counter()
+        out = sr.upsample(bgr)
+        spent += time.perf_counter() - t0
+        # back to the luma plane the way the frames were made (BT.601 studio range)
+        yuv = cv2.cvtColor(out, cv2.COLOR_BGR2YUV_I420)
+        scores.append(psnr(hr[0], yuv[:hr[0].shape[0]]))
+    return {'fps': len(lr_frames) / spent, 'psnr_y': float(np.mean(scores))}
+
+
+def pytorch_ours(model_path, lr_frames, hr_frames, threads):
+    import torch
+    import modelfile
+    torch.set_num_threads(threads)
+    model, _, _ = modelfile.load(model_path)
+    scores, spent = [], 0.0
+    with torch.no_grad():
+        model(torch.zeros(1, 1, *lr_frames[0][0].shape))  # warm-up
+        for (y, _, _), hr in zip(lr_frames, hr_frames):
+            x = torch.from_numpy(y.astype(np.float32) / 255.0)[None, None]
+            t0 = time.perf_counter()
+            out = model(x)
+            spent += time.perf_counter() - t0
+            scores.append(psnr(hr[0], np.clip(np.round(out[0, 0].numpy() * 255), 0, 255)))
+    return {'fps': len(lr_frames) / spent, 'psnr_y': float(np.mean(scores))}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared_clip = os.path.join(SHARED, 'data', 'clips', 'flowers-720p30.h264')
+    ap.add_argument('--clip', default=shared_clip if os.path.exists(shared_clip) else
+                    os.path.join(REPO, 'tests', 'data', 'clips', 'flowers-720p.h264'))
+    ap.add_argument('--frames', type=int, default=30)
+    ap.add_argument('--model', default=os.path.join(REPO, 'models', 'superres-x2.safetensors'))
+    ap.add_argument('--thresholds', default='', help='extra exit thresholds for the element and sr-core')
+    ap.add_argument('--peers', default=os.path.join(SHARED, 'peers', 'opencv-dnn-superres'))
+    ap.add_argument('--sr-bench', default=os.path.join(REPO, 'builddir', 'tests', 'bench', 'sr-bench'))
+    ap.add_argument('--cache', default=os.path.join(REPO, 'builddir', 'clip-cache'))
+    ap.add_argument('--threads', type=int, default=os.cpu_count())
+    ap.add_argument('--repeat', type=int, default=3)
+    ap.add_argument('--json', default=os.path.join(REPO, 'builddir', 'bench.json'))
+    args = ap.parse_args()
+    Gst.init(None)
+
+    meta = compare.prepare(args.clip, args.frames, args.cache)
+    w, h = meta['width'] // 2, meta['height'] // 2
+    lr = read_frames(meta['lr'], w, h, meta['frames'])
+    hr = read_frames(meta['hr'], 2 * w, 2 * h, meta['frames'])
+    frame_path = os.path.join(args.cache, 'bench-frame0.y')
+    lr[0][0].tofile(frame_path)
+    rows = []
+    quality = compare.measure(meta, 'superres name=up model="%s"' % args.model)
+
+    def add(name, fps, psnr_y=None, extra=None):
+        rows.append(dict(name=name, fps=fps, psnr_y=psnr_y, **(extra or {})))
+
+    props = 'model="%s" n-threads=%d' % (args.model, args.threads)
+    add('superres element (pipeline, default threshold)', time_element(meta, props, args.repeat),
+        quality['psnr-y-mean'])
+    core = sr_bench(args, frame_path, w, h, peak=True)
+    add('sr-core alone (%s kernels)' % 'best', core['fps'], quality['psnr-y-mean'], {'gmacs_per_s': core['gmacs_per_s']})
+    for isa in ('avx2', 'c'):
+        r = sr_bench(args, frame_path, w, h, isa=isa)
+        add('sr-core alone (%s kernels)' % isa, r['fps'], None, {'gmacs_per_s': r['gmacs_per_s']})
+    for t in filter(None, args.thresholds.split(',')):
+        q = compare.measure(meta, 'superres name=up model="%s" exit-threshold=%s' % (args.model, t))
+        r = sr_bench(args, frame_path, w, h, threshold=float(t))
+        add('sr-core alone, exit-threshold %s' % t, r['fps'], q['psnr-y-mean'],
+            {'macs_per_pixel': r['macs_per_pixel'], 'mean_depth': r['mean_depth']})
+    for name, file in (('fsrcnn', 'FSRCNN_x2.pb'), ('espcn', 'ESPCN_x2.pb')):
+        path = os.path.join(args.peers, file)
+        if os.path.exists(path):
+            r = opencv_peer(name, path, lr, hr)
+            add('OpenCV dnn_superres %s' % name.upper(), r['fps'], r['psnr_y'])
+        else:
+            print('skip OpenCV %s: %s not here' % (name, path))
+    r = pytorch_ours(args.model, lr, hr, args.threads)
+    add('PyTorch %s (CPU, %d threads), same weights' % (__import__('torch').__version__, args.threads),
+        r['fps'], r['psnr_y'])
+    add('bicubic (PIL)', None, quality and compare.measure(meta, None, 'bicubic')['psnr-y-mean'])
+
+    peak = core.get('peak_gflops')
+    print('%s: %d frames %dx%d -> %dx%d, %d threads' % (os.path.basename(args.clip), meta['frames'], w, h,
+                                                        2 * w, 2 * h, args.threads))
+    print('%-52s %8s %8s' % ('', 'fps', 'PSNR-Y'))
+    for r in rows:
+        print('%-52s %8s %8s' % (r['name'], '%.2f' % r['fps'] if r['fps'] else '-',
+                                 '%.2f' % r['psnr_y'] if r['psnr_y'] else '-'))
+    macs = core['macs_per_pixel'] * w * h
+    if peak:
+        print('measured fp32 peak: %.1f GFLOP/s (%d threads, %s; %.1f on one thread); sr-core reaches %.1f GFLOP/s = %.0f%% of peak'
+              % (peak, args.threads, core['peak_isa'], core['peak_gflops_1thread'],
+                 2 * core['gmacs_per_s'], 100 * 2 * core['gmacs_per_s'] / peak))
+    fps = {r['name']: r['fps'] for r in rows}
+    el = rows[0]['fps']
+    ratios = {k: el / v for k, v in fps.items() if v and k != rows[0]['name']}
+    for k, v in ratios.items():
+        print('element / %s: %.1fx' % (k, v))
+    report = {'clip': args.clip, 'frames': meta['frames'], 'threads': args.threads, 'model': args.model,
+              'macs_per_frame': macs, 'rows': rows, 'peak_gflops': peak, 'core': core, 'ratios': ratios}
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, 'w') as f:
+        json.dump(report, f, indent=2)
+    print('wrote', args.json)
+
+
+if __name__ == '__main__':
+    main()
