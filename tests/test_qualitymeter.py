@@ -4,7 +4,6 @@ timestamp, pass-through, JSON/CSV reports, mismatched caps. Run by `meson test` 
 import csv
 import json
 import os
-import sys
 import tempfile
 import unittest
 

@@ -64,32 +64,46 @@ def evaluate(model, folder):
     return float(np.mean(scores))
 
 
-def main():
+def training_args(description, out, blocks, steps, batch):
+    """The options every trainer here takes; add yours, then parse."""
     shared = os.path.join(HERE, '..', '..', '..', 'shared', 'data')
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default=os.path.join(shared, 'train'))
-    ap.add_argument('--eval', default=os.path.join(shared, 'eval'))
-    ap.add_argument('--out', default='build/train')
+    ap.add_argument('--eval', default=os.path.join(HERE, '..', '..', 'tests', 'data'))
+    ap.add_argument('--out', default=out)
     ap.add_argument('--channels', type=int, default=16)
-    ap.add_argument('--blocks', type=int, default=5)
-    ap.add_argument('--steps', type=int, default=60000)
-    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--blocks', type=int, default=blocks)
+    ap.add_argument('--steps', type=int, default=steps)
+    ap.add_argument('--batch', type=int, default=batch)
     ap.add_argument('--patch', type=int, default=48, help='LR patch side')
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--ckpt-every', type=int, default=1000)
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--seed', type=int, default=1)
-    args = ap.parse_args()
+    return ap
+
+
+def start(args):
+    """Threads, output folder, seed; returns the checkpoint path."""
     if args.threads:
         torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
-    ckpt_path = os.path.join(args.out, 'ckpt.pt')
-
     torch.manual_seed(args.seed)
+    return os.path.join(args.out, 'ckpt.pt')
+
+
+def cosine_schedule(opt, steps, floor):
+    """Cosine decay of the learning rate to `floor` of its start over `steps`."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)) * (1 - floor) + floor)
+
+
+def main():
+    args = training_args(__doc__, 'build/train', 5, 60000, 32).parse_args()
+    ckpt_path = start(args)
     model = PlainSR(args.channels, args.blocks)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)) * 0.995 + 0.005)
+    sched = cosine_schedule(opt, args.steps, 0.005)
     step = 0
     rng = np.random.default_rng(args.seed)
     if os.path.exists(ckpt_path):

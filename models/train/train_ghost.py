@@ -10,8 +10,6 @@ Phase 2 (predictor): LR tiles with context go through the frozen net; each tile'
 the PSNR gain in dB of each block over the one before; the predictor regresses it (L1).
 Checkpoints: OUT/ckpt.pt (rerun the same command to resume).
 """
-import argparse
-import math
 import os
 import sys
 import time
@@ -21,9 +19,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import srdata  # noqa: E402
 from ghostnet import ExitPredictor, GhostExitSR  # noqa: E402
-from train import HERE, evaluate, load_training_set, sample_batch  # noqa: E402
+from train import cosine_schedule, evaluate, load_training_set, sample_batch, start, training_args  # noqa: E402
 
 TILE = 32  # the exit decision tile, in LR pixels
 
@@ -49,35 +46,16 @@ def tile_gains(net, pairs, rng, count, batch=32):
 
 
 def main():
-    shared = os.path.join(HERE, '..', '..', '..', 'shared', 'data')
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--data', default=os.path.join(shared, 'train'))
-    ap.add_argument('--eval', default=os.path.join(HERE, '..', '..', 'tests', 'data'))
-    ap.add_argument('--out', default='build/ghost')
-    ap.add_argument('--channels', type=int, default=16)
-    ap.add_argument('--blocks', type=int, default=10)
-    ap.add_argument('--steps', type=int, default=20000)
+    ap = training_args(__doc__, 'build/ghost', 10, 20000, 24)
     ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
-    ap.add_argument('--batch', type=int, default=24)
-    ap.add_argument('--patch', type=int, default=48)
-    ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--ckpt-every', type=int, default=1000)
     ap.add_argument('--predictor-steps', type=int, default=3000)
     ap.add_argument('--predictor-tiles', type=int, default=16384)
-    ap.add_argument('--threads', type=int, default=0)
-    ap.add_argument('--seed', type=int, default=1)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
-    ckpt_path = os.path.join(args.out, 'ckpt.pt')
-
-    torch.manual_seed(args.seed)
+    ckpt_path = start(args)
     net = GhostExitSR(args.channels, args.blocks)
     pred = ExitPredictor(args.blocks)
     opt = torch.optim.Adam([p for p in net.parameters()], lr=args.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)) * 0.99 + 0.01)
+    sched = cosine_schedule(opt, args.steps, 0.01)
     popt = torch.optim.Adam(pred.parameters(), lr=2e-3)
     step, pstep, ck = 0, 0, {}
     if os.path.exists(ckpt_path):
