@@ -35,6 +35,8 @@ struct _GstSuperres {
   SrBackendKind backend;
   guint n_threads;
   double exit_threshold; /* < 0: the model's default */
+  double target_fps;     /* > 0: raise the threshold while frames take longer than 1/fps */
+  double boost;          /* what target-fps adds to the threshold now */
   gboolean post_stats;
   /* running sums for the "stats" property, guarded by the object lock */
   guint64 frames;
@@ -51,6 +53,7 @@ enum {
   PROP_BACKEND,
   PROP_N_THREADS,
   PROP_EXIT_THRESHOLD,
+  PROP_TARGET_FPS,
   PROP_POST_STATS,
   PROP_STATS,
 };
@@ -204,6 +207,7 @@ gst_superres_start (GstBaseTransform *trans)
   GST_OBJECT_LOCK (self);
   self->frames = 0;
   self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
+  self->boost = 0;
   GST_OBJECT_UNLOCK (self);
   g_free (path);
   return TRUE;
@@ -251,6 +255,22 @@ frame_component (GstVideoFrame *frame, int comp)
   return p;
 }
 
+/* target-fps: trade quality for time before frames are late. A frame over budget raises
+ * the threshold quickly; one well under it lowers it back slowly. Called with the lock. */
+static void
+steer_threshold (GstSuperres *self, const SrFrameStats *st)
+{
+  if (self->target_fps <= 0 || st->max_depth == 0) {
+    self->boost = 0;
+    return;
+  }
+  double budget = 1.0 / self->target_fps;
+  if (st->seconds > budget)
+    self->boost = MIN (self->boost * 1.3 + 0.02, 20.0);
+  else if (st->seconds < 0.75 * budget)
+    self->boost = self->boost < 0.005 ? 0 : self->boost * 0.85;
+}
+
 static void
 account_frame (GstSuperres *self, GstClockTime pts)
 {
@@ -258,6 +278,7 @@ account_frame (GstSuperres *self, GstClockTime pts)
   sr_engine_get_stats (self->engine, &st);
   double fraction = st.macs_per_pixel_full > 0 ? st.macs_per_pixel / st.macs_per_pixel_full : 1;
   GST_OBJECT_LOCK (self);
+  steer_threshold (self, &st);
   self->frames++;
   self->sum_depth += st.mean_depth;
   self->sum_macs_fraction += fraction;
@@ -292,8 +313,8 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   GError *error = NULL;
   SrPlane src = frame_component (in, 0), dst = frame_component (out, 0);
   GST_OBJECT_LOCK (self);
-  double threshold = self->exit_threshold >= 0 ? self->exit_threshold
-      : sr_model_get_default_exit_threshold (self->model);
+  double threshold = (self->exit_threshold >= 0 ? self->exit_threshold
+      : sr_model_get_default_exit_threshold (self->model)) + self->boost;
   self->last_threshold = threshold;
   GST_OBJECT_UNLOCK (self);
   sr_engine_set_exit_threshold (self->engine, threshold);
@@ -333,6 +354,9 @@ gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
     case PROP_EXIT_THRESHOLD:
       self->exit_threshold = g_value_get_double (value);
       break;
+    case PROP_TARGET_FPS:
+      self->target_fps = g_value_get_double (value);
+      break;
     case PROP_POST_STATS:
       self->post_stats = g_value_get_boolean (value);
       break;
@@ -359,6 +383,9 @@ gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParam
       break;
     case PROP_EXIT_THRESHOLD:
       g_value_set_double (value, self->exit_threshold);
+      break;
+    case PROP_TARGET_FPS:
+      g_value_set_double (value, self->target_fps);
       break;
     case PROP_POST_STATS:
       g_value_set_boolean (value, self->post_stats);
@@ -420,6 +447,12 @@ gst_superres_class_init (GstSuperresClass *klass)
           "is at least this many dB. 0 = always full depth; larger = faster; -1 = the "
           "model's recommended value. Can change while playing.",
           -1, 100, DEFAULT_EXIT_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_TARGET_FPS,
+      g_param_spec_double ("target-fps", "Target fps",
+          "Keep up with this frame rate by raising the exit threshold while frames take "
+          "longer than 1/target-fps (quality drops before frames do); 0 = off. Models with "
+          "exits only.", 0, 1000, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_POST_STATS,
       g_param_spec_boolean ("post-stats", "Post stats",

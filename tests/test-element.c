@@ -126,7 +126,8 @@ test_output_matches_golden (void)
   g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
   g_autofree char *sr_path = test_data_path ("golden-sr.pgm");
   TestImage lr = test_read_pgm (lr_path), golden = test_read_pgm (sr_path);
-  GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, NULL);
+  /* golden-sr.pgm is the full-depth output */
+  GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, "exit-threshold=0");
   GstVideoInfo info;
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, lr.width, lr.height);
   GstBuffer *in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
@@ -304,6 +305,37 @@ test_unbuilt_backend_falls_back (void)
   gst_object_unref (pipe);
 }
 
+/* target-fps: frames over budget raise the exit threshold, so depth (and work) drops
+ * instead of frames being late. */
+static void
+test_target_fps_trades_quality (void)
+{
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  int max_depth = model ? sr_model_get_max_depth (model) : 0;
+  double base = model ? sr_model_get_default_exit_threshold (model) : 0;
+  sr_model_free (model);
+  if (max_depth == 0) {
+    g_test_skip ("the model has no exits");
+    return;
+  }
+  GstHarness *hx = harness_for ("I420", 320, 192, "target-fps=1000");
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 320, 192);
+  for (int i = 0; i < 15; i++)
+    gst_buffer_unref (gst_harness_push_and_pull (hx, make_frame (&info, i * GST_SECOND / 30)));
+  GstStructure *stats = NULL;
+  g_object_get (hx->element, "stats", &stats, NULL);
+  double threshold, depth;
+  g_assert_true (gst_structure_get_double (stats, "exit-threshold", &threshold));
+  g_assert_true (gst_structure_get_double (stats, "mean-depth", &depth));
+  g_test_message ("after 15 frames: threshold %.3f (base %.3f), mean depth %.2f of %d",
+      threshold, base, depth, max_depth);
+  g_assert_cmpfloat (threshold, >, base + 0.1);
+  g_assert_cmpfloat (depth, <, max_depth);
+  gst_structure_free (stats);
+  gst_harness_teardown (hx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -316,5 +348,6 @@ main (int argc, char **argv)
   g_test_add_func ("/superres/timestamps-kept", test_timestamps_kept);
   g_test_add_func ("/superres/bad-model-fails-start", test_bad_model_fails_start);
   g_test_add_func ("/superres/unbuilt-backend-falls-back", test_unbuilt_backend_falls_back);
+  g_test_add_func ("/superres/target-fps-trades-quality", test_target_fps_trades_quality);
   return g_test_run ();
 }

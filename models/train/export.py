@@ -132,6 +132,8 @@ def write_model(path, name, arch, tensors, macs, params, ck):
         'training_data': 't91 + bsd200 + photos (../shared/data/train, see SOURCES.md)',
         'psnr_set5_pytorch': '%.2f' % ck['set5'], 'psnr_set14_pytorch': '%.2f' % ck['set14'],
     }
+    if 'default_exit_threshold' in ck:
+        meta['default_exit_threshold'] = '%g' % ck['default_exit_threshold']
     write_safetensors(path, tensors, meta)
 
 
@@ -178,9 +180,13 @@ def main():
     ap.add_argument('checkpoint')
     ap.add_argument('--out', default=os.path.join(REPO, 'models', 'superres-x2.safetensors'))
     ap.add_argument('--golden', help='folder for golden-lr.pgm / golden-sr.pgm')
+    ap.add_argument('--default-threshold', type=float,
+                    help='the exit threshold (dB) the element uses unless told otherwise (models with exits)')
     ap.add_argument('--eval', default=os.path.join(REPO, 'tests', 'data'))
     args = ap.parse_args()
     model, pred, ck = model_from_checkpoint(args.checkpoint)
+    if args.default_threshold is not None:
+        ck['default_exit_threshold'] = args.default_threshold
     export(model, pred, ck, args.out)
     print('wrote %s (step %d, PyTorch Set5 %.2f Set14 %.2f)' % (args.out, ck['step'], ck['set5'], ck['set14']))
     if args.golden:

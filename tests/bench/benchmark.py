@@ -119,6 +119,7 @@ def main():
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--repeat', type=int, default=3)
     ap.add_argument('--json', default=os.path.join(REPO, 'builddir', 'bench.json'))
+    ap.add_argument('--plot', help='write a PNG of fps vs PSNR over the thresholds, with the peers')
     args = ap.parse_args()
     Gst.init(None)
 
@@ -178,10 +179,39 @@ def main():
         print('element / %s: %.1fx' % (k, v))
     report = {'clip': args.clip, 'frames': meta['frames'], 'threads': args.threads, 'model': args.model,
               'macs_per_frame': macs, 'rows': rows, 'peak_gflops': peak, 'core': core, 'ratios': ratios}
+    if args.plot:
+        plot(rows, args.plot, os.path.basename(args.clip), w, h)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, 'w') as f:
         json.dump(report, f, indent=2)
     print('wrote', args.json)
+
+
+def plot(rows, path, clip, w, h):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    sweep = [r for r in rows if 'exit-threshold' in r['name']]
+    if sweep:
+        ax.plot([r['fps'] for r in sweep], [r['psnr_y'] for r in sweep], 'o-', label='sr-core, exit thresholds')
+        for r in sweep:
+            ax.annotate(r['name'].split()[-1], (r['fps'], r['psnr_y']), textcoords='offset points', xytext=(4, 4),
+                        fontsize=8)
+    for r in rows:
+        if r['fps'] and r['psnr_y'] and 'exit-threshold' not in r['name']:
+            ax.plot([r['fps']], [r['psnr_y']], 's', label=r['name'])
+    bic = [r for r in rows if r['name'].startswith('bicubic')]
+    if bic:
+        ax.axhline(bic[0]['psnr_y'], color='gray', ls='--', lw=1, label='bicubic (PIL)')
+    ax.set_xscale('log')
+    ax.set_xlabel('frames per second, %dx%d -> %dx%d (log)' % (w, h, 2 * w, 2 * h))
+    ax.set_ylabel('Y PSNR (dB) vs the 720p original')
+    ax.set_title('CPU speed vs quality on %s' % clip)
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == '__main__':
