@@ -324,7 +324,9 @@ test_target_fps_trades_quality (void)
   for (int i = 0; i < 15; i++)
     gst_buffer_unref (gst_harness_push_and_pull (hx, make_frame (&info, i * GST_SECOND / 30)));
   GstStructure *stats = NULL;
-  g_object_get (hx->element, "stats", &stats, NULL);
+  GstElement *sr = gst_harness_find_element (hx, "superres");
+  g_object_get (sr, "stats", &stats, NULL);
+  gst_object_unref (sr);
   double threshold, depth;
   g_assert_true (gst_structure_get_double (stats, "exit-threshold", &threshold));
   g_assert_true (gst_structure_get_double (stats, "mean-depth", &depth));

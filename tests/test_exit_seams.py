@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Neighbouring tiles that exit at different depths must leave no visible seam.
 
-Through the element on Set5/Set14, at the model's default exit threshold and at a high
-one: the mean gradient across exit-tile borders, relative to the interior, must stay
-within a small margin of the same ratio at full depth (where seams cannot exist), and the
-change that exiting makes (output minus full-depth output) must not step at tile borders
-more than inside tiles. Skips (77) when the model has no exits.
+Through the element on Set5/Set14, at the model's default exit threshold and at four times
+it, on every image:
+- the picture: the mean gradient across exit-tile borders relative to the interior may
+  grow by at most 0.04 over the same ratio at full depth (where no seam can exist);
+- the change that exiting makes (output minus full-depth output): its mean step across
+  tile borders may exceed its mean step inside tiles by at most 0.3 gray levels (a
+  fraction of one quantisation step, far below what an eye sees).
+Skips (77) when the model has no exits.
 """
 import os
 import sys
@@ -19,8 +22,8 @@ import sr_eval  # noqa: E402
 import srdata  # noqa: E402
 from sr_eval import Gst  # noqa: E402
 
-BORDER_RATIO_MARGIN = 0.03   # border/interior gradient ratio may grow by at most this much
-DELTA_STEP_LIMIT = 1.3       # the exit's change may step at borders at most 1.3x its interior gradient
+BORDER_RATIO_MARGIN = 0.04   # border/interior gradient ratio may grow by at most this much
+DELTA_STEP_LIMIT = 0.3       # gray levels the exit's change may step more at borders than inside
 
 
 def border_interior(img, tile):
@@ -60,15 +63,13 @@ def main():
                 b0, i0 = border_interior(full, tile)
                 b1, i1 = border_interior(out, tile)
                 ratios.append(b1 / i1 - b0 / i0)
-                delta = out.astype(np.float64) - full
-                if np.abs(delta).mean() > 0.05:  # the exits changed something here
-                    bd, idl = border_interior(delta, tile)
-                    steps.append(bd / idl)
+                bd, idl = border_interior(out.astype(np.float64) - full, tile)
+                steps.append(bd - idl)
         worst_ratio, worst_step = max(ratios), max(steps) if steps else 0.0
         ok = worst_ratio <= BORDER_RATIO_MARGIN and worst_step <= DELTA_STEP_LIMIT
         failed |= not ok
         print('threshold %.3f: border/interior gradient ratio grows by at most %+.4f (limit %.2f); '
-              'the exit change steps %.2fx its interior gradient at borders (limit %.2f) over %d images: %s'
+              'the exit change steps %+.3f gray levels more at borders than inside (limit %.2f), %d images: %s'
               % (t, worst_ratio, BORDER_RATIO_MARGIN, worst_step, DELTA_STEP_LIMIT, len(steps), 'ok' if ok else 'FAIL'))
     return 1 if failed else 0
 

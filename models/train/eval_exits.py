@@ -2,7 +2,7 @@
 """The adaptive-exit trade-off of a ghost-exit model, measured through the C runtime.
 
   GST_PLUGIN_PATH=builddir/gst models/train/eval_exits.py [--model M] [--ckpt CKPT]
-      [--thresholds 0,0.02,0.05,...] [--clips clip1,clip2] [--json OUT] [--plot OUT.png]
+      [--thresholds 0,0.02,0.05,...] [--clips clip1,clip2@start] [--json OUT] [--plot OUT.png]
 
 Prints, for Set5 and Set14: PSNR at each fixed depth (PyTorch, from --ckpt), then for each
 threshold: PSNR, mean depth, MACs per LR pixel (predictor included) and CPU ms per image,
@@ -59,8 +59,8 @@ def sweep_images(folder, model, thresholds):
     return rows
 
 
-def sweep_clip(clip, model, thresholds, frames, cache):
-    meta = compare.prepare(clip, frames, cache)
+def sweep_clip(clip, model, thresholds, frames, cache, start=0):
+    meta = compare.prepare(clip, frames, cache, start)
     rows = []
     for t in thresholds:
         r = compare.measure(meta, 'superres name=up model="%s" exit-threshold=%g' % (model, t))
@@ -80,6 +80,7 @@ def main():
     ap.add_argument('--cache', default=os.path.join(REPO, 'builddir', 'clip-cache'))
     ap.add_argument('--json')
     ap.add_argument('--plot')
+    ap.add_argument('--default', type=float, default=0.01, help='threshold to ring on the plot')
     args = ap.parse_args()
     Gst.init(None)
     thresholds = [float(t) for t in args.thresholds.split(',')]
@@ -93,9 +94,11 @@ def main():
                                                           enumerate(entry['fixed_depth_psnr']))))
         entry['sweep'] = sweep_images(folder, args.model, thresholds)
         report['sets'][name] = entry
-    for clip in filter(None, args.clips.split(',')):
+    for spec in filter(None, args.clips.split(',')):
+        clip, _, start = spec.partition('@')  # clip@N starts at frame N
         if os.path.exists(clip):
-            report['clips'][os.path.basename(clip)] = sweep_clip(clip, args.model, thresholds, args.frames, args.cache)
+            report['clips'][os.path.basename(spec)] = sweep_clip(clip, args.model, thresholds, args.frames,
+                                                                 args.cache, int(start or 0))
         else:
             print('skip %s: not here' % clip)
     for kind in ('sets', 'clips'):
@@ -109,10 +112,10 @@ def main():
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
     if args.plot:
-        plot(report, args.plot)
+        plot(report, args.plot, args.default)
 
 
-def plot(report, path):
+def plot(report, path, default=0.01):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -120,15 +123,22 @@ def plot(report, path):
     series = [('Set14', report['sets']['set14']['sweep'])] + list(report['clips'].items())
     for name, rows in series:
         base = rows[0]['psnr']
-        axes[0].plot([100 * r['macs_fraction'] for r in rows], [r['psnr'] - base for r in rows], 'o-', label=name)
-        axes[1].plot([r['ms'] / rows[0]['ms'] for r in rows], [r['psnr'] - base for r in rows], 'o-', label=name)
+        x0 = [100 * r['macs_fraction'] for r in rows]
+        x1 = [r['ms'] / rows[0]['ms'] for r in rows]
+        y = [r['psnr'] - base for r in rows]
+        line, = axes[0].plot(x0, y, 'o-', label=name)
+        axes[1].plot(x1, y, 'o-', label=name)
+        if default in [r['threshold'] for r in rows]:  # ring the default threshold
+            i = [r['threshold'] for r in rows].index(default)
+            for ax, x in ((axes[0], x0), (axes[1], x1)):
+                ax.plot([x[i]], [y[i]], 'o', ms=12, mfc='none', mec=line.get_color())
     axes[0].set_xlabel('MACs spent, % of full depth')
-    axes[1].set_xlabel('CPU time, relative to threshold 0 (C reference)')
+    axes[1].set_xlabel('CPU time (sr-core, best kernels), relative to threshold 0')
     for ax in axes:
         ax.set_ylabel('PSNR change vs full depth (dB)')
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle('Adaptive patch exit: quality vs work over exit thresholds')
+    fig.suptitle('Adaptive patch exit: quality vs work over exit thresholds (ringed: default %g dB)' % default)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

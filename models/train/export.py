@@ -105,7 +105,12 @@ def export(model, pred, ck, path):
         arch, tensors = ghost_tensors(model, pred)
         name = 'ghost-exit-c%db%d-x2' % (model.channels, model.n_blocks)
         params = sum(t.size for n, t in tensors if not n.startswith('predictor'))  # shift logits are not weights
-        write_model(path, name, arch, tensors, model.macs_per_lr_pixel(), params, ck)
+        shifts = [d for b in arch['shifts'] for d in b]
+        ck['extra_meta'] = {
+            'ghost_channels': '%d of %d body channels are shifted copies (%d of them unshifted)' % (
+                len(shifts), model.n_blocks * model.channels, shifts.count([0, 0])),
+            'predictor_macs_per_tile': str(9 * 8 * 16 * 16 + 9 * 64 * 8 * 8 + 8 * (model.n_blocks - 1))}
+        write_model(path, name, arch, tensors, model.macs_per_lr_pixel(), params, ck, 'train_ghost.py')
         return
     layers = model.layers()
     arch = {'scale': model.scale, 'anchor': 'nearest',
@@ -119,14 +124,14 @@ def export(model, pred, ck, path):
                 model.macs_per_lr_pixel(), sum(p.numel() for p in model.parameters()), ck)
 
 
-def write_model(path, name, arch, tensors, macs, params, ck):
+def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
     meta = {
         'format': 'gst-superres', 'version': '1',
         'name': name,
         'arch': json.dumps(arch, separators=(',', ':')),
         'macs_per_lr_pixel': str(macs),
         'params': str(params),
-        'training': 'models/train/train.py: %d steps, %s' % (
+        'training': 'models/train/%s: %d steps, %s' % (script,
             ck['step'], ', '.join('%s=%s' % kv for kv in sorted(ck['args'].items()) if kv[0] in
                                   ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed'))),
         'training_data': 't91 + bsd200 + photos (../shared/data/train, see SOURCES.md)',
@@ -134,6 +139,7 @@ def write_model(path, name, arch, tensors, macs, params, ck):
     }
     if 'default_exit_threshold' in ck:
         meta['default_exit_threshold'] = '%g' % ck['default_exit_threshold']
+    meta.update(ck.get('extra_meta', {}))
     write_safetensors(path, tensors, meta)
 
 

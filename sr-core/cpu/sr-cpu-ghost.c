@@ -26,6 +26,7 @@ struct _SrCpuGhost {
   int (**runs)[2];            /* per worker: the runs of one row */
   float **scratch;            /* per worker: predictor maps or tail rows */
   SrCpuKernels k;
+  double *macs;               /* per worker: MACs computed this frame */
 };
 
 typedef enum {
@@ -98,8 +99,12 @@ layer_row (gpointer ctx, int y, int worker)
   const SrGhostExit *m = &g->model->ghost;
   const int half = m->channels / 2;
   int n = row_runs (f, y, g->cover[worker], g->runs[worker]);
+  const SrLayer *conv = f->phase == PHASE_HEAD ? &m->head
+      : f->phase == PHASE_CONV ? &m->blocks[f->block - 1] : NULL;
   for (int i = 0; i < n; i++) {
     int xa = g->runs[worker][i][0], len = g->runs[worker][i][1] - xa;
+    if (conv)
+      g->macs[worker] += (double) len * conv->in_ch * conv->out_ch * 9;
     if (f->phase == PHASE_HEAD) {
       g->k.conv3x3_row (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
           g->plane);
@@ -222,6 +227,7 @@ tail_tile (gpointer ctx, int t, int worker)
   int x0, y0, w, h;
   tile_rect (g, t, &x0, &y0, &w, &h);
   float *res = g->scratch[worker];
+  g->macs[worker] += (double) w * h * tail->in_ch * tail->out_ch * 9;
   for (int y = y0; y < y0 + h; y++) {
     g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
@@ -299,6 +305,7 @@ sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu)
   g->scratch = g_new0 (float *, workers);
   for (int i = 0; i < workers; i++)
     g->scratch[i] = g_new (float, floats);
+  g->macs = g_new0 (double, workers);
   return g;
 }
 
@@ -310,6 +317,7 @@ sr_cpu_ghost_free (SrCpuGhost *g)
   for (int i = 0; i < workers; i++)
     g_free (g->scratch[i]);
   g_free (g->scratch);
+  g_free (g->macs);
   g_free (g);
 }
 
@@ -331,6 +339,7 @@ sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double th
     return FALSE;
   Frame f = { g, src, dst, threshold, PHASE_HEAD, 0 };
   const int n_tiles = g->tiles_x * g->tiles_y;
+  memset (g->macs, 0, sizeof (double) * sr_cpu_n_workers (g->cpu));
   sr_cpu_parallel_for (g->cpu, src->height, fill_input_row, &f);
   if (threshold > 0)
     sr_cpu_parallel_for (g->cpu, n_tiles, predict_tile, &f);
@@ -347,15 +356,17 @@ sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double th
     sr_cpu_parallel_for (g->cpu, n_tiles, tail_tile, &f);
   }
 
-  /* what it cost, per LR pixel */
+  /* what it cost, per LR pixel: the MACs computed (the rings around early-exiting tiles
+   * included) and the predictor's */
   double macs = 0, depth_sum = 0, area = (double) src->width * src->height;
+  for (int i = 0; i < sr_cpu_n_workers (g->cpu); i++)
+    macs += g->macs[i];
   stats->n_tiles = n_tiles;
   stats->max_depth = m->n_blocks;
   for (int t = 0; t < n_tiles; t++) {
     int x0, y0, w, h;
     tile_rect (g, t, &x0, &y0, &w, &h);
     stats->tiles_at_depth[g->depth[t]]++;
-    macs += (double) w * h * sr_ghost_macs_per_pixel (g->model, g->depth[t]);
     if (threshold > 0)
       macs += predictor_macs (m, w, h);
     depth_sum += (double) w * h * g->depth[t];

@@ -93,7 +93,8 @@ typedef struct {
   int max_depth;                      /* blocks at full depth; 0 for nets without exits */
   int tiles_at_depth[SR_MAX_DEPTH + 1];
   double mean_depth;                  /* area-weighted */
-  double macs_per_pixel;              /* spent, per LR pixel: net at each tile's depth + predictor */
+  double macs_per_pixel;              /* spent, per LR pixel: every conv computed (rings around
+                                       * early-exiting tiles included) + the predictor */
   double macs_per_pixel_full;         /* the same frame at full depth */
   double seconds;                     /* wall time of sr_engine_upscale_luma */
   /* the depth of every exit tile, row-major; NULL for nets without exits. Owned by the
