@@ -57,9 +57,9 @@ def time_element(meta, props, repeat):
     return meta['frames'] / best
 
 
-def sr_bench(args, frame_path, w, h, isa=None, threshold=None, peak=False):
+def sr_bench(args, frame_path, w, h, isa=None, threshold=None, peak=False, model=None):
     cmd = [args.sr_bench, '--input', frame_path, '--width', str(w), '--height', str(h),
-           '--frames', str(args.frames)]
+           '--frames', str(args.frames), '--model', model or args.model]
     if threshold is not None:
         cmd += ['--threshold', str(threshold)]
     if peak:
@@ -112,7 +112,10 @@ def main():
                     os.path.join(REPO, 'tests', 'data', 'clips', 'flowers-720p.h264'))
     ap.add_argument('--frames', type=int, default=30)
     ap.add_argument('--model', default=os.path.join(REPO, 'models', 'superres-x2.safetensors'))
-    ap.add_argument('--thresholds', default='', help='extra exit thresholds for the element and sr-core')
+    ap.add_argument('--exit-model', default=os.path.join(REPO, 'models', 'superres-x2-ghost.safetensors'),
+                    help='the model with exits the --thresholds sweep runs')
+    ap.add_argument('--thresholds', default='0,0.005,0.01,0.02,0.05,0.1',
+                    help='exit thresholds for the sweep (element PSNR, sr-core fps)')
     ap.add_argument('--peers', default=os.path.join(SHARED, 'peers', 'opencv-dnn-superres'))
     ap.add_argument('--sr-bench', default=os.path.join(REPO, 'builddir', 'tests', 'bench', 'sr-bench'))
     ap.add_argument('--cache', default=os.path.join(REPO, 'builddir', 'clip-cache'))
@@ -136,18 +139,21 @@ def main():
         rows.append(dict(name=name, fps=fps, psnr_y=psnr_y, **(extra or {})))
 
     props = 'model="%s" n-threads=%d' % (args.model, args.threads)
-    add('superres element (pipeline, default threshold)', time_element(meta, props, args.repeat),
+    add('superres element (pipeline, default model)', time_element(meta, props, args.repeat),
         quality['psnr-y-mean'])
     core = sr_bench(args, frame_path, w, h, peak=True)
     add('sr-core alone (%s kernels)' % 'best', core['fps'], quality['psnr-y-mean'], {'gmacs_per_s': core['gmacs_per_s']})
     for isa in ('avx2', 'c'):
         r = sr_bench(args, frame_path, w, h, isa=isa)
         add('sr-core alone (%s kernels)' % isa, r['fps'], None, {'gmacs_per_s': r['gmacs_per_s']})
-    for t in filter(None, args.thresholds.split(',')):
-        q = compare.measure(meta, 'superres name=up model="%s" exit-threshold=%s' % (args.model, t))
-        r = sr_bench(args, frame_path, w, h, threshold=float(t))
-        add('sr-core alone, exit-threshold %s' % t, r['fps'], q['psnr-y-mean'],
+    for t in filter(None, args.thresholds.split(',') if os.path.exists(args.exit_model) else []):
+        q = compare.measure(meta, 'superres name=up model="%s" exit-threshold=%s' % (args.exit_model, t))
+        r = sr_bench(args, frame_path, w, h, threshold=float(t), model=args.exit_model)
+        add('%s, exit-threshold %s' % (r['model'], t), r['fps'], q['psnr-y-mean'],
             {'macs_per_pixel': r['macs_per_pixel'], 'mean_depth': r['mean_depth']})
+    if os.path.exists(args.exit_model):
+        add('superres element, %s (default exit threshold)' % os.path.basename(args.exit_model),
+            time_element(meta, 'model="%s" n-threads=%d' % (args.exit_model, args.threads), args.repeat))
     for name, file in (('fsrcnn', 'FSRCNN_x2.pb'), ('espcn', 'ESPCN_x2.pb')):
         path = os.path.join(args.peers, file)
         if os.path.exists(path):
@@ -163,9 +169,9 @@ def main():
     peak = core.get('peak_gflops')
     print('%s: %d frames %dx%d -> %dx%d, %d threads' % (os.path.basename(args.clip), meta['frames'], w, h,
                                                         2 * w, 2 * h, args.threads))
-    print('%-52s %8s %8s' % ('', 'fps', 'PSNR-Y'))
+    print('%-64s %8s %8s' % ('', 'fps', 'PSNR-Y'))
     for r in rows:
-        print('%-52s %8s %8s' % (r['name'], '%.2f' % r['fps'] if r['fps'] else '-',
+        print('%-64s %8s %8s' % (r['name'], '%.2f' % r['fps'] if r['fps'] else '-',
                                  '%.2f' % r['psnr_y'] if r['psnr_y'] else '-'))
     macs = core['macs_per_pixel'] * w * h
     if peak:
