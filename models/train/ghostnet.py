@@ -33,12 +33,23 @@ class GhostBlock(nn.Module):
     def directions(self):
         return self.frozen if self.frozen[0] >= 0 else self.shift_logits.argmax(1)
 
+    def shifted(self, y):
+        """Each channel of y read one pixel away in its frozen direction (zero-filled): the
+        slicing the C runtime does, for fast inference."""
+        h, w = y.shape[-2:]
+        p = F.pad(y, (1, 1, 1, 1))
+        return torch.stack([p[:, c, 1 + DIRECTIONS[k][0]:1 + DIRECTIONS[k][0] + h,
+                              1 + DIRECTIONS[k][1]:1 + DIRECTIONS[k][1] + w]
+                            for c, k in enumerate(self.frozen.tolist())], 1)
+
     def freeze(self):
         self.frozen.copy_(self.shift_logits.argmax(1))
         self.shift_logits.requires_grad_(False)
 
     def forward(self, x):
         y = F.relu(self.conv(x))
+        if self.frozen[0] >= 0 and not self.training:
+            return x + torch.cat([y, self.shifted(y)], 1)
         if self.frozen[0] >= 0:
             onehot = F.one_hot(self.frozen, 9).to(y.dtype)
         elif self.training:
@@ -62,8 +73,11 @@ class GhostExitSR(nn.Module):
         return F.pixel_shuffle(self.tail(f) + x.repeat(1, self.scale ** 2, 1, 1), self.scale)
 
     def forward(self, x, depth=None):
-        """The output at `depth` blocks (default: all)."""
-        return self.forward_all(x, depth or self.n_blocks)[-1]
+        """The output at `depth` blocks (default: all); only that exit's tail runs."""
+        f = F.relu(self.head(x))
+        for block in self.blocks[:depth or self.n_blocks]:
+            f = block(f)
+        return self.exit(f, x)
 
     def forward_all(self, x, max_depth=None):
         """Outputs at every depth 1..max_depth."""

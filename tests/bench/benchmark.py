@@ -161,9 +161,11 @@ def main():
             add('OpenCV dnn_superres %s' % name.upper(), r['fps'], r['psnr_y'])
         else:
             print('skip OpenCV %s: %s not here' % (name, path))
-    r = pytorch_ours(args.model, lr, hr, args.threads)
-    add('PyTorch %s (CPU, %d threads), same weights' % (__import__('torch').__version__, args.threads),
-        r['fps'], r['psnr_y'])
+    for model in (args.model, args.exit_model):
+        if os.path.exists(model):
+            r = pytorch_ours(model, lr, hr, args.threads)
+            add('PyTorch %s (CPU, %d threads), %s at full depth' % (
+                __import__('torch').__version__, args.threads, os.path.basename(model)), r['fps'], r['psnr_y'])
     add('bicubic (PIL)', None, quality and compare.measure(meta, None, 'bicubic')['psnr-y-mean'])
 
     peak = core.get('peak_gflops')
