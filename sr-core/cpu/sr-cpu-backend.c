@@ -4,7 +4,7 @@
 #include "sr-cpu.h"
 #include "sr-cpu-ref.h"
 
-#define SR_DEFAULT_TILE 64
+#define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
 
 struct _SrCpu {
   const SrModel *model;

@@ -14,7 +14,7 @@ int
 main (int argc, char **argv)
 {
   char *model_path = NULL, *input = NULL;
-  int width = 640, height = 360, frames = 30, threads = 0;
+  int width = 640, height = 360, frames = 30, threads = 0, tile = 0;
   double threshold = -1;
   gboolean peak = FALSE;
   GOptionEntry entries[] = {
@@ -24,6 +24,7 @@ main (int argc, char **argv)
     { "height", 0, 0, G_OPTION_ARG_INT, &height, "frame height", "H" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "frames to time (after one warm-up)", "N" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "worker threads (0 = cores)", "T" },
+    { "tile", 0, 0, G_OPTION_ARG_INT, &tile, "tile side for plain models (0 = default)", "N" },
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "exit threshold (-1 = model default)", "DB" },
     { "peak", 0, 0, G_OPTION_ARG_NONE, &peak, "also measure the fp32 FMA peak", NULL },
     { NULL }
@@ -58,7 +59,7 @@ main (int argc, char **argv)
       lr[i] = (guint8) (64 + 64 * ((i % width) / (double) width) + g_rand_int_range (r, 0, 64));
     g_rand_free (r);
   }
-  SrEngineConfig config = { SR_BACKEND_CPU, threads, 0 };
+  SrEngineConfig config = { SR_BACKEND_CPU, threads, tile };
   SrEngine *engine = sr_engine_new (model, &config, &error);
   if (!engine) {
     g_printerr ("%s\n", error->message);
