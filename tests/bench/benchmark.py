@@ -123,6 +123,7 @@ def main():
     ap.add_argument('--repeat', type=int, default=3)
     ap.add_argument('--json', default=os.path.join(REPO, 'builddir', 'bench.json'))
     ap.add_argument('--plot', help='write a PNG of fps vs PSNR over the thresholds, with the peers')
+    ap.add_argument('--markdown', help='write the table as Markdown here (for docs/benchmarks.md)')
     args = ap.parse_args()
     Gst.init(None)
 
@@ -189,6 +190,16 @@ def main():
               'macs_per_frame': macs, 'rows': rows, 'peak_gflops': peak, 'core': core, 'ratios': ratios}
     if args.plot:
         plot(rows, args.plot, os.path.basename(args.clip), w, h)
+    if args.markdown:
+        with open(args.markdown, 'w') as f:
+            f.write('| what | fps | Y PSNR (dB) |\n|---|---|---|\n')
+            for r in rows:
+                f.write('| %s | %s | %s |\n' % (r['name'], '%.1f' % r['fps'] if r['fps'] else '–',
+                                                '%.2f' % r['psnr_y'] if r['psnr_y'] else '–'))
+            if peak:
+                f.write('\nMeasured fp32 peak %.0f GFLOP/s (%d threads, %s); sr-core reaches %.0f GFLOP/s, %.0f%% of it.\n'
+                        % (peak, args.threads, core['peak_isa'], 2 * core['gmacs_per_s'],
+                           100 * 2 * core['gmacs_per_s'] / peak))
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, 'w') as f:
         json.dump(report, f, indent=2)
