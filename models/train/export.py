@@ -133,7 +133,7 @@ def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
         'params': str(params),
         'training': 'models/train/%s: %d steps, %s' % (script,
             ck['step'], ', '.join('%s=%s' % kv for kv in sorted(ck['args'].items()) if kv[0] in
-                                  ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed'))),
+                                  ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed', 'init') and kv[1])),
         'training_data': 't91 + bsd200 + photos (../shared/data/train, see SOURCES.md)',
         'psnr_set5_pytorch': '%.2f' % ck['set5'], 'psnr_set14_pytorch': '%.2f' % ck['set14'],
     }

@@ -92,6 +92,15 @@ def start(args):
     return os.path.join(args.out, 'ckpt.pt')
 
 
+def optimizer_step(opt, sched, loss):
+    """One update; returns the loss as a number."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def cosine_schedule(opt, steps, floor):
     """Cosine decay of the learning rate to `floor` of its start over `steps`."""
     return torch.optim.lr_scheduler.LambdaLR(
@@ -128,13 +137,8 @@ def main():
     t0, loss_sum = time.time(), 0.0
     while step < args.steps:
         lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
-        loss = F.l1_loss(model(lr), hr)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+        loss_sum += optimizer_step(opt, sched, F.l1_loss(model(lr), hr))
         step += 1
-        loss_sum += loss.item()
         if step % args.ckpt_every == 0 or step == args.steps:
             s5 = evaluate(model, os.path.join(args.eval, 'set5'))
             s14 = evaluate(model, os.path.join(args.eval, 'set14'))

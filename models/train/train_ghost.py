@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ghostnet import ExitPredictor, GhostExitSR  # noqa: E402
-from train import cosine_schedule, evaluate, load_training_set, sample_batch, start, training_args  # noqa: E402
+from train import (cosine_schedule, evaluate, load_training_set, optimizer_step, sample_batch, start,  # noqa: E402
+                   training_args)
 
 TILE = 32  # the exit decision tile, in LR pixels
 
@@ -50,6 +51,7 @@ def main():
     ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
     ap.add_argument('--predictor-steps', type=int, default=3000)
     ap.add_argument('--predictor-tiles', type=int, default=16384)
+    ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there)')
     args = ap.parse_args()
     ckpt_path = start(args)
     net = GhostExitSR(args.channels, args.blocks)
@@ -68,9 +70,12 @@ def main():
             sched.load_state_dict(ck['sched'])
         popt.load_state_dict(ck['popt'])
         print('resumed at step %d, predictor step %d' % (step, pstep), flush=True)
+    elif args.init:
+        net.load_state_dict(torch.load(args.init)['net'])
+        print('net initialised from %s' % args.init, flush=True)
     rng = np.random.default_rng(args.seed + step + 7 * pstep)
     freeze_step = int(args.freeze_at * args.steps)
-    if step >= freeze_step:
+    if step >= freeze_step or net.blocks[0].frozen[0] >= 0:
         for b in net.blocks:
             b.freeze() if b.frozen[0] < 0 else b.shift_logits.requires_grad_(False)
 
@@ -94,7 +99,8 @@ def main():
     while step < args.steps:
         if step == freeze_step:
             for b in net.blocks:
-                b.freeze()
+                if b.frozen[0] < 0:
+                    b.freeze()
             print('shifts frozen:', [b.directions().tolist() for b in net.blocks], flush=True)
         tau = 2.0 * (0.3 / 2.0) ** min(1.0, step / max(1, freeze_step))
         for b in net.blocks:
@@ -102,13 +108,8 @@ def main():
         lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
         outs = net.forward_all(lr)
         picks = [args.blocks - 1] + list(rng.choice(args.blocks - 1, size=2, replace=False))
-        loss = sum(F.l1_loss(outs[k], hr) for k in picks) / len(picks)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+        loss_sum += optimizer_step(opt, sched, sum(F.l1_loss(outs[k], hr) for k in picks) / len(picks))
         step += 1
-        loss_sum += loss.item()
         if step % args.ckpt_every == 0 or step == args.steps:
             net.eval()
             s5 = evaluate(net, os.path.join(args.eval, 'set5'))
