@@ -114,7 +114,7 @@ def main():
     ap.add_argument('--model', default=os.path.join(REPO, 'models', 'superres-x2.safetensors'))
     ap.add_argument('--exit-model', default=os.path.join(REPO, 'models', 'superres-x2-ghost.safetensors'),
                     help='the model with exits the --thresholds sweep runs')
-    ap.add_argument('--thresholds', default='0,0.005,0.01,0.02,0.05,0.1',
+    ap.add_argument('--thresholds', default='0,0.01,0.02,0.03,0.05,0.1',
                     help='exit thresholds for the sweep (element PSNR, sr-core fps)')
     ap.add_argument('--peers', default=os.path.join(SHARED, 'peers', 'opencv-dnn-superres'))
     ap.add_argument('--sr-bench', default=os.path.join(REPO, 'builddir', 'tests', 'bench', 'sr-bench'))
