@@ -68,7 +68,7 @@ G_DEFINE_ENUM_TYPE (GstSuperresBackend, gst_superres_backend,
 
 #define CAPS(w0, w1) "video/x-raw, format = (string) " FORMATS ", " \
     "width = (int) [ " #w0 ", " #w1 " ], height = (int) [ " #w0 ", " #w1 " ], " \
-    "framerate = (fraction) [ 0/1, 2147483647/1 ]"
+    "framerate = (fraction) [ 0/1, 2147483647/1 ], interlace-mode = (string) progressive"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (8, 16384)));
