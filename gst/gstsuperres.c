@@ -32,6 +32,7 @@ struct _GstSuperres {
 
   /* properties, guarded by the object lock */
   char *model_path;
+  char *device;
   SrBackendKind backend;
   guint n_threads;
   double exit_threshold; /* < 0: the model's default */
@@ -52,6 +53,7 @@ enum {
   PROP_MODEL,
   PROP_BACKEND,
   PROP_N_THREADS,
+  PROP_DEVICE,
   PROP_EXIT_THRESHOLD,
   PROP_TARGET_FPS,
   PROP_POST_STATS,
@@ -171,7 +173,8 @@ gst_superres_start (GstBaseTransform *trans)
 
   GST_OBJECT_LOCK (self);
   char *path = self->model_path ? g_strdup (self->model_path) : sr_model_find_default ();
-  SrEngineConfig config = { self->backend, self->n_threads, 0 };
+  char *device = g_strdup (self->device);
+  SrEngineConfig config = { self->backend, self->n_threads, 0, device };
   GST_OBJECT_UNLOCK (self);
 
   if (!path) {
@@ -188,22 +191,25 @@ gst_superres_start (GstBaseTransform *trans)
   GST_INFO_OBJECT (self, "model %s (%s), %" G_GUINT64_FORMAT " MACs per pixel", path,
       sr_model_get_name (self->model), sr_model_get_macs_per_pixel (self->model));
 
+  /* a backend named explicitly must work or fail the start: silently running elsewhere
+   * would hide a broken driver; only auto falls back, with a warning */
   self->engine = sr_engine_new (self->model, &config, &error);
-  if (!self->engine && g_error_matches (error, SR_ERROR, SR_ERROR_UNSUPPORTED)) {
-    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
-        ("The %s backend is not available in this build; using the CPU.",
-            sr_backend_kind_name (config.backend)), ("%s", error->message));
-    g_clear_error (&error);
-    config.backend = SR_BACKEND_CPU;
-    self->engine = sr_engine_new (self->model, &config, &error);
-  }
+  g_free (device);
   if (!self->engine) {
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the super-resolution engine."),
-        ("%s", error->message));
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the %s super-resolution backend.",
+            sr_backend_kind_name (config.backend)), ("%s", error->message));
     goto fail;
   }
-  GST_INFO_OBJECT (self, "running on the %s backend",
-      sr_backend_kind_name (sr_engine_get_backend (self->engine)));
+  const char *note = sr_engine_get_fallback_note (self->engine);
+  if (note && sr_engine_get_backend (self->engine) == SR_BACKEND_CPU)
+    GST_ELEMENT_WARNING (self, LIBRARY, INIT, ("No GPU backend could start; using the CPU."),
+        ("%s", note));
+  else if (note)
+    GST_ELEMENT_WARNING (self, LIBRARY, INIT, ("Falling back to the %s backend.",
+            sr_backend_kind_name (sr_engine_get_backend (self->engine))), ("%s", note));
+  GST_INFO_OBJECT (self, "running on the %s backend (%s)",
+      sr_backend_kind_name (sr_engine_get_backend (self->engine)),
+      sr_engine_get_device_name (self->engine));
   GST_OBJECT_LOCK (self);
   self->frames = 0;
   self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
@@ -343,10 +349,15 @@ gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
   switch (prop_id) {
     case PROP_MODEL:
       g_free (self->model_path);
+  g_free (self->device);
       self->model_path = g_value_dup_string (value);
       break;
     case PROP_BACKEND:
       self->backend = g_value_get_enum (value);
+      break;
+    case PROP_DEVICE:
+      g_free (self->device);
+      self->device = g_value_dup_string (value);
       break;
     case PROP_N_THREADS:
       self->n_threads = g_value_get_uint (value);
@@ -377,6 +388,9 @@ gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParam
       break;
     case PROP_BACKEND:
       g_value_set_enum (value, self->backend);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string (value, self->device);
       break;
     case PROP_N_THREADS:
       g_value_set_uint (value, self->n_threads);
@@ -411,6 +425,7 @@ gst_superres_finalize (GObject *object)
 {
   GstSuperres *self = GST_SUPERRES (object);
   g_free (self->model_path);
+  g_free (self->device);
   G_OBJECT_CLASS (gst_superres_parent_class)->finalize (object);
 }
 
@@ -434,9 +449,14 @@ gst_superres_class_init (GstSuperresClass *klass)
           NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
-          "Where the network runs; a backend not built in falls back to cpu with a warning",
+          "Where the network runs. auto: Vulkan, OpenCL, then the CPU, GPUs only on hardware "
+          "devices, falling back with a warning; a named backend that cannot start fails the start",
           GST_TYPE_SUPERRES_BACKEND, SR_BACKEND_AUTO,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "GPU backends: the device's index or a substring of its name (NULL = the first GPU)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_N_THREADS,
       g_param_spec_uint ("n-threads", "Threads", "CPU worker threads (0 = one per core)",
           0, 256, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));

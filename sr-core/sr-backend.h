@@ -6,13 +6,22 @@
 
 typedef struct {
   SrBackendKind kind;
-  gpointer (*create) (const SrModel *model, const SrEngineConfig *config, GError **error);
+  /* automatic: chosen by AUTO, so a GPU backend must refuse software devices */
+  gpointer (*create) (const SrModel *model, const SrEngineConfig *config, gboolean automatic,
+      GError **error);
   /* src and dst are already checked: dst = scale x src. Fills stats except seconds. */
   gboolean (*upscale_luma) (gpointer state, const SrPlane *src, SrPlane *dst,
       double exit_threshold, SrFrameStats *stats, GError **error);
   void (*destroy) (gpointer state);
+  const char *(*device_name) (gpointer state);
 } SrBackendOps;
 
 extern const SrBackendOps sr_cpu_backend;
+#ifdef HAVE_VULKAN
+extern const SrBackendOps sr_vulkan_backend;
+#endif
+#ifdef HAVE_OPENCL
+extern const SrBackendOps sr_opencl_backend;
+#endif
 
 #endif

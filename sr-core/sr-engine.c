@@ -8,10 +8,17 @@ struct _SrEngine {
   gpointer state;
   double exit_threshold;
   SrFrameStats stats;
+  char *fallback_note;
 };
 
-/* In the order `auto` tries them; GPU backends join this list when they are built. */
+/* In the order `auto` tries them. */
 static const SrBackendOps *const backends[] = {
+#ifdef HAVE_VULKAN
+  &sr_vulkan_backend,
+#endif
+#ifdef HAVE_OPENCL
+  &sr_opencl_backend,
+#endif
   &sr_cpu_backend,
 };
 
@@ -45,7 +52,7 @@ sr_backend_is_built (SrBackendKind kind)
 SrEngine *
 sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error)
 {
-  SrEngineConfig defaults = { SR_BACKEND_AUTO, 0, 0 };
+  SrEngineConfig defaults = { SR_BACKEND_AUTO, 0, 0, NULL };
   if (!config)
     config = &defaults;
   if (config->tile_size < 0 || config->n_threads < 0) {
@@ -62,18 +69,31 @@ sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **erro
       g_free (engine);
       return NULL;
     }
-    engine->state = engine->ops->create (model, config, error);
+    engine->state = engine->ops->create (model, config, FALSE, error);
   } else {
-    /* try each in turn; only the last one's failure is reported */
+    /* try each in turn, noting why the ones before the winner did not start */
+    GString *note = g_string_new (NULL);
     for (guint i = 0; i < G_N_ELEMENTS (backends) && !engine->state; i++) {
-      g_clear_error (error);
+      GError *failure = NULL;
       engine->ops = backends[i];
-      engine->state = engine->ops->create (model, config, error);
-      if (!engine->state)
-        g_debug ("sr-core: %s backend failed to start", sr_backend_kind_name (backends[i]->kind));
+      engine->state = engine->ops->create (model, config, TRUE, &failure);
+      if (!engine->state) {
+        g_debug ("sr-core: %s backend failed to start: %s",
+            sr_backend_kind_name (backends[i]->kind), failure->message);
+        g_string_append_printf (note, "%s%s: %s", note->len ? "; " : "",
+            sr_backend_kind_name (backends[i]->kind), failure->message);
+        if (i + 1 == G_N_ELEMENTS (backends))
+          g_propagate_error (error, failure);
+        else
+          g_error_free (failure);
+      }
     }
+    engine->fallback_note = note->len ? g_string_free (note, FALSE) : NULL;
+    if (!engine->fallback_note)
+      g_string_free (note, TRUE);
   }
   if (!engine->state) {
+    g_free (engine->fallback_note);
     g_free (engine);
     return NULL;
   }
@@ -87,7 +107,20 @@ sr_engine_free (SrEngine *engine)
   if (!engine)
     return;
   engine->ops->destroy (engine->state);
+  g_free (engine->fallback_note);
   g_free (engine);
+}
+
+const char *
+sr_engine_get_device_name (const SrEngine *engine)
+{
+  return engine->ops->device_name (engine->state);
+}
+
+const char *
+sr_engine_get_fallback_note (const SrEngine *engine)
+{
+  return engine->fallback_note;
 }
 
 SrBackendKind

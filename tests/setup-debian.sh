@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config meson ninja-build
   libglib2.0-dev libjson-glib-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-libav
-  python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy python3-pil"
+  python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy python3-pil
+  libvulkan-dev glslc mesa-vulkan-drivers ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd"
 
 missing=""
 for p in $PKGS; do

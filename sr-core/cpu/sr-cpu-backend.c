@@ -8,6 +8,7 @@
 
 struct _SrCpu {
   const SrModel *model;
+  char *name;
   int tile;
   int n_threads;
   GThreadPool *pool;      /* NULL when single-threaded */
@@ -84,11 +85,13 @@ cpu_destroy (gpointer state)
     sr_cpu_ghost_free (cpu->ghost);
   g_mutex_clear (&cpu->lock);
   g_cond_clear (&cpu->done);
+  g_free (cpu->name);
   g_free (cpu);
 }
 
 static gpointer
-cpu_create (const SrModel *model, const SrEngineConfig *config, GError **error)
+cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automatic,
+    GError **error)
 {
   SrCpu *cpu = g_new0 (SrCpu, 1);
   cpu->model = model;
@@ -122,6 +125,16 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, GError **error)
     }
   }
   return cpu;
+}
+
+static const char *
+cpu_device_name (gpointer state)
+{
+  SrCpu *cpu = state;
+  if (!cpu->name)
+    cpu->name = g_strdup_printf ("cpu: %d thread%s, %s kernels", cpu->n_threads,
+        cpu->n_threads > 1 ? "s" : "", sr_isa_name (sr_cpu_detect_isa ()));
+  return cpu->name;
 }
 
 typedef struct {
@@ -161,4 +174,5 @@ const SrBackendOps sr_cpu_backend = {
   .create = cpu_create,
   .upscale_luma = cpu_upscale_luma,
   .destroy = cpu_destroy,
+  .device_name = cpu_device_name,
 };

@@ -69,15 +69,23 @@ typedef struct {
   SrBackendKind backend;
   int n_threads; /* 0: one per processor */
   int tile_size; /* LR tile side; 0: default */
+  /* GPU backends: the device's index or a substring of its name; NULL: the first GPU */
+  const char *device;
 } SrEngineConfig;
 
 typedef struct _SrEngine SrEngine;
 
 /* Fails with SR_ERROR_UNSUPPORTED when the backend asked for is not built; with
- * SR_ERROR_BACKEND when it is built but cannot start. AUTO always ends on the CPU. */
+ * SR_ERROR_BACKEND when it is built but cannot start. AUTO tries Vulkan, OpenCL, then the
+ * CPU, and takes a GPU backend only on a hardware GPU (software devices such as lavapipe
+ * or PoCL are slower than the CPU backend; name the backend to use them). */
 SrEngine *sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error);
 void sr_engine_free (SrEngine *engine);
 SrBackendKind sr_engine_get_backend (const SrEngine *engine);
+/* The device the engine runs on, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu: 2 threads". */
+const char *sr_engine_get_device_name (const SrEngine *engine);
+/* Under AUTO, why the backends before the one chosen did not start; NULL if none failed. */
+const char *sr_engine_get_fallback_note (const SrEngine *engine);
 
 /* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
  * predicted PSNR gain is at least `threshold_db`; 0 (the default) = always full depth.

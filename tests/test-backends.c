@@ -1,0 +1,304 @@
+/* Every GPU backend built in against the CPU backend on the same frames: real frames and
+ * odd-size crops, the plain and the ghost-exit model, several exit thresholds, strided
+ * planes, frame-size changes, and the error paths (no such device, a frame too large).
+ * A backend without a driver or device is skipped unless SR_REQUIRE_BACKENDS names it. */
+#include <sr-core/sr-core.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "test-util.h"
+
+static const SrBackendKind gpu_kinds[] = { SR_BACKEND_VULKAN, SR_BACKEND_OPENCL };
+
+static gboolean
+required (SrBackendKind kind)
+{
+  const char *list = g_getenv ("SR_REQUIRE_BACKENDS");
+  if (!list)
+    return FALSE;
+  g_auto (GStrv) names = g_strsplit (list, ",", -1);
+  return g_strv_contains ((const char *const *) names, sr_backend_kind_name (kind));
+}
+
+/* The backend's engine on the model, or NULL after marking the test skipped. */
+static SrEngine *
+gpu_engine (SrModel *model, SrBackendKind kind)
+{
+  const char *name = sr_backend_kind_name (kind);
+  if (!sr_backend_is_built (kind)) {
+    if (required (kind))
+      g_error ("%s is required (SR_REQUIRE_BACKENDS) but not built in", name);
+    g_test_skip_printf ("%s is not built in", name);
+    return NULL;
+  }
+  g_autoptr (GError) error = NULL;
+  SrEngineConfig config = { kind, 0, 0, NULL };
+  SrEngine *engine = sr_engine_new (model, &config, &error);
+  if (!engine) {
+    if (required (kind))
+      g_error ("%s is required (SR_REQUIRE_BACKENDS) but cannot start: %s", name, error->message);
+    g_test_skip_printf ("%s cannot start here: %s", name, error->message);
+    return NULL;
+  }
+  g_assert_cmpint (sr_engine_get_backend (engine), ==, kind);
+  g_test_message ("%s on %s", name, sr_engine_get_device_name (engine));
+  return engine;
+}
+
+static SrModel *
+load_model (const char *file)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (SR_TEST_MODEL_DIR, file, NULL);
+  SrModel *model = sr_model_load (path, &error);
+  g_assert_no_error (error);
+  return model;
+}
+
+typedef struct {
+  const char *file;   /* under tests/data */
+  int x, y, w, h;     /* the crop; w = 0: the whole image */
+} Frame;
+
+static const Frame frames[] = {
+  { "flowers-360p-frame30.pgm", 0, 0, 0, 0 },
+  { "flowers-360p-frame30.pgm", 7, 5, 333, 187 },  /* odd size, unaligned start */
+  { "flowers-360p-frame30.pgm", 301, 77, 8, 8 },   /* smaller than a tile */
+  { "flowers-360p-frame30.pgm", 100, 40, 1, 45 },  /* one pixel wide */
+  { "golden-lr.pgm", 0, 0, 0, 0 },
+};
+
+typedef struct {
+  int pixels_off;     /* differing by more than 1/255 */
+  int pixels;
+  int tiles_off;      /* with another exit depth */
+  int tiles;
+} Diff;
+
+/* Runs both engines on one crop and counts the differences. */
+static void
+compare_frame (SrEngine *cpu, SrEngine *gpu, const TestImage *img, const Frame *f,
+    int pixel_stride, Diff *diff)
+{
+  int w = f->w ? f->w : img->width, h = f->h ? f->h : img->height;
+  /* the source as a crop of the image, at the pixel stride asked for */
+  guint8 *src_data = g_malloc ((gsize) img->width * img->height * pixel_stride);
+  for (int y = 0; y < img->height; y++)
+    for (int x = 0; x < img->width; x++)
+      src_data[((gsize) y * img->width + x) * pixel_stride] = img->data[y * img->width + x];
+  SrPlane src = { src_data + ((gsize) f->y * img->width + f->x) * pixel_stride, w, h,
+    img->width * pixel_stride, pixel_stride };
+  gsize dst_stride = 2 * w * pixel_stride + 24;
+  guint8 *a = g_malloc0 (dst_stride * 2 * h), *b = g_malloc0 (dst_stride * 2 * h);
+  SrPlane da = { a, 2 * w, 2 * h, dst_stride, pixel_stride };
+  SrPlane db = { b, 2 * w, 2 * h, dst_stride, pixel_stride };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sr_engine_upscale_luma (cpu, &src, &da, &error));
+  g_assert_true (sr_engine_upscale_luma (gpu, &src, &db, &error));
+  g_assert_no_error (error);
+
+  for (int y = 0; y < 2 * h; y++)
+    for (int x = 0; x < 2 * w; x++) {
+      gsize i = y * dst_stride + (gsize) x * pixel_stride;
+      diff->pixels_off += ABS ((int) a[i] - (int) b[i]) > 1;
+      diff->pixels++;
+    }
+  /* the bytes between pixels and past each row are not the backend's to write */
+  for (gsize i = 0; i < dst_stride * 2 * h; i++)
+    if (i % dst_stride >= (gsize) 2 * w * pixel_stride || i % pixel_stride)
+      g_assert_cmpint (b[i], ==, 0);
+
+  SrFrameStats sa, sb;
+  sr_engine_get_stats (cpu, &sa);
+  sr_engine_get_stats (gpu, &sb);
+  g_assert_cmpint (sa.n_tiles != 0, ==, sb.n_tiles != 0);
+  g_assert_cmpint (sa.max_depth, ==, sb.max_depth);
+  g_assert_cmpfloat (sb.macs_per_pixel, >, 0);
+  g_assert_cmpfloat (sb.macs_per_pixel_full, ==, sa.macs_per_pixel_full);
+  if (sa.tile_depths) {
+    g_assert_nonnull (sb.tile_depths);
+    g_assert_cmpint (sa.tiles_x, ==, sb.tiles_x);
+    g_assert_cmpint (sa.tiles_y, ==, sb.tiles_y);
+    int n = sa.tiles_x * sa.tiles_y, at_depth = 0;
+    for (int t = 0; t < n; t++)
+      diff->tiles_off += sa.tile_depths[t] != sb.tile_depths[t];
+    for (int d = 0; d <= SR_MAX_DEPTH; d++)
+      at_depth += sb.tiles_at_depth[d];
+    g_assert_cmpint (at_depth, ==, n);
+    diff->tiles += n;
+  }
+  g_free (src_data);
+  g_free (a);
+  g_free (b);
+}
+
+/* The GPU picture equals the CPU's within 1/255 on >= 99.9% of pixels, and the exit
+ * decisions agree on >= 99% of tiles (they may differ only where a predicted gain is
+ * within rounding of the threshold). */
+static void
+compare_model (gconstpointer data, const char *model_file, const double *thresholds,
+    int n_thresholds, int pixel_stride)
+{
+  SrBackendKind kind = GPOINTER_TO_INT (data);
+  SrModel *model = load_model (model_file);
+  SrEngine *gpu = gpu_engine (model, kind);
+  if (!gpu) {
+    sr_model_free (model);
+    return;
+  }
+  SrEngineConfig cpu_config = { SR_BACKEND_CPU, 0, 0, NULL };
+  SrEngine *cpu = sr_engine_new (model, &cpu_config, NULL);
+  for (int t = 0; t < n_thresholds; t++) {
+    double threshold = thresholds[t] < 0 ? -thresholds[t] *
+        sr_model_get_default_exit_threshold (model) : thresholds[t];
+    sr_engine_set_exit_threshold (cpu, threshold);
+    sr_engine_set_exit_threshold (gpu, threshold);
+    Diff diff = { 0 };
+    for (guint i = 0; i < G_N_ELEMENTS (frames); i++) {
+      g_autofree char *path = test_data_path (frames[i].file);
+      TestImage img = test_read_pgm (path);
+      compare_frame (cpu, gpu, &img, &frames[i], pixel_stride, &diff);
+      g_free (img.data);
+    }
+    g_test_message ("%s, threshold %.4f: %d of %d pixels off by > 1/255, %d of %d tiles at "
+        "another depth", model_file, threshold, diff.pixels_off, diff.pixels, diff.tiles_off,
+        diff.tiles);
+    g_assert_cmpfloat ((double) diff.pixels_off / diff.pixels, <=, 0.001);
+    g_assert_cmpint (diff.tiles_off * 100, <=, diff.tiles);
+  }
+  sr_engine_free (cpu);
+  sr_engine_free (gpu);
+  sr_model_free (model);
+}
+
+static void
+test_plain_matches_cpu (gconstpointer data)
+{
+  const double thresholds[] = { 0 };
+  compare_model (data, SR_PLAIN_MODEL_FILE, thresholds, 1, 1);
+}
+
+/* negative thresholds are multiples of the model's default */
+static void
+test_ghost_matches_cpu (gconstpointer data)
+{
+  const double thresholds[] = { 0, -1, -2, 0.1 };
+  compare_model (data, SR_GHOST_MODEL_FILE, thresholds, G_N_ELEMENTS (thresholds), 1);
+}
+
+static void
+test_pixel_stride (gconstpointer data)
+{
+  const double thresholds[] = { -1 };
+  compare_model (data, SR_GHOST_MODEL_FILE, thresholds, 1, 2);
+}
+
+/* A device that does not exist: a clear error naming what was asked for. */
+static void
+test_no_such_device (gconstpointer data)
+{
+  SrBackendKind kind = GPOINTER_TO_INT (data);
+  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+  SrEngine *probe = gpu_engine (model, kind);
+  if (probe) {
+    sr_engine_free (probe);
+    g_autoptr (GError) error = NULL;
+    SrEngineConfig config = { kind, 0, 0, "no-such-device-xyz" };
+    g_assert_null (sr_engine_new (model, &config, &error));
+    g_assert_error (error, SR_ERROR, SR_ERROR_BACKEND);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "no-such-device-xyz"));
+    g_clear_error (&error);
+    config.device = "9999";
+    g_assert_null (sr_engine_new (model, &config, &error));
+    g_assert_error (error, SR_ERROR, SR_ERROR_BACKEND);
+  }
+  sr_model_free (model);
+}
+
+/* A frame whose feature maps cannot fit any device fails with an error and leaves the
+ * engine usable. The planes are reserved, never touched, so the test needs no memory. */
+static void
+test_frame_too_large (gconstpointer data)
+{
+  SrBackendKind kind = GPOINTER_TO_INT (data);
+  SrModel *model = load_model (SR_GHOST_MODEL_FILE);
+  SrEngine *gpu = gpu_engine (model, kind);
+  if (!gpu) {
+    sr_model_free (model);
+    return;
+  }
+  const int w = 60000, h = 40000;
+  gsize src_size = (gsize) w * h, dst_size = src_size * 4;
+  guint8 *src_data = mmap (NULL, src_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+      -1, 0);
+  guint8 *dst_data = mmap (NULL, dst_size, PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  g_assert_true (src_data != MAP_FAILED && dst_data != MAP_FAILED);
+  SrPlane src = { src_data, w, h, w, 1 }, dst = { dst_data, 2 * w, 2 * h, 2 * w, 1 };
+  g_autoptr (GError) error = NULL;
+  g_assert_false (sr_engine_upscale_luma (gpu, &src, &dst, &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_BACKEND);
+  g_test_message ("%s", error->message);
+  munmap (src_data, src_size);
+  munmap (dst_data, dst_size);
+
+  /* still works on a normal frame */
+  guint8 small[16 * 16] = { 0 }, out[32 * 32];
+  SrPlane s = { small, 16, 16, 16, 1 }, d = { out, 32, 32, 32, 1 };
+  g_clear_error (&error);
+  g_assert_true (sr_engine_upscale_luma (gpu, &s, &d, &error));
+  g_assert_no_error (error);
+  sr_engine_free (gpu);
+  sr_model_free (model);
+}
+
+/* AUTO never picks a software device: on a machine whose only devices are lavapipe and
+ * PoCL it must end on the CPU and say why it skipped each GPU backend. */
+static void
+test_auto_skips_software_devices (void)
+{
+  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+  SrEngine *engine = sr_engine_new (model, NULL, NULL);
+  g_assert_nonnull (engine);
+  const char *note = sr_engine_get_fallback_note (engine);
+  g_test_message ("auto chose %s (%s); note: %s",
+      sr_backend_kind_name (sr_engine_get_backend (engine)), sr_engine_get_device_name (engine),
+      note ? note : "none");
+  if (sr_engine_get_backend (engine) == SR_BACKEND_CPU) {
+    for (guint i = 0; i < G_N_ELEMENTS (gpu_kinds); i++)
+      if (sr_backend_is_built (gpu_kinds[i]))
+        g_assert_nonnull (strstr (note, sr_backend_kind_name (gpu_kinds[i])));
+  } else {
+    g_assert_null (strstr (sr_engine_get_device_name (engine), "llvmpipe"));
+    g_assert_null (strstr (sr_engine_get_device_name (engine), "pthread"));
+  }
+  sr_engine_free (engine);
+  sr_model_free (model);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (gpu_kinds); i++) {
+    const char *name = sr_backend_kind_name (gpu_kinds[i]);
+    gconstpointer kind = GINT_TO_POINTER (gpu_kinds[i]);
+    struct {
+      const char *test;
+      GTestDataFunc func;
+    } tests[] = {
+      { "plain-matches-cpu", test_plain_matches_cpu },
+      { "ghost-matches-cpu", test_ghost_matches_cpu },
+      { "pixel-stride", test_pixel_stride },
+      { "no-such-device", test_no_such_device },
+      { "frame-too-large", test_frame_too_large },
+    };
+    for (guint t = 0; t < G_N_ELEMENTS (tests); t++) {
+      g_autofree char *path = g_strdup_printf ("/backends/%s/%s", name, tests[t].test);
+      g_test_add_data_func (path, kind, tests[t].func);
+    }
+  }
+  g_test_add_func ("/backends/auto-skips-software-devices", test_auto_skips_software_devices);
+  return g_test_run ();
+}
