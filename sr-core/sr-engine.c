@@ -80,8 +80,8 @@ sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **erro
       if (!engine->state) {
         g_debug ("sr-core: %s backend failed to start: %s",
             sr_backend_kind_name (backends[i]->kind), failure->message);
-        g_string_append_printf (note, "%s%s: %s", note->len ? "; " : "",
-            sr_backend_kind_name (backends[i]->kind), failure->message);
+        if (!g_error_matches (failure, SR_ERROR, SR_ERROR_NO_DEVICE))
+          g_string_append_printf (note, "%s%s", note->len ? "; " : "", failure->message);
         if (i + 1 == G_N_ELEMENTS (backends))
           g_propagate_error (error, failure);
         else

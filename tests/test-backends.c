@@ -205,13 +205,13 @@ test_no_such_device (gconstpointer data)
     g_autoptr (GError) error = NULL;
     SrEngineConfig config = { kind, 0, 0, "no-such-device-xyz" };
     g_assert_null (sr_engine_new (model, &config, &error));
-    g_assert_error (error, SR_ERROR, SR_ERROR_BACKEND);
+    g_assert_error (error, SR_ERROR, SR_ERROR_NO_DEVICE);
     g_test_message ("%s", error->message);
     g_assert_nonnull (strstr (error->message, "no-such-device-xyz"));
     g_clear_error (&error);
     config.device = "9999";
     g_assert_null (sr_engine_new (model, &config, &error));
-    g_assert_error (error, SR_ERROR, SR_ERROR_BACKEND);
+    g_assert_error (error, SR_ERROR, SR_ERROR_NO_DEVICE);
   }
   sr_model_free (model);
 }
@@ -254,7 +254,7 @@ test_frame_too_large (gconstpointer data)
 }
 
 /* AUTO never picks a software device: on a machine whose only devices are lavapipe and
- * PoCL it must end on the CPU and say why it skipped each GPU backend. */
+ * PoCL it ends on the CPU, and finding no GPU is not a failure worth a warning. */
 static void
 test_auto_skips_software_devices (void)
 {
@@ -265,10 +265,19 @@ test_auto_skips_software_devices (void)
   g_test_message ("auto chose %s (%s); note: %s",
       sr_backend_kind_name (sr_engine_get_backend (engine)), sr_engine_get_device_name (engine),
       note ? note : "none");
-  if (sr_engine_get_backend (engine) == SR_BACKEND_CPU) {
-    for (guint i = 0; i < G_N_ELEMENTS (gpu_kinds); i++)
-      if (sr_backend_is_built (gpu_kinds[i]))
-        g_assert_nonnull (strstr (note, sr_backend_kind_name (gpu_kinds[i])));
+  gboolean software_only = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (gpu_kinds); i++) {
+    SrEngineConfig config = { gpu_kinds[i], 0, 0, NULL };
+    SrEngine *named = sr_engine_new (model, &config, NULL);
+    if (named) {
+      const char *name = sr_engine_get_device_name (named);
+      software_only &= strstr (name, "llvmpipe") || strstr (name, "pthread");
+      sr_engine_free (named);
+    }
+  }
+  if (software_only) {
+    g_assert_cmpint (sr_engine_get_backend (engine), ==, SR_BACKEND_CPU);
+    g_assert_null (note);
   } else {
     g_assert_null (strstr (sr_engine_get_device_name (engine), "llvmpipe"));
     g_assert_null (strstr (sr_engine_get_device_name (engine), "pthread"));

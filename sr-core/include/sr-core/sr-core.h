@@ -20,6 +20,8 @@ typedef enum {
   SR_ERROR_UNSUPPORTED, /* valid, but asks for something this build cannot do */
   SR_ERROR_BACKEND,     /* the backend could not start or run */
   SR_ERROR_INVALID,     /* a bad argument (plane sizes, strides) */
+  SR_ERROR_NO_DEVICE,   /* no device for the backend: no driver, none matching `device`,
+                         * or (under AUTO) only software ones */
 } SrError;
 
 /* An 8-bit plane. pixel_stride > 1 addresses one component of an interleaved
@@ -84,7 +86,8 @@ void sr_engine_free (SrEngine *engine);
 SrBackendKind sr_engine_get_backend (const SrEngine *engine);
 /* The device the engine runs on, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu: 2 threads". */
 const char *sr_engine_get_device_name (const SrEngine *engine);
-/* Under AUTO, why the backends before the one chosen did not start; NULL if none failed. */
+/* Under AUTO, why backends before the one chosen failed to start on a device they found
+ * (a backend that found no device is not a failure); NULL if none failed. */
 const char *sr_engine_get_fallback_note (const SrEngine *engine);
 
 /* Adaptive patch exit (models with exits): each tile stops at the deepest block whose

@@ -1,0 +1,210 @@
+/* The SR network's kernels in OpenCL C 1.2; the plan they follow is docs/gpu-backends.md.
+ * Feature maps are float planes [channels][H][W] over the whole LR frame; reads outside
+ * the frame are zero. Conv-like kernels run over a list of tiles: global size
+ * (Tr, Tr, n_tiles * groups), Tr = the tile side rounded up to the 8x8 work-group; z picks
+ * the list entry and a group of up to OC_GROUP output channels. */
+#define OC_GROUP 16
+
+typedef struct {
+  int w, h, tile, tiles_x, n_tiles;
+} Frame;
+
+/* The pixel this work-item covers, or 0 when it has none (past the list or the frame). */
+static int
+tile_pixel (Frame f, __global const int *lists, __global const int *counts, int list,
+    int groups, int *x, int *y, int *group)
+{
+  int z = get_global_id (2), entry = z / groups;
+  int lx = get_global_id (0), ly = get_global_id (1);
+  if (entry >= counts[list] || lx >= f.tile || ly >= f.tile)
+    return 0;
+  int t = lists[list * f.n_tiles + entry];
+  *x = (t % f.tiles_x) * f.tile + lx;
+  *y = (t / f.tiles_x) * f.tile + ly;
+  *group = z % groups;
+  return *x < f.w && *y < f.h;
+}
+
+/* acc[o] += the k x k conv of every input channel at (x, y), for n outputs from oc0. */
+static void
+conv_at (Frame f, __global const float *in, int in_ch, __global const float *weight, int k,
+    int oc0, int n, int x, int y, float *acc)
+{
+  const int r = k / 2, plane = f.w * f.h, wstride = in_ch * k * k;
+  for (int ic = 0; ic < in_ch; ic++)
+    for (int ky = 0; ky < k; ky++) {
+      int iy = y + ky - r;
+      if (iy < 0 || iy >= f.h)
+        continue;
+      for (int kx = 0; kx < k; kx++) {
+        int ix = x + kx - r;
+        if (ix < 0 || ix >= f.w)
+          continue;
+        float v = in[ic * plane + iy * f.w + ix];
+        __global const float *wp = weight + (oc0 * in_ch + ic) * k * k + ky * k + kx;
+        for (int o = 0; o < n; o++)
+          acc[o] += wp[o * wstride] * v;
+      }
+    }
+}
+
+__kernel void
+to_float (__global const uchar *src, __global float *input, int n)
+{
+  int i = get_global_id (0);
+  if (i < n)
+    input[i] = src[i] * (1.f / 255.f);
+}
+
+/* out[oc] = act(bias + conv(in)) for a conv layer over a tile list. */
+__kernel void
+conv (Frame f, __global const int *lists, __global const int *counts, int list,
+    __global const float *in, int in_ch, __global float *out, int out_ch,
+    __global const float *params, int weight_off, int bias_off, int k, int relu)
+{
+  const int groups = (out_ch + OC_GROUP - 1) / OC_GROUP;
+  int x, y, g;
+  if (!tile_pixel (f, lists, counts, list, groups, &x, &y, &g))
+    return;
+  const int oc0 = g * OC_GROUP, n = min (OC_GROUP, out_ch - oc0);
+  float acc[OC_GROUP];
+  for (int o = 0; o < n; o++)
+    acc[o] = params[bias_off + oc0 + o];
+  conv_at (f, in, in_ch, params + weight_off, k, oc0, n, x, y, acc);
+  const int plane = f.w * f.h;
+  for (int o = 0; o < n; o++)
+    out[(oc0 + o) * plane + y * f.w + x] = relu ? fmax (acc[o], 0.f) : acc[o];
+}
+
+/* The ghost residual: feat[c] += intr[c]; feat[c + n_half] += intr[c] read at (y + dy, x + dx),
+ * zero past the frame. The shift is an offset in the read, never a copy. */
+__kernel void
+ghost_add (Frame f, __global const int *lists, __global const int *counts, int list,
+    __global float *feat, __global const float *intr, int n_half, __global const int *shifts,
+    int shift_off)
+{
+  shifts += shift_off;
+  int x, y, g;
+  if (!tile_pixel (f, lists, counts, list, 1, &x, &y, &g))
+    return;
+  const int plane = f.w * f.h, i = y * f.w + x;
+  for (int c = 0; c < n_half; c++) {
+    int sy = y + shifts[2 * c], sx = x + shifts[2 * c + 1];
+    float v = intr[c * plane + i];
+    float s = sy >= 0 && sy < f.h && sx >= 0 && sx < f.w ? intr[c * plane + sy * f.w + sx] : 0.f;
+    feat[c * plane + i] += v;
+    feat[(c + n_half) * plane + i] += s;
+  }
+}
+
+/* The last conv (scale^2 outputs, no activation), plus the anchor, pixel-shuffled and
+ * quantised into the 8-bit HR plane. */
+__kernel void
+tail (Frame f, __global const int *lists, __global const int *counts, int list,
+    __global const float *in, int in_ch, __global const float *input, int scale,
+    __global const float *params, int weight_off, int bias_off, int k, __global uchar *dst)
+{
+  int x, y, g;
+  if (!tile_pixel (f, lists, counts, list, 1, &x, &y, &g))
+    return;
+  const int n = scale * scale;
+  float acc[OC_GROUP];
+  for (int o = 0; o < n; o++)
+    acc[o] = params[bias_off + o];
+  conv_at (f, in, in_ch, params + weight_off, k, 0, n, x, y, acc);
+  const float anchor = input[y * f.w + x];
+  for (int o = 0; o < n; o++) {
+    int q = (int) floor ((acc[o] + anchor) * 255.f + 0.5f);
+    dst[(y * scale + o / scale) * (f.w * scale) + x * scale + o % scale] = clamp (q, 0, 255);
+  }
+}
+
+/* A 3x3 stride-2 conv with zero padding 1 and ReLU over a [in_ch][h][w] local map, the
+ * work-group's items sharing the outputs. */
+static void
+conv_stride2 (__global const float *weight, __global const float *bias, int in_ch, int out_ch,
+    __local const float *in, int h, int w, __local float *out)
+{
+  const int oh = (h + 1) / 2, ow = (w + 1) / 2;
+  for (int i = get_local_id (0); i < out_ch * oh * ow; i += get_local_size (0)) {
+    int oc = i / (oh * ow), oy = i / ow % oh, ox = i % ow;
+    float acc = bias[oc];
+    for (int ic = 0; ic < in_ch; ic++)
+      for (int ky = 0; ky < 3; ky++) {
+        int iy = 2 * oy - 1 + ky;
+        if (iy < 0 || iy >= h)
+          continue;
+        for (int kx = 0; kx < 3; kx++) {
+          int ix = 2 * ox - 1 + kx;
+          if (ix >= 0 && ix < w)
+            acc += weight[((oc * in_ch + ic) * 3 + ky) * 3 + kx] * in[(ic * h + iy) * w + ix];
+        }
+      }
+    out[i] = fmax (acc, 0.f);
+  }
+}
+
+/* One work-group per tile: the exit predictor on the tile's own pixels (clipped at the
+ * frame's edge, zero-padded at the tile's), then the tile's depth: 1, raised to every
+ * block k >= 2 whose predicted gain reaches the threshold. threshold <= 0: full depth. */
+__kernel void
+predict (Frame f, __global const float *input, __global const float *params, int c1_w, int c1_b,
+    int c2_w, int c2_b, int fc_w, int fc_b, int width, int n_blocks, float threshold,
+    __global int *depth, __local float *scratch)
+{
+  const int t = get_group_id (0), lid = get_local_id (0);
+  if (threshold <= 0.f) {
+    if (lid == 0)
+      depth[t] = n_blocks;
+    return;
+  }
+  const int x0 = (t % f.tiles_x) * f.tile, y0 = (t / f.tiles_x) * f.tile;
+  const int w = min (f.tile, f.w - x0), h = min (f.tile, f.h - y0);
+  const int h1 = (h + 1) / 2, w1 = (w + 1) / 2, h2 = (h1 + 1) / 2, w2 = (w1 + 1) / 2;
+  __local float *in = scratch, *a = in + w * h, *b = a + width * h1 * w1;
+  for (int i = lid; i < w * h; i += get_local_size (0))
+    in[i] = input[(y0 + i / w) * f.w + x0 + i % w];
+  barrier (CLK_LOCAL_MEM_FENCE);
+  conv_stride2 (params + c1_w, params + c1_b, 1, width, in, h, w, a);
+  barrier (CLK_LOCAL_MEM_FENCE);
+  conv_stride2 (params + c2_w, params + c2_b, width, width, a, h1, w1, b);
+  barrier (CLK_LOCAL_MEM_FENCE);
+  if (lid != 0)
+    return;
+  float pooled[64];
+  for (int c = 0; c < width; c++) {
+    float sum = 0.f;
+    for (int i = 0; i < h2 * w2; i++)
+      sum += b[c * h2 * w2 + i];
+    pooled[c] = sum / (h2 * w2);
+  }
+  int d = 1;
+  for (int k = 2; k <= n_blocks; k++) {
+    float gain = params[fc_b + k - 2];
+    for (int c = 0; c < width; c++)
+      gain += params[fc_w + (k - 2) * width + c] * pooled[c];
+    if (gain >= threshold)
+      d = k;
+  }
+  depth[t] = d;
+}
+
+/* Per tile: join active[j] (list j) for every block j up to the deepest exit within
+ * `reach` tiles, and exits[d] (list n_blocks + d) for its own depth d. */
+__kernel void
+plan (Frame f, __global const int *depth, int reach, int n_blocks, __global int *lists,
+    volatile __global int *counts)
+{
+  const int t = get_global_id (0);
+  if (t >= f.n_tiles)
+    return;
+  const int tiles_y = f.n_tiles / f.tiles_x, tx = t % f.tiles_x, ty = t / f.tiles_x;
+  int need = 0;
+  for (int y = max (ty - reach, 0); y <= min (ty + reach, tiles_y - 1); y++)
+    for (int x = max (tx - reach, 0); x <= min (tx + reach, f.tiles_x - 1); x++)
+      need = max (need, depth[y * f.tiles_x + x]);
+  for (int j = 1; j <= need; j++)
+    lists[j * f.n_tiles + atomic_inc (&counts[j])] = t;
+  const int e = n_blocks + depth[t];
+  lists[e * f.n_tiles + atomic_inc (&counts[e])] = t;
+}

@@ -1,0 +1,518 @@
+/* The OpenCL backend: the plan of docs/gpu-backends.md on one in-order queue. Weights are
+ * uploaded once; buffers are made per frame size and reused; per frame the 8-bit LR luma
+ * goes up, the 8-bit HR luma and the tile depths come down. */
+#include "../sr-backend.h"
+#include "sr-opencl.h"
+
+#include <string.h>
+
+#define OC_GROUP 16 /* as in opencl/sr-kernels.cl */
+
+typedef struct {
+  cl_int w, h, tile, tiles_x, n_tiles;
+} ClFrame; /* the kernels' Frame */
+
+typedef struct {
+  const SrModel *model;
+  SrClDevice *dev;
+  cl_command_queue queue;
+  cl_kernel to_float, conv, ghost_add, tail, predict, plan;
+  cl_mem params;               /* every layer's weights and biases */
+  int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail */
+  int pred_off[6];             /* predictor conv1 w/b, conv2 w/b, fc w/b */
+  cl_mem shifts;               /* ghost: [blocks][C/2][2] ints */
+  cl_ulong max_alloc, global_mem;
+  size_t max_group;
+  /* per frame size */
+  ClFrame frame;
+  cl_mem src8, dst8, input, act[2], depth, lists, counts;
+  guint8 *host_src, *host_dst;
+  int *host_depth;
+  guint8 *tile_depths;
+} SrCl;
+
+static const char *
+cl_device_name (gpointer state)
+{
+  return ((SrCl *) state)->dev->name;
+}
+
+static void
+free_frame (SrCl *cl)
+{
+  cl_mem *mems[] = { &cl->src8, &cl->dst8, &cl->input, &cl->act[0], &cl->act[1], &cl->depth,
+    &cl->lists, &cl->counts };
+  for (guint i = 0; i < G_N_ELEMENTS (mems); i++)
+    if (*mems[i]) {
+      clReleaseMemObject (*mems[i]);
+      *mems[i] = NULL;
+    }
+  g_clear_pointer (&cl->host_src, g_free);
+  g_clear_pointer (&cl->host_dst, g_free);
+  g_clear_pointer (&cl->host_depth, g_free);
+  g_clear_pointer (&cl->tile_depths, g_free);
+  memset (&cl->frame, 0, sizeof cl->frame);
+}
+
+static void
+cl_destroy (gpointer state)
+{
+  SrCl *cl = state;
+  if (cl->queue)
+    clFinish (cl->queue);
+  free_frame (cl);
+  cl_kernel *kernels[] = { &cl->to_float, &cl->conv, &cl->ghost_add, &cl->tail, &cl->predict,
+    &cl->plan };
+  for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
+    if (*kernels[i])
+      clReleaseKernel (*kernels[i]);
+  if (cl->params)
+    clReleaseMemObject (cl->params);
+  if (cl->shifts)
+    clReleaseMemObject (cl->shifts);
+  if (cl->queue)
+    clReleaseCommandQueue (cl->queue);
+  if (cl->dev)
+    sr_cl_device_release (cl->dev);
+  g_free (cl->weight_off);
+  g_free (cl->bias_off);
+  g_free (cl);
+}
+
+static gboolean
+is_ghost (const SrCl *cl)
+{
+  return cl->model->type == SR_ARCH_GHOST_EXIT;
+}
+
+/* The side of the tiles conv dispatches walk: the exit tile, or 32 for the plain net. */
+static int
+tile_side (const SrCl *cl)
+{
+  return is_ghost (cl) ? cl->model->ghost.exit_tile : 32;
+}
+
+/* Lists: 0 = all tiles; ghost: 1..B = active[j], B+1..2B = exits[j]. */
+static int
+n_lists (const SrCl *cl)
+{
+  return is_ghost (cl) ? 2 * cl->model->ghost.n_blocks + 1 : 1;
+}
+
+static void
+append_layer (GArray *params, const SrLayer *l, int *weight_off, int *bias_off)
+{
+  *weight_off = params->len;
+  g_array_append_vals (params, l->weight, (guint) l->out_ch * l->in_ch * MAX (l->kernel, 1) *
+      MAX (l->kernel, 1));
+  *bias_off = params->len;
+  g_array_append_vals (params, l->bias, l->out_ch);
+}
+
+/* The network's parameters in one buffer, with each layer's offsets. */
+static gboolean
+upload_params (SrCl *cl, GError **error)
+{
+  const SrModel *m = cl->model;
+  GArray *params = g_array_new (FALSE, FALSE, sizeof (float));
+  if (is_ghost (cl)) {
+    const SrGhostExit *g = &m->ghost;
+    int n = g->n_blocks + 2;
+    cl->weight_off = g_new (int, n);
+    cl->bias_off = g_new (int, n);
+    append_layer (params, &g->head, &cl->weight_off[0], &cl->bias_off[0]);
+    for (int j = 0; j < g->n_blocks; j++)
+      append_layer (params, &g->blocks[j], &cl->weight_off[j + 1], &cl->bias_off[j + 1]);
+    append_layer (params, &g->tail, &cl->weight_off[n - 1], &cl->bias_off[n - 1]);
+    for (int i = 0; i < 3; i++)
+      append_layer (params, &g->pred[i], &cl->pred_off[2 * i], &cl->pred_off[2 * i + 1]);
+  } else {
+    cl->weight_off = g_new (int, m->n_layers);
+    cl->bias_off = g_new (int, m->n_layers);
+    for (int i = 0; i < m->n_layers; i++)
+      append_layer (params, &m->layers[i], &cl->weight_off[i], &cl->bias_off[i]);
+  }
+  cl_int status;
+  cl->params = clCreateBuffer (cl->dev->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+      sizeof (float) * params->len, params->data, &status);
+  g_array_free (params, TRUE);
+  if (!sr_cl_check (status, "uploading the weights", error))
+    return FALSE;
+  if (is_ghost (cl)) {
+    const SrGhostExit *g = &m->ghost;
+    gsize n = (gsize) g->n_blocks * (g->channels / 2) * 2;
+    cl_int *shifts = g_new (cl_int, n);
+    for (gsize i = 0; i < n; i++)
+      shifts[i] = ((const gint8 *) g->shifts)[i];
+    cl->shifts = clCreateBuffer (cl->dev->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+        sizeof (cl_int) * n, shifts, &status);
+    g_free (shifts);
+    if (!sr_cl_check (status, "uploading the shifts", error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* What the kernels can take: channel groups, the tail's scale^2 and the predictor's width
+ * fit their fixed arrays. */
+static gboolean
+check_model (const SrModel *m, GError **error)
+{
+  int outputs = m->scale * m->scale, width = 0;
+  if (m->type == SR_ARCH_GHOST_EXIT)
+    width = m->ghost.pred[0].out_ch;
+  if (outputs > OC_GROUP || width > 64) {
+    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "opencl: scale %d or predictor width "
+        "%d is beyond what the kernels take (4, 64)", m->scale, width);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gpointer
+cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automatic,
+    GError **error)
+{
+  if (!check_model (model, error))
+    return NULL;
+  SrCl *cl = g_new0 (SrCl, 1);
+  cl->model = model;
+  cl->dev = sr_cl_device_get (config->device, automatic, error);
+  if (!cl->dev) {
+    cl_destroy (cl);
+    return NULL;
+  }
+  cl_int status;
+  cl->queue = clCreateCommandQueue (cl->dev->context, cl->dev->device, 0, &status);
+  if (!sr_cl_check (status, "clCreateCommandQueue", error))
+    goto fail;
+  struct {
+    cl_kernel *kernel;
+    const char *name;
+  } kernels[] = { { &cl->to_float, "to_float" }, { &cl->conv, "conv" },
+    { &cl->ghost_add, "ghost_add" }, { &cl->tail, "tail" }, { &cl->predict, "predict" },
+    { &cl->plan, "plan" } };
+  for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
+    *kernels[i].kernel = clCreateKernel (cl->dev->program, kernels[i].name, &status);
+    if (!sr_cl_check (status, kernels[i].name, error))
+      goto fail;
+  }
+  clGetDeviceInfo (cl->dev->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof cl->max_alloc,
+      &cl->max_alloc, NULL);
+  clGetDeviceInfo (cl->dev->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof cl->global_mem,
+      &cl->global_mem, NULL);
+  clGetDeviceInfo (cl->dev->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof cl->max_group,
+      &cl->max_group, NULL);
+  if (cl->max_group < 64) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: %s takes work-groups of %zu items, "
+        "the kernels need 64", cl->dev->name, cl->max_group);
+    goto fail;
+  }
+  if (!upload_params (cl, error))
+    goto fail;
+  return cl;
+
+fail:
+  cl_destroy (cl);
+  return NULL;
+}
+
+static int
+feature_channels (const SrCl *cl)
+{
+  if (is_ghost (cl))
+    return cl->model->ghost.channels;
+  return cl->model->max_channels;
+}
+
+static cl_mem
+make_buffer (SrCl *cl, cl_mem_flags flags, gsize size, GError **error)
+{
+  cl_int status;
+  cl_mem mem = clCreateBuffer (cl->dev->context, flags, MAX (size, 4), NULL, &status);
+  if (!sr_cl_check (status, "allocating a buffer", error))
+    return NULL;
+  return mem;
+}
+
+/* Buffers for a w x h frame, after checking they fit the device (before touching it: a
+ * frame too large fails cleanly and the engine stays usable). */
+static gboolean
+ensure_frame (SrCl *cl, int w, int h, GError **error)
+{
+  if (cl->frame.w == w && cl->frame.h == h)
+    return TRUE;
+  free_frame (cl);
+  const int T = tile_side (cl), C = feature_channels (cl), s = cl->model->scale;
+  const gsize plane = (gsize) w * h;
+  /* the act buffers: plain ping-pong of max_channels, ghost feat (C) and intr (C/2) */
+  gsize act_bytes[2] = { sizeof (float) * plane * C,
+    sizeof (float) * plane * (is_ghost (cl) ? C / 2 : C) };
+  gsize total = act_bytes[0] + act_bytes[1] + plane * (4 + 1 + s * s);
+  if (plane * C >= G_MAXINT32 || plane * s * s >= G_MAXINT32 || act_bytes[0] > cl->max_alloc ||
+      total > cl->global_mem) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d frame needs %" G_GSIZE_FORMAT
+        " MiB of feature maps (one buffer of %" G_GSIZE_FORMAT " MiB), more than %s allows "
+        "(%" G_GUINT64_FORMAT " MiB, buffers up to %" G_GUINT64_FORMAT " MiB)", w, h,
+        total >> 20, act_bytes[0] >> 20, cl->dev->name, (guint64) cl->global_mem >> 20,
+        (guint64) cl->max_alloc >> 20);
+    return FALSE;
+  }
+  ClFrame f = { w, h, T, (w + T - 1) / T, 0 };
+  f.n_tiles = f.tiles_x * ((h + T - 1) / T);
+  const int L = n_lists (cl);
+  if (!(cl->src8 = make_buffer (cl, CL_MEM_READ_ONLY, plane, error)) ||
+      !(cl->dst8 = make_buffer (cl, CL_MEM_WRITE_ONLY, plane * s * s, error)) ||
+      !(cl->input = make_buffer (cl, CL_MEM_READ_WRITE, sizeof (float) * plane, error)) ||
+      !(cl->act[0] = make_buffer (cl, CL_MEM_READ_WRITE, act_bytes[0], error)) ||
+      !(cl->act[1] = make_buffer (cl, CL_MEM_READ_WRITE, act_bytes[1], error)) ||
+      !(cl->depth = make_buffer (cl, CL_MEM_READ_WRITE, sizeof (cl_int) * f.n_tiles, error)) ||
+      !(cl->lists = make_buffer (cl, CL_MEM_READ_WRITE, sizeof (cl_int) * f.n_tiles * L, error)) ||
+      !(cl->counts = make_buffer (cl, CL_MEM_READ_WRITE, sizeof (cl_int) * L, error)))
+    goto fail;
+  /* list 0, all tiles, never changes */
+  cl_int *all = g_new (cl_int, f.n_tiles), n_all = f.n_tiles;
+  for (int t = 0; t < f.n_tiles; t++)
+    all[t] = t;
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->lists, CL_TRUE, 0,
+      sizeof (cl_int) * f.n_tiles, all, 0, NULL, NULL);
+  g_free (all);
+  if (!sr_cl_check (status, "writing the tile list", error) ||
+      !sr_cl_check (clEnqueueWriteBuffer (cl->queue, cl->counts, CL_TRUE, 0, sizeof n_all,
+              &n_all, 0, NULL, NULL), "writing the tile count", error))
+    goto fail;
+  cl->host_src = g_malloc (plane);
+  cl->host_dst = g_malloc (plane * s * s);
+  cl->host_depth = g_new (int, f.n_tiles);
+  cl->tile_depths = g_new (guint8, f.n_tiles);
+  cl->frame = f;
+  return TRUE;
+
+fail:
+  free_frame (cl);
+  return FALSE;
+}
+
+/* clSetKernelArg for a list of (size, pointer) pairs ended by 0. */
+static cl_int
+set_args (cl_kernel kernel, ...)
+{
+  va_list ap;
+  va_start (ap, kernel);
+  cl_int status = CL_SUCCESS;
+  size_t size;
+  for (cl_uint i = 0; status == CL_SUCCESS && (size = va_arg (ap, size_t)); i++)
+    status = clSetKernelArg (kernel, i, size, va_arg (ap, const void *));
+  va_end (ap);
+  return status;
+}
+
+#define ARG(v) sizeof (v), (const void *) &(v)
+
+/* Work-items over the tiles of a list: 8x8 groups, z = entry x channel group. */
+static cl_int
+run_tiles (SrCl *cl, cl_kernel kernel, int groups)
+{
+  size_t side = (cl->frame.tile + 7) / 8 * 8;
+  size_t global[3] = { side, side, (size_t) cl->frame.n_tiles * groups };
+  size_t local[3] = { 8, 8, 1 };
+  return clEnqueueNDRangeKernel (cl->queue, kernel, 3, NULL, global, local, 0, NULL, NULL);
+}
+
+static cl_int
+conv (SrCl *cl, cl_int list, cl_mem in, const SrLayer *l, cl_mem out, int layer)
+{
+  cl_int in_ch = l->in_ch, out_ch = l->out_ch, k = l->kernel, relu = l->act == SR_ACT_RELU;
+  cl_int w = cl->weight_off[layer], b = cl->bias_off[layer];
+  cl_int status = set_args (cl->conv, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
+      ARG (list), ARG (in), ARG (in_ch), ARG (out), ARG (out_ch), ARG (cl->params), ARG (w),
+      ARG (b), ARG (k), ARG (relu), (size_t) 0);
+  return status ? status : run_tiles (cl, cl->conv, (out_ch + OC_GROUP - 1) / OC_GROUP);
+}
+
+static cl_int
+tail (SrCl *cl, cl_int list, cl_mem in, const SrLayer *l, int layer)
+{
+  cl_int in_ch = l->in_ch, k = l->kernel, scale = cl->model->scale;
+  cl_int w = cl->weight_off[layer], b = cl->bias_off[layer];
+  cl_int status = set_args (cl->tail, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
+      ARG (list), ARG (in), ARG (in_ch), ARG (cl->input), ARG (scale), ARG (cl->params), ARG (w),
+      ARG (b), ARG (k), ARG (cl->dst8), (size_t) 0);
+  return status ? status : run_tiles (cl, cl->tail, 1);
+}
+
+/* Head, predictor, plan, then block by block over the active tiles, each exit's tail
+ * right after its block. */
+static cl_int
+enqueue_ghost (SrCl *cl, double threshold)
+{
+  const SrGhostExit *g = &cl->model->ghost;
+  const int B = g->n_blocks;
+  cl_int status = conv (cl, 0, cl->input, &g->head, cl->act[0], 0);
+  if (status)
+    return status;
+
+  cl_int width = g->pred[0].out_ch, blocks = B;
+  cl_float t = threshold;
+  const int T = cl->frame.tile, h1 = (T + 1) / 2;
+  size_t scratch = sizeof (float) * (T * T + width * h1 * h1 + width * ((h1 + 1) / 2) *
+      ((h1 + 1) / 2));
+  status = set_args (cl->predict, ARG (cl->frame), ARG (cl->input), ARG (cl->params),
+      ARG (cl->pred_off[0]), ARG (cl->pred_off[1]), ARG (cl->pred_off[2]), ARG (cl->pred_off[3]),
+      ARG (cl->pred_off[4]), ARG (cl->pred_off[5]), ARG (width), ARG (blocks), ARG (t),
+      ARG (cl->depth), scratch, NULL, (size_t) 0);
+  size_t local = 64, global = 64 * (size_t) cl->frame.n_tiles;
+  if (!status)
+    status = clEnqueueNDRangeKernel (cl->queue, cl->predict, 1, NULL, &global, &local, 0, NULL,
+        NULL);
+
+  /* zero the counts of lists 1.., then plan; reach covers the deepest tile's receptive field */
+  cl_int zero = 0, reach = (2 * B + 1 + T - 1) / T;
+  if (!status)
+    status = clEnqueueFillBuffer (cl->queue, cl->counts, &zero, sizeof zero, sizeof (cl_int),
+        sizeof (cl_int) * 2 * B, 0, NULL, NULL);
+  if (!status)
+    status = set_args (cl->plan, ARG (cl->frame), ARG (cl->depth), ARG (reach), ARG (blocks),
+        ARG (cl->lists), ARG (cl->counts), (size_t) 0);
+  size_t n = cl->frame.n_tiles;
+  if (!status)
+    status = clEnqueueNDRangeKernel (cl->queue, cl->plan, 1, NULL, &n, NULL, 0, NULL, NULL);
+
+  cl_int half = g->channels / 2;
+  for (int j = 1; j <= B && !status; j++) {
+    cl_int list = j;
+    status = conv (cl, list, cl->act[0], &g->blocks[j - 1], cl->act[1], j);
+    cl_int shift_off = (j - 1) * half * 2;
+    if (!status)
+      status = set_args (cl->ghost_add, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
+          ARG (list), ARG (cl->act[0]), ARG (cl->act[1]), ARG (half), ARG (cl->shifts),
+          ARG (shift_off), (size_t) 0);
+    if (!status)
+      status = run_tiles (cl, cl->ghost_add, 1);
+    if (!status)
+      status = tail (cl, B + j, cl->act[0], &g->tail, B + 1);
+  }
+  return status;
+}
+
+static cl_int
+enqueue_plain (SrCl *cl)
+{
+  const SrModel *m = cl->model;
+  cl_mem in = cl->input;
+  cl_int status = CL_SUCCESS;
+  for (int i = 0; i < m->n_layers - 1 && !status; i++) {
+    status = conv (cl, 0, in, &m->layers[i], cl->act[i % 2], i);
+    in = cl->act[i % 2];
+  }
+  return status ? status : tail (cl, 0, in, &m->layers[m->n_layers - 1], m->n_layers - 1);
+}
+
+/* Per LR pixel, what the device really computed: every conv over whole active tiles, the
+ * tails, and the predictor. */
+static void
+fill_ghost_stats (SrCl *cl, double threshold, SrFrameStats *stats)
+{
+  const SrGhostExit *g = &cl->model->ghost;
+  const ClFrame *f = &cl->frame;
+  const int B = g->n_blocks, T = f->tile, tiles_y = f->n_tiles / f->tiles_x;
+  const int reach = (2 * B + 1 + T - 1) / T;
+  double macs = 0, depth_sum = 0, area = (double) f->w * f->h;
+  double block_macs = (double) g->blocks[0].in_ch * g->blocks[0].out_ch * 9;
+  double tail_macs = (double) g->tail.in_ch * g->tail.out_ch * 9;
+  for (int t = 0; t < f->n_tiles; t++) {
+    int tx = t % f->tiles_x, ty = t / f->tiles_x, need = 0;
+    int tw = MIN (T, f->w - tx * T), th = MIN (T, f->h - ty * T);
+    int d = CLAMP (cl->host_depth[t], 1, B);
+    for (int y = MAX (ty - reach, 0); y <= MIN (ty + reach, tiles_y - 1); y++)
+      for (int x = MAX (tx - reach, 0); x <= MIN (tx + reach, f->tiles_x - 1); x++)
+        need = MAX (need, cl->host_depth[y * f->tiles_x + x]);
+    macs += (double) tw * th * (9.0 * g->head.out_ch + need * block_macs + tail_macs);
+    if (threshold > 0) {
+      int width = g->pred[0].out_ch;
+      macs += (double) ((th + 1) / 2) * ((tw + 1) / 2) * width * 9 +
+          (double) ((th + 3) / 4) * ((tw + 3) / 4) * width * width * 9 + width * (B - 1);
+    }
+    cl->tile_depths[t] = d;
+    stats->tiles_at_depth[d]++;
+    depth_sum += (double) tw * th * d;
+  }
+  stats->n_tiles = f->n_tiles;
+  stats->max_depth = B;
+  stats->mean_depth = depth_sum / area;
+  stats->tiles_x = f->tiles_x;
+  stats->tiles_y = tiles_y;
+  stats->tile_size = T;
+  stats->tile_depths = cl->tile_depths;
+  stats->macs_per_pixel = macs / area;
+  stats->macs_per_pixel_full = sr_ghost_macs_per_pixel (cl->model, B);
+}
+
+static gboolean
+cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
+    SrFrameStats *stats, GError **error)
+{
+  SrCl *cl = state;
+  if (!ensure_frame (cl, src->width, src->height, error))
+    return FALSE;
+  const int w = src->width, h = src->height, s = cl->model->scale;
+  for (int y = 0; y < h; y++) {
+    const guint8 *row = src->data + (gsize) y * src->stride;
+    guint8 *out = cl->host_src + (gsize) y * w;
+    if (src->pixel_stride == 1)
+      memcpy (out, row, w);
+    else
+      for (int x = 0; x < w; x++)
+        out[x] = row[(gsize) x * src->pixel_stride];
+  }
+  cl_int n = w * h;
+  size_t global = (n + 63) / 64 * 64;
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->src8, CL_FALSE, 0, n, cl->host_src, 0,
+      NULL, NULL);
+  if (!status)
+    status = set_args (cl->to_float, ARG (cl->src8), ARG (cl->input), ARG (n), (size_t) 0);
+  if (!status)
+    status = clEnqueueNDRangeKernel (cl->queue, cl->to_float, 1, NULL, &global, NULL, 0, NULL,
+        NULL);
+  if (!status)
+    status = is_ghost (cl) ? enqueue_ghost (cl, threshold) : enqueue_plain (cl);
+  if (!status)
+    status = clEnqueueReadBuffer (cl->queue, cl->dst8, CL_FALSE, 0, (size_t) n * s * s,
+        cl->host_dst, 0, NULL, NULL);
+  if (!status && is_ghost (cl))
+    status = clEnqueueReadBuffer (cl->queue, cl->depth, CL_FALSE, 0,
+        sizeof (cl_int) * cl->frame.n_tiles, cl->host_depth, 0, NULL, NULL);
+  if (!status)
+    status = clFinish (cl->queue);
+  if (status) {
+    /* the queue may hold half a frame: drop the buffers so the next frame starts clean */
+    clFinish (cl->queue);
+    free_frame (cl);
+    return sr_cl_check (status, "running the network", error);
+  }
+
+  for (int y = 0; y < h * s; y++) {
+    const guint8 *row = cl->host_dst + (gsize) y * w * s;
+    guint8 *out = dst->data + (gsize) y * dst->stride;
+    if (dst->pixel_stride == 1)
+      memcpy (out, row, (gsize) w * s);
+    else
+      for (int x = 0; x < w * s; x++)
+        out[(gsize) x * dst->pixel_stride] = row[x];
+  }
+  if (is_ghost (cl)) {
+    fill_ghost_stats (cl, threshold, stats);
+  } else {
+    stats->n_tiles = cl->frame.n_tiles;
+    stats->macs_per_pixel = stats->macs_per_pixel_full = sr_model_get_macs_per_pixel (cl->model);
+  }
+  return TRUE;
+}
+
+const SrBackendOps sr_opencl_backend = {
+  .kind = SR_BACKEND_OPENCL,
+  .create = cl_create,
+  .upscale_luma = cl_upscale_luma,
+  .destroy = cl_destroy,
+  .device_name = cl_device_name,
+};

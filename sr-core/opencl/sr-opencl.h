@@ -1,0 +1,29 @@
+/* What the OpenCL backend's files share. */
+#ifndef SR_OPENCL_H
+#define SR_OPENCL_H
+
+#include "../sr-model-private.h"
+
+#include <CL/cl.h>
+
+/* A device with its context and the SR kernels built for it. Shared by every engine on
+ * the device: the program is built once per device and process. */
+typedef struct {
+  cl_platform_id platform;
+  cl_device_id device;
+  char *name;           /* "device name (platform name)" */
+  cl_context context;
+  cl_program program;
+} SrClDevice;
+
+/* The device `wanted` names (index or case-insensitive name substring; NULL: the first
+ * GPU, or when not automatic the first device), its program built. NULL with
+ * SR_ERROR_BACKEND saying why (no ICD, no such device, build log). */
+SrClDevice *sr_cl_device_get (const char *wanted, gboolean automatic, GError **error);
+void sr_cl_device_release (SrClDevice *device);
+
+/* Sets SR_ERROR_BACKEND "opencl: <what> failed: <code name>" and returns FALSE unless
+ * status is CL_SUCCESS. */
+gboolean sr_cl_check (cl_int status, const char *what, GError **error);
+
+#endif
