@@ -330,7 +330,7 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
     src = frame_component (in, c);
     dst = frame_component (out, c);
-    ok = sr_bicubic_x2 (&src, &dst, &error);
+    ok = sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
   }
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));

@@ -208,3 +208,25 @@ plan (Frame f, __global const int *depth, int reach, int n_blocks, __global int 
   const int e = n_blocks + depth[t];
   lists[e * f.n_tiles + atomic_inc (&counts[e])] = t;
 }
+
+/* Bicubic x2 of a chroma plane in the exact integer arithmetic of sr-core/sr-bicubic.c
+ * (weights in 1/128, edges repeated), so it matches the CPU bit for bit. */
+__constant int bicubic_taps[2][4] = { { -3, 29, 111, -9 }, { -9, 111, 29, -3 } };
+
+__kernel void
+bicubic_x2 (__global const uchar *src, int sw, int sh, __global uchar *dst, int dw, int dh)
+{
+  const int x = get_global_id (0), y = get_global_id (1);
+  if (x >= dw || y >= dh)
+    return;
+  const int x0 = x / 2 - 2 + (x & 1), y0 = y / 2 - 2 + (y & 1);
+  int acc = 0;
+  for (int ty = 0; ty < 4; ty++) {
+    __global const uchar *row = src + clamp (y0 + ty, 0, sh - 1) * sw;
+    int h = 0;
+    for (int tx = 0; tx < 4; tx++)
+      h += bicubic_taps[x & 1][tx] * row[clamp (x0 + tx, 0, sw - 1)];
+    acc += bicubic_taps[y & 1][ty] * h;
+  }
+  dst[y * dw + x] = clamp ((acc + 8192) >> 14, 0, 255);
+}

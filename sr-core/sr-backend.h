@@ -14,6 +14,8 @@ typedef struct {
       double exit_threshold, SrFrameStats *stats, GError **error);
   void (*destroy) (gpointer state);
   const char *(*device_name) (gpointer state);
+  /* optional: sr_bicubic_x2 on the device; planes already checked */
+  gboolean (*bicubic_x2) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
 } SrBackendOps;
 
 extern const SrBackendOps sr_cpu_backend;

@@ -17,7 +17,7 @@ first_tap (int o)
 }
 
 gboolean
-sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
+sr_bicubic_x2_check (const SrPlane *src, const SrPlane *dst, GError **error)
 {
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
     return FALSE;
@@ -28,6 +28,14 @@ sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
         src->width, src->height);
     return FALSE;
   }
+  return TRUE;
+}
+
+gboolean
+sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
+{
+  if (!sr_bicubic_x2_check (src, dst, error))
+    return FALSE;
   /* horizontal pass: src->height rows of dst->width values, scaled by 128 */
   gint32 *tmp = g_new (gint32, (gsize) dst->width * src->height);
   for (int y = 0; y < src->height; y++) {

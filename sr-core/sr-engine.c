@@ -150,6 +150,16 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
   return ok;
 }
 
+gboolean
+sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  if (!engine->ops->bicubic_x2)
+    return sr_bicubic_x2 (src, dst, error);
+  if (!sr_bicubic_x2_check (src, dst, error))
+    return FALSE;
+  return engine->ops->bicubic_x2 (engine->state, src, dst, error);
+}
+
 void
 sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db)
 {

@@ -6,5 +6,7 @@
 
 /* A usable plane: data, positive size, stride covering a row. `what` names it in errors. */
 gboolean sr_plane_check (const SrPlane *p, const char *what, GError **error);
+/* Both planes usable and dst a valid bicubic x2 size for src. */
+gboolean sr_bicubic_x2_check (const SrPlane *src, const SrPlane *dst, GError **error);
 
 #endif

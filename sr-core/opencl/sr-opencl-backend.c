@@ -16,7 +16,7 @@ typedef struct {
   const SrModel *model;
   SrClDevice *dev;
   cl_command_queue queue;
-  cl_kernel to_float, conv, ghost_add, tail, predict, plan;
+  cl_kernel to_float, conv, ghost_add, tail, predict, plan, bicubic;
   cl_mem params;               /* every layer's weights and biases */
   int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail */
   int pred_off[6];             /* predictor conv1 w/b, conv2 w/b, fc w/b */
@@ -29,6 +29,10 @@ typedef struct {
   guint8 *host_src, *host_dst;
   int *host_depth;
   guint8 *tile_depths;
+  /* chroma, grown as needed */
+  cl_mem chroma_src, chroma_dst;
+  gsize chroma_src_size, chroma_dst_size;
+  guint8 *chroma_host;
 } SrCl;
 
 static const char *
@@ -62,12 +66,17 @@ cl_destroy (gpointer state)
     clFinish (cl->queue);
   free_frame (cl);
   cl_kernel *kernels[] = { &cl->to_float, &cl->conv, &cl->ghost_add, &cl->tail, &cl->predict,
-    &cl->plan };
+    &cl->plan, &cl->bicubic };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
     if (*kernels[i])
       clReleaseKernel (*kernels[i]);
   if (cl->params)
     clReleaseMemObject (cl->params);
+  if (cl->chroma_src)
+    clReleaseMemObject (cl->chroma_src);
+  if (cl->chroma_dst)
+    clReleaseMemObject (cl->chroma_dst);
+  g_free (cl->chroma_host);
   if (cl->shifts)
     clReleaseMemObject (cl->shifts);
   if (cl->queue)
@@ -191,7 +200,7 @@ cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
     const char *name;
   } kernels[] = { { &cl->to_float, "to_float" }, { &cl->conv, "conv" },
     { &cl->ghost_add, "ghost_add" }, { &cl->tail, "tail" }, { &cl->predict, "predict" },
-    { &cl->plan, "plan" } };
+    { &cl->plan, "plan" }, { &cl->bicubic, "bicubic_x2" } };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
     *kernels[i].kernel = clCreateKernel (cl->dev->program, kernels[i].name, &status);
     if (!sr_cl_check (status, kernels[i].name, error))
@@ -448,6 +457,33 @@ fill_ghost_stats (SrCl *cl, double threshold, SrFrameStats *stats)
   stats->macs_per_pixel_full = sr_ghost_macs_per_pixel (cl->model, B);
 }
 
+/* Packs a strided plane into `out` (w x h bytes), or unpacks it back. */
+static void
+pack_plane (const SrPlane *p, guint8 *out)
+{
+  for (int y = 0; y < p->height; y++) {
+    const guint8 *row = p->data + (gsize) y * p->stride;
+    if (p->pixel_stride == 1)
+      memcpy (out + (gsize) y * p->width, row, p->width);
+    else
+      for (int x = 0; x < p->width; x++)
+        out[(gsize) y * p->width + x] = row[(gsize) x * p->pixel_stride];
+  }
+}
+
+static void
+unpack_plane (const guint8 *in, SrPlane *p)
+{
+  for (int y = 0; y < p->height; y++) {
+    guint8 *row = p->data + (gsize) y * p->stride;
+    if (p->pixel_stride == 1)
+      memcpy (row, in + (gsize) y * p->width, p->width);
+    else
+      for (int x = 0; x < p->width; x++)
+        row[(gsize) x * p->pixel_stride] = in[(gsize) y * p->width + x];
+  }
+}
+
 static gboolean
 cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
     SrFrameStats *stats, GError **error)
@@ -456,15 +492,7 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
   if (!ensure_frame (cl, src->width, src->height, error))
     return FALSE;
   const int w = src->width, h = src->height, s = cl->model->scale;
-  for (int y = 0; y < h; y++) {
-    const guint8 *row = src->data + (gsize) y * src->stride;
-    guint8 *out = cl->host_src + (gsize) y * w;
-    if (src->pixel_stride == 1)
-      memcpy (out, row, w);
-    else
-      for (int x = 0; x < w; x++)
-        out[x] = row[(gsize) x * src->pixel_stride];
-  }
+  pack_plane (src, cl->host_src);
   cl_int n = w * h;
   size_t global = (n + 63) / 64 * 64;
   cl_int status = clEnqueueWriteBuffer (cl->queue, cl->src8, CL_FALSE, 0, n, cl->host_src, 0,
@@ -491,15 +519,7 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
     return sr_cl_check (status, "running the network", error);
   }
 
-  for (int y = 0; y < h * s; y++) {
-    const guint8 *row = cl->host_dst + (gsize) y * w * s;
-    guint8 *out = dst->data + (gsize) y * dst->stride;
-    if (dst->pixel_stride == 1)
-      memcpy (out, row, (gsize) w * s);
-    else
-      for (int x = 0; x < w * s; x++)
-        out[(gsize) x * dst->pixel_stride] = row[x];
-  }
+  unpack_plane (cl->host_dst, dst);
   if (is_ghost (cl)) {
     fill_ghost_stats (cl, threshold, stats);
   } else {
@@ -509,10 +529,60 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
   return TRUE;
 }
 
+static gboolean
+grow_buffer (SrCl *cl, cl_mem *mem, gsize *have, gsize need, cl_mem_flags flags, GError **error)
+{
+  if (*have >= need)
+    return TRUE;
+  if (*mem)
+    clReleaseMemObject (*mem);
+  *have = 0;
+  if (!(*mem = make_buffer (cl, flags, need, error)))
+    return FALSE;
+  *have = need;
+  return TRUE;
+}
+
+static gboolean
+cl_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  SrCl *cl = state;
+  gsize in_size = (gsize) src->width * src->height, out_size = (gsize) dst->width * dst->height;
+  if (out_size >= G_MAXINT32 || out_size > cl->max_alloc) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d chroma plane is too large "
+        "for %s", dst->width, dst->height, cl->dev->name);
+    return FALSE;
+  }
+  if (!grow_buffer (cl, &cl->chroma_src, &cl->chroma_src_size, in_size, CL_MEM_READ_ONLY, error) ||
+      !grow_buffer (cl, &cl->chroma_dst, &cl->chroma_dst_size, out_size, CL_MEM_WRITE_ONLY, error))
+    return FALSE;
+  cl->chroma_host = g_realloc (cl->chroma_host, MAX (in_size, out_size));
+  pack_plane (src, cl->chroma_host);
+  cl_int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
+  size_t local[2] = { 8, 8 };
+  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->chroma_src, CL_FALSE, 0, in_size,
+      cl->chroma_host, 0, NULL, NULL);
+  if (!status)
+    status = set_args (cl->bicubic, ARG (cl->chroma_src), ARG (sw), ARG (sh), ARG (cl->chroma_dst),
+        ARG (dw), ARG (dh), (size_t) 0);
+  if (!status)
+    status = clEnqueueNDRangeKernel (cl->queue, cl->bicubic, 2, NULL, global, local, 0, NULL,
+        NULL);
+  if (!status)
+    status = clEnqueueReadBuffer (cl->queue, cl->chroma_dst, CL_TRUE, 0, out_size,
+        cl->chroma_host, 0, NULL, NULL);
+  if (!sr_cl_check (status, "bicubic x2", error))
+    return FALSE;
+  unpack_plane (cl->chroma_host, dst);
+  return TRUE;
+}
+
 const SrBackendOps sr_opencl_backend = {
   .kind = SR_BACKEND_OPENCL,
   .create = cl_create,
   .upscale_luma = cl_upscale_luma,
   .destroy = cl_destroy,
   .device_name = cl_device_name,
+  .bicubic_x2 = cl_bicubic_x2,
 };

@@ -124,6 +124,10 @@ gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *
  * edges clamped). dst may have any size up to 2x src: for a 4:2:0 frame of odd width
  * the chroma of the 2x frame is one sample narrower than 2x the input chroma. */
 gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error);
+/* The same, bit for bit, on the engine's device (GPU backends), so a frame's chroma does not
+ * cost the CPU; on the CPU backend it is sr_bicubic_x2. */
+gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error);
 
 /* Quality metrics (sr-metrics.c). Planes must have the same size. */
 #define SR_PSNR_IDENTICAL 100.0 /* the PSNR reported for identical planes */
