@@ -49,7 +49,8 @@ static SrModel *
 load_model (const char *file)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = g_build_filename (SR_TEST_MODEL_DIR, file, NULL);
+  const char *dir = g_getenv ("SR_TEST_MODEL_DIR");
+  g_autofree char *path = g_build_filename (dir ? dir : SR_TEST_MODEL_DIR, file, NULL);
   SrModel *model = sr_model_load (path, &error);
   g_assert_no_error (error);
   return model;

@@ -192,7 +192,9 @@ cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
     return NULL;
   }
   cl_int status;
-  cl->queue = clCreateCommandQueue (cl->dev->context, cl->dev->device, 0, &status);
+  /* profiling gives the device time of each frame (stats.device_seconds) */
+  cl->queue = clCreateCommandQueue (cl->dev->context, cl->dev->device,
+      CL_QUEUE_PROFILING_ENABLE, &status);
   if (!sr_cl_check (status, "clCreateCommandQueue", error))
     goto fail;
   struct {
@@ -499,19 +501,30 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
       NULL, NULL);
   if (!status)
     status = set_args (cl->to_float, ARG (cl->src8), ARG (cl->input), ARG (n), (size_t) 0);
+  cl_event started = NULL, computed = NULL;
   if (!status)
     status = clEnqueueNDRangeKernel (cl->queue, cl->to_float, 1, NULL, &global, NULL, 0, NULL,
-        NULL);
+        &started);
   if (!status)
     status = is_ghost (cl) ? enqueue_ghost (cl, threshold) : enqueue_plain (cl);
+  /* the download starts when the last kernel has ended (in-order queue) */
   if (!status)
     status = clEnqueueReadBuffer (cl->queue, cl->dst8, CL_FALSE, 0, (size_t) n * s * s,
-        cl->host_dst, 0, NULL, NULL);
+        cl->host_dst, 0, NULL, &computed);
   if (!status && is_ghost (cl))
     status = clEnqueueReadBuffer (cl->queue, cl->depth, CL_FALSE, 0,
         sizeof (cl_int) * cl->frame.n_tiles, cl->host_depth, 0, NULL, NULL);
   if (!status)
     status = clFinish (cl->queue);
+  cl_ulong t0 = 0, t1 = 0;
+  if (!status && clGetEventProfilingInfo (started, CL_PROFILING_COMMAND_START, sizeof t0, &t0,
+          NULL) == CL_SUCCESS && clGetEventProfilingInfo (computed, CL_PROFILING_COMMAND_START,
+          sizeof t1, &t1, NULL) == CL_SUCCESS && t1 > t0)
+    stats->device_seconds = (t1 - t0) * 1e-9;
+  if (started)
+    clReleaseEvent (started);
+  if (computed)
+    clReleaseEvent (computed);
   if (status) {
     /* the queue may hold half a frame: drop the buffers so the next frame starts clean */
     clFinish (cl->queue);

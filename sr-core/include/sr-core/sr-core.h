@@ -108,6 +108,8 @@ typedef struct {
                                        * early-exiting tiles included) + the predictor */
   double macs_per_pixel_full;         /* the same frame at full depth */
   double seconds;                     /* wall time of sr_engine_upscale_luma */
+  double device_seconds;              /* GPU backends: the network's time on the device
+                                       * (timestamps, transfers excluded); 0 on the CPU */
   /* the depth of every exit tile, row-major; NULL for nets without exits. Owned by the
    * engine, valid until its next upscale. */
   int tiles_x, tiles_y, tile_size;
