@@ -1,0 +1,87 @@
+// A "same" conv (odd kernel k <= 7, zero outside the frame) over a list of tiles.
+// One work-group: an 8x8 block of a tile and a group of up to GROUP output channels;
+// z = list index * n_ocg + channel group. Each input channel's 8x8 block plus halo is
+// staged in shared memory; the weights are read uniformly.
+// Built twice: as is (float maps out, optional ReLU) and with TAIL (C -> 4 residuals plus
+// the anchor, pixel shuffle x2, floor(v * 255 + 0.5) clamped, ORed into the zeroed HR bytes).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 8, local_size_y = 8) in;
+
+layout(std430, binding = 0) readonly buffer Weights { float wts[]; };
+layout(std430, binding = 1) readonly buffer Src { float src[]; };
+#ifdef TAIL
+layout(std430, binding = 4) readonly buffer Anchor { float anchor[]; };
+layout(std430, binding = 5) buffer Bytes { uint hr[]; };
+#else
+layout(std430, binding = 2) writeonly buffer Dst { float dst[]; };
+#endif
+layout(std430, binding = 3) readonly buffer Lists { uint lists[]; };
+
+#include "common.glsl"
+
+const int MAX_SIDE = 8 + 2 * 3;
+shared float patch_[MAX_SIDE * MAX_SIDE];
+
+void main() {
+  int z = int(gl_WorkGroupID.z);
+  int li = z / pc.n_ocg, og = z % pc.n_ocg;
+  // past the list's count (it lives on the device): the whole work-group leaves
+  int t;
+  if (pc.list < 0)
+    t = li < pc.n_tiles ? li : -1;
+  else
+    t = li < int(lists[pc.list]) ? int(lists[LIST_BASE + pc.list * pc.n_tiles + li]) : -1;
+  if (t < 0)
+    return;
+  ivec4 r4 = tile_rect(t);
+  int bx = r4.x + int(gl_WorkGroupID.x) * 8, by = r4.y + int(gl_WorkGroupID.y) * 8;
+  int x1 = r4.x + r4.z, y1 = r4.y + r4.w;
+  if (bx >= x1 || by >= y1)
+    return; // a block past a clipped tile's edge
+  int lx = int(gl_LocalInvocationID.x), ly = int(gl_LocalInvocationID.y), lid = ly * 8 + lx;
+  int x = bx + lx, y = by + ly;
+  int k = pc.k, r = k / 2, side = 8 + 2 * r, kk = k * k;
+  int plane = pc.W * pc.H;
+  int oc0 = og * GROUP, n_oc = min(GROUP, pc.out_ch - oc0);
+
+  float acc[GROUP];
+  for (int o = 0; o < GROUP; o++)
+    acc[o] = o < n_oc ? wts[pc.b_off + oc0 + o] : 0.0;
+  for (int ic = 0; ic < pc.in_ch; ic++) {
+    for (int i = lid; i < side * side; i += 64) {
+      int sy = by - r + i / side, sx = bx - r + i % side;
+      bool inside = sx >= 0 && sx < pc.W && sy >= 0 && sy < pc.H;
+      patch_[i] = inside ? src[ic * plane + sy * pc.W + sx] : 0.0;
+    }
+    memoryBarrierShared();
+    barrier();
+    int wi = pc.w_off + (oc0 * pc.in_ch + ic) * kk;
+    for (int ky = 0; ky < k; ky++)
+      for (int kx = 0; kx < k; kx++) {
+        float v = patch_[(ly + ky) * side + lx + kx];
+        for (int o = 0; o < GROUP; o++)
+          if (o < n_oc)
+            acc[o] += wts[wi + o * pc.in_ch * kk + ky * k + kx] * v;
+      }
+    memoryBarrierShared();
+    barrier();
+  }
+  if (x >= x1 || y >= y1)
+    return;
+
+#ifdef TAIL
+  float a = anchor[y * pc.W + x];
+  for (int dy = 0; dy < 2; dy++) {
+    uint q0 = uint(clamp(int(floor((acc[2 * dy] + a) * 255.0 + 0.5)), 0, 255));
+    uint q1 = uint(clamp(int(floor((acc[2 * dy + 1] + a) * 255.0 + 0.5)), 0, 255));
+    // HR row 2y + dy, bytes 2x and 2x + 1: the same word, which nobody else writes
+    uint b = uint(2 * y + dy) * uint(2 * pc.W) + uint(2 * x);
+    atomicOr(hr[b >> 2], (q0 | (q1 << 8)) << ((b & 3u) * 8u));
+  }
+#else
+  for (int o = 0; o < GROUP; o++)
+    if (o < n_oc)
+      dst[(oc0 + o) * plane + y * pc.W + x] = pc.relu != 0 ? max(acc[o], 0.0) : acc[o];
+#endif
+}

@@ -1,0 +1,378 @@
+/* Per frame size: the buffers, the descriptor sets and the one command buffer that runs
+ * the plan of docs/gpu-backends.md. It is recorded once and resubmitted while the size
+ * stays: the tile lists' counts live on the device (the plan kernel fills them), so the
+ * commands do not depend on the frame's content. */
+#include "sr-vk.h"
+
+#include <string.h>
+
+/* The four descriptor sets: which buffers the src / dst / aux / bytes bindings see. */
+enum {
+  SET_LR,    /* to_float: LR bytes -> input */
+  SET_IN_A,  /* input -> map A (head, first plain layer, predict with its scratch) */
+  SET_A_B,   /* map A -> map B (block convs, odd plain layers), tails reading map A */
+  SET_B_A,   /* map B -> map A (ghost_add, even plain layers), tails reading map B */
+  N_SETS,
+};
+
+static int
+div_up (gint64 a, gint64 b)
+{
+  return (a + b - 1) / b;
+}
+
+void
+sr_vk_frame_free (SrVk *vk, SrVkFrame *f)
+{
+  if (!f)
+    return;
+  SrVkDevice *dev = &vk->dev;
+  if (f->cmd)
+    vkFreeCommandBuffers (dev->device, vk->pool, 1, &f->cmd);
+  if (f->desc_pool)
+    vkDestroyDescriptorPool (dev->device, f->desc_pool, NULL);
+  SrVkBuffer *bufs[] = { &f->input, &f->map_a, &f->map_b, &f->lists, &f->depths, &f->scratch,
+    &f->lr, &f->hr, &f->up, &f->down };
+  for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
+    sr_vk_buffer_free (dev, bufs[i]);
+  g_free (f->tile_depths);
+  g_free (f);
+}
+
+/* Everything the size decides, computed before anything is allocated. */
+typedef struct {
+  int tile, tiles_x, tiles_y, n_tiles, max_ocg;
+  guint64 input, map_a, map_b, lists, depths, scratch, lr, hr, down;
+  int scratch_per_tile;
+} Sizes;
+
+static void
+compute_sizes (const SrModel *m, int W, int H, Sizes *s)
+{
+  const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
+  const guint64 plane = (guint64) W * H;
+  s->tile = ghost ? m->ghost.exit_tile : SR_VK_PLAIN_TILE;
+  s->tiles_x = div_up (W, s->tile);
+  s->tiles_y = div_up (H, s->tile);
+  s->n_tiles = s->tiles_x * s->tiles_y;
+  int ch_a, ch_b;
+  if (ghost) {
+    const SrGhostExit *g = &m->ghost;
+    ch_a = g->channels;
+    ch_b = g->channels / 2;
+    s->max_ocg = div_up (g->channels, SR_VK_GROUP);
+    int Wp = g->pred[0].out_ch, h1 = (s->tile + 1) / 2, h2 = (h1 + 1) / 2;
+    s->scratch_per_tile = Wp * (h1 * h1 + h2 * h2);
+  } else {
+    ch_a = ch_b = m->max_channels;
+    s->max_ocg = div_up (m->max_channels, SR_VK_GROUP);
+    s->scratch_per_tile = 0;
+  }
+  s->input = plane * 4;
+  s->map_a = plane * ch_a * 4;
+  s->map_b = plane * ch_b * 4;
+  s->lists = (SR_VK_LIST_BASE + (ghost ? 2 * (guint64) m->ghost.n_blocks * s->n_tiles : 0)) * 4;
+  s->depths = MAX (s->n_tiles, 1) * 4;
+  s->scratch = MAX ((guint64) s->n_tiles * s->scratch_per_tile * 4, 16);
+  s->lr = (plane + 3) / 4 * 4;
+  s->hr = plane * m->scale * m->scale;
+  s->down = s->hr + s->depths;
+}
+
+/* The device's limits, checked before any allocation (or any touch of the planes). */
+static gboolean
+check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
+{
+  const VkPhysicalDeviceLimits *lim = &vk->dev.props.limits;
+  const struct {
+    const char *what;
+    guint64 bytes;
+  } storage[] = {
+    { "input map", s->input }, { "feature map", s->map_a }, { "feature map", s->map_b },
+    { "tile list", s->lists }, { "predictor scratch", s->scratch }, { "HR output", s->hr },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (storage); i++) {
+    guint64 limit = MIN ((guint64) lim->maxStorageBufferRange, vk->dev.max_alloc);
+    if (storage[i].bytes > limit) {
+      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "vulkan: a %dx%d frame needs a %"
+          G_GUINT64_FORMAT "-byte %s; %s allows %" G_GUINT64_FORMAT " bytes per buffer", W, H,
+          storage[i].bytes, storage[i].what, vk->dev.props.deviceName, limit);
+      return FALSE;
+    }
+  }
+  guint64 device = s->input + s->map_a + s->map_b + s->lists + s->depths + s->scratch + s->lr +
+      s->hr;
+  guint64 host = s->lr + s->down;
+  if (device > sr_vk_heap_size (&vk->dev, FALSE) || host > sr_vk_heap_size (&vk->dev, TRUE)) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "vulkan: a %dx%d frame needs %"
+        G_GUINT64_FORMAT " bytes of device and %" G_GUINT64_FORMAT " of staging memory, more "
+        "than %s has", W, H, device, host, vk->dev.props.deviceName);
+    return FALSE;
+  }
+  const int bt = div_up (s->tile, SR_VK_BLOCK);
+  const guint64 need[3] = {
+    MAX (MAX (bt, div_up (W, SR_VK_BLOCK)), MAX (s->tiles_x, div_up (s->n_tiles, 64))),
+    MAX (MAX (bt, div_up (H, SR_VK_BLOCK)), s->tiles_y),
+    (guint64) s->n_tiles * s->max_ocg,
+  };
+  for (int i = 0; i < 3; i++)
+    if (need[i] > lim->maxComputeWorkGroupCount[i]) {
+      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "vulkan: a %dx%d frame needs %"
+          G_GUINT64_FORMAT " work-groups along %c; %s allows %u", W, H, need[i], "xyz"[i],
+          vk->dev.props.deviceName, lim->maxComputeWorkGroupCount[i]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+make_buffers (SrVk *vk, SrVkFrame *f, const Sizes *s, GError **error)
+{
+  SrVkDevice *dev = &vk->dev;
+  const VkBufferUsageFlags storage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+      VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
+  return sr_vk_buffer_new (dev, &f->input, s->input, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->map_a, s->map_a, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->map_b, s->map_b, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->lists, s->lists, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->depths, s->depths, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->scratch, s->scratch, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->lr, s->lr, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->hr, s->hr, storage, FALSE, error) &&
+      sr_vk_buffer_new (dev, &f->up, s->lr, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, TRUE, error) &&
+      sr_vk_buffer_new (dev, &f->down, s->down, VK_BUFFER_USAGE_TRANSFER_DST_BIT, TRUE, error) &&
+      /* never-computed rims are read (and never reach an output): keep them defined */
+      sr_vk_copy_now (vk, NULL, &f->map_a, error) && sr_vk_copy_now (vk, NULL, &f->map_b, error);
+}
+
+static gboolean
+make_sets (SrVk *vk, SrVkFrame *f, GError **error)
+{
+  VkDevice device = vk->dev.device;
+  VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, N_SETS * SR_VK_N_BINDINGS };
+  VkDescriptorPoolCreateInfo dpci = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+    .maxSets = N_SETS,
+    .poolSizeCount = 1,
+    .pPoolSizes = &size,
+  };
+  if (!sr_vk_check (vkCreateDescriptorPool (device, &dpci, NULL, &f->desc_pool),
+          "vkCreateDescriptorPool", error)) {
+    f->desc_pool = VK_NULL_HANDLE;
+    return FALSE;
+  }
+  VkDescriptorSetLayout layouts[N_SETS];
+  for (int i = 0; i < N_SETS; i++)
+    layouts[i] = vk->set_layout;
+  VkDescriptorSetAllocateInfo dsai = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+    .descriptorPool = f->desc_pool,
+    .descriptorSetCount = N_SETS,
+    .pSetLayouts = layouts,
+  };
+  if (!sr_vk_check (vkAllocateDescriptorSets (device, &dsai, f->sets),
+          "vkAllocateDescriptorSets", error))
+    return FALSE;
+  /* the plain net's tails take the anchor from aux, so its IN_A set has the input there */
+  SrVkBuffer *in_a_aux = vk->model->type == SR_ARCH_GHOST_EXIT ? &f->scratch : &f->input;
+  SrVkBuffer *spec[N_SETS][4] = {  /* src, dst, aux, bytes */
+    [SET_LR] = { &f->input, &f->input, &f->input, &f->lr },
+    [SET_IN_A] = { &f->input, &f->map_a, in_a_aux, &f->hr },
+    [SET_A_B] = { &f->map_a, &f->map_b, &f->input, &f->hr },
+    [SET_B_A] = { &f->map_b, &f->map_a, &f->input, &f->hr },
+  };
+  VkDescriptorBufferInfo infos[N_SETS][SR_VK_N_BINDINGS];
+  VkWriteDescriptorSet writes[N_SETS * SR_VK_N_BINDINGS];
+  int n = 0;
+  for (int s = 0; s < N_SETS; s++) {
+    SrVkBuffer *bufs[SR_VK_N_BINDINGS] = {
+      [SR_VK_B_WEIGHTS] = &vk->weights,
+      [SR_VK_B_SRC] = spec[s][0],
+      [SR_VK_B_DST] = spec[s][1],
+      [SR_VK_B_LISTS] = &f->lists,
+      [SR_VK_B_AUX] = spec[s][2],
+      [SR_VK_B_BYTES] = spec[s][3],
+      [SR_VK_B_DEPTHS] = &f->depths,
+      [SR_VK_B_PARAMS] = &vk->params,
+    };
+    for (int b = 0; b < SR_VK_N_BINDINGS; b++) {
+      infos[s][b] = (VkDescriptorBufferInfo) { bufs[b]->buffer, 0, VK_WHOLE_SIZE };
+      writes[n++] = (VkWriteDescriptorSet) {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = f->sets[s],
+        .dstBinding = b,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &infos[s][b],
+      };
+    }
+  }
+  vkUpdateDescriptorSets (device, n, writes, 0, NULL);
+  return TRUE;
+}
+
+static void
+barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlags src_access,
+    VkPipelineStageFlags to, VkAccessFlags dst_access)
+{
+  VkMemoryBarrier mb = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = src_access,
+    .dstAccessMask = dst_access,
+  };
+  vkCmdPipelineBarrier (cmd, from, to, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+/* One kernel, then a barrier so the next one sees its writes. */
+static void
+dispatch (SrVk *vk, SrVkFrame *f, SrVkKernel kernel, int set, const SrVkPush *push,
+    uint32_t gx, uint32_t gy, uint32_t gz)
+{
+  VkCommandBuffer cmd = f->cmd;
+  vkCmdBindPipeline (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->pipelines[kernel]);
+  vkCmdBindDescriptorSets (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vk->layout, 0, 1,
+      &f->sets[set], 0, NULL);
+  vkCmdPushConstants (cmd, vk->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof *push, push);
+  vkCmdDispatch (cmd, gx, gy, gz);
+  barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT |
+      VK_ACCESS_SHADER_WRITE_BIT);
+}
+
+/* A conv (or the tail) over tile list `list` (-1: all tiles). */
+static void
+conv (SrVk *vk, SrVkFrame *f, SrVkKernel kernel, int set, const SrVkPush *base,
+    const SrLayer *l, SrVkLayerOffsets off, int list)
+{
+  SrVkPush p = *base;
+  p.list = list;
+  p.in_ch = l->in_ch;
+  p.out_ch = l->out_ch;
+  p.k = l->kernel;
+  p.relu = l->act == SR_ACT_RELU;
+  p.w_off = off.w;
+  p.b_off = off.b;
+  p.n_ocg = div_up (l->out_ch, SR_VK_GROUP);
+  int bt = div_up (f->tile, SR_VK_BLOCK);
+  dispatch (vk, f, kernel, set, &p, bt, bt, f->n_tiles * p.n_ocg);
+}
+
+static void
+record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
+{
+  const SrGhostExit *g = &vk->model->ghost;
+  const int B = g->n_blocks, half = g->channels / 2, bt = div_up (f->tile, SR_VK_BLOCK);
+  conv (vk, f, SR_VK_CONV, SET_IN_A, base, &g->head, vk->layers[0], -1);
+
+  SrVkPush p = *base;
+  p.in_ch = g->pred[0].out_ch;
+  p.aux = B;
+  p.w_off = vk->pred_off;
+  int h1 = (f->tile + 1) / 2, h2 = (h1 + 1) / 2;
+  p.aux2 = p.in_ch * (h1 * h1 + h2 * h2); /* scratch floats per tile, as compute_sizes () */
+  dispatch (vk, f, SR_VK_PREDICT, SET_IN_A, &p, f->tiles_x, f->tiles_y, 1);
+  p = *base;
+  p.aux = B;
+  p.aux2 = div_up (2 * B + 1, f->tile); /* R: see docs/gpu-backends.md */
+  dispatch (vk, f, SR_VK_PLAN, SET_IN_A, &p, div_up (f->n_tiles, 64), 1, 1);
+
+  for (int j = 1; j <= B; j++) {
+    conv (vk, f, SR_VK_CONV, SET_A_B, base, &g->blocks[j - 1], vk->layers[j], j - 1);
+    p = *base;
+    p.list = j - 1;
+    p.out_ch = half;
+    p.aux = vk->shift_off + (j - 1) * half * 2;
+    dispatch (vk, f, SR_VK_GHOST_ADD, SET_B_A, &p, bt, bt, f->n_tiles);
+    conv (vk, f, SR_VK_TAIL, SET_A_B, base, &g->tail, vk->layers[B + 1], B + j - 1);
+  }
+}
+
+static void
+record_plain (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
+{
+  const SrModel *m = vk->model;
+  for (int i = 0; i < m->n_layers; i++) {
+    /* layer i reads the input (i = 0), map A (odd i) or map B (even i) */
+    int set = i == 0 ? SET_IN_A : i % 2 ? SET_A_B : SET_B_A;
+    conv (vk, f, i + 1 < m->n_layers ? SR_VK_CONV : SR_VK_TAIL, set, base, &m->layers[i],
+        vk->layers[i], -1);
+  }
+}
+
+static gboolean
+record (SrVk *vk, SrVkFrame *f, GError **error)
+{
+  VkCommandBufferAllocateInfo cbai = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+    .commandPool = vk->pool,
+    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+    .commandBufferCount = 1,
+  };
+  if (!sr_vk_check (vkAllocateCommandBuffers (vk->dev.device, &cbai, &f->cmd),
+          "vkAllocateCommandBuffers", error)) {
+    f->cmd = VK_NULL_HANDLE;
+    return FALSE;
+  }
+  VkCommandBufferBeginInfo begin = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
+  if (!sr_vk_check (vkBeginCommandBuffer (f->cmd, &begin), "vkBeginCommandBuffer", error))
+    return FALSE;
+  VkCommandBuffer cmd = f->cmd;
+  VkBufferCopy up = { 0, 0, f->lr.size };
+  vkCmdCopyBuffer (cmd, f->up.buffer, f->lr.buffer, 1, &up);
+  /* the tails OR their bytes in; the plan appends to the lists */
+  vkCmdFillBuffer (cmd, f->hr.buffer, 0, VK_WHOLE_SIZE, 0);
+  vkCmdFillBuffer (cmd, f->lists.buffer, 0, SR_VK_LIST_BASE * 4, 0);
+  barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT |
+      VK_ACCESS_SHADER_WRITE_BIT);
+
+  SrVkPush base = {
+    .W = f->width, .H = f->height, .T = f->tile, .tiles_x = f->tiles_x,
+    .n_tiles = f->n_tiles, .list = -1, .n_ocg = 1,
+  };
+  dispatch (vk, f, SR_VK_TO_FLOAT, SET_LR, &base, div_up (f->width, SR_VK_BLOCK),
+      div_up (f->height, SR_VK_BLOCK), 1);
+  if (vk->model->type == SR_ARCH_GHOST_EXIT)
+    record_ghost (vk, f, &base);
+  else
+    record_plain (vk, f, &base);
+
+  barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+      VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+  VkBufferCopy hr = { 0, 0, f->hr_bytes };
+  VkBufferCopy depths = { 0, f->hr_bytes, f->depths.size };
+  vkCmdCopyBuffer (cmd, f->hr.buffer, f->down.buffer, 1, &hr);
+  vkCmdCopyBuffer (cmd, f->depths.buffer, f->down.buffer, 1, &depths);
+  barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+      VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+  return sr_vk_check (vkEndCommandBuffer (cmd), "vkEndCommandBuffer", error);
+}
+
+gboolean
+sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error)
+{
+  if (vk->frame && vk->frame->width == width && vk->frame->height == height)
+    return TRUE;
+  Sizes s;
+  compute_sizes (vk->model, width, height, &s);
+  if (!check_limits (vk, width, height, &s, error))
+    return FALSE;
+  /* the old frame's command buffer may not be pending: every submit is waited for */
+  sr_vk_frame_free (vk, vk->frame);
+  vk->frame = NULL;
+  SrVkFrame *f = g_new0 (SrVkFrame, 1);
+  f->width = width;
+  f->height = height;
+  f->tile = s.tile;
+  f->tiles_x = s.tiles_x;
+  f->tiles_y = s.tiles_y;
+  f->n_tiles = s.n_tiles;
+  f->hr_bytes = s.hr;
+  f->tile_depths = g_new0 (guint8, MAX (s.n_tiles, 1));
+  if (!make_buffers (vk, f, &s, error) || !make_sets (vk, f, error) || !record (vk, f, error)) {
+    sr_vk_frame_free (vk, f);
+    return FALSE;
+  }
+  vk->frame = f;
+  return TRUE;
+}

@@ -1,0 +1,132 @@
+/* The Vulkan backend's shared state. One file per job: sr-vk-device.c (instance, device
+ * choice, buffers, errors), sr-vk-pipelines.c (shaders, layouts, weights),
+ * sr-vk-frame.c (per frame size: buffers, descriptor sets, the recorded command buffer),
+ * sr-vk-backend.c (the SrBackendOps vtable, upload/download, stats). */
+#ifndef SR_VK_H
+#define SR_VK_H
+
+#include "../sr-backend.h"
+
+#include <vulkan/vulkan.h>
+
+/* ---- device (sr-vk-device.c) ---- */
+
+typedef struct {
+  VkInstance instance;
+  VkPhysicalDevice phys;
+  VkPhysicalDeviceProperties props;
+  VkPhysicalDeviceMemoryProperties mem;
+  VkDeviceSize max_alloc;      /* maxMemoryAllocationSize (Vulkan 1.1) */
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+} SrVkDevice;
+
+typedef struct {
+  VkBuffer buffer;
+  VkDeviceMemory memory;
+  VkDeviceSize size;
+  void *map;                   /* host-visible buffers stay mapped */
+} SrVkBuffer;
+
+/* Picks a device (see docs/gpu-backends.md: `want` is an index or a name substring; NULL:
+ * the first hardware GPU, else, when not automatic, the first device) and opens it. */
+gboolean sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic,
+    GError **error);
+void sr_vk_device_close (SrVkDevice *dev);
+const char *sr_vk_result_name (VkResult result);
+/* FALSE with an SR_ERROR_BACKEND naming the call when result is not VK_SUCCESS. */
+gboolean sr_vk_check (VkResult result, const char *call, GError **error);
+/* host: HOST_VISIBLE | HOST_COHERENT and mapped, else DEVICE_LOCAL preferred. */
+gboolean sr_vk_buffer_new (SrVkDevice *dev, SrVkBuffer *buf, VkDeviceSize size,
+    VkBufferUsageFlags usage, gboolean host, GError **error);
+void sr_vk_buffer_free (SrVkDevice *dev, SrVkBuffer *buf);
+/* Bytes of the heap behind the memory type a buffer of this kind would get. */
+VkDeviceSize sr_vk_heap_size (const SrVkDevice *dev, gboolean host);
+
+/* ---- pipelines and weights (sr-vk-pipelines.c) ---- */
+
+typedef enum {
+  SR_VK_TO_FLOAT,
+  SR_VK_CONV,
+  SR_VK_TAIL,
+  SR_VK_GHOST_ADD,
+  SR_VK_PREDICT,
+  SR_VK_PLAN,
+  SR_VK_N_PIPELINES,
+} SrVkKernel;
+
+/* The descriptor set every kernel sees (each uses some of the bindings). */
+typedef enum {
+  SR_VK_B_WEIGHTS,  /* all weights, biases and shifts */
+  SR_VK_B_SRC,      /* float maps read */
+  SR_VK_B_DST,      /* float maps written */
+  SR_VK_B_LISTS,    /* tile-list counts and lists */
+  SR_VK_B_AUX,      /* the anchor (tail), predictor scratch (predict) */
+  SR_VK_B_BYTES,    /* LR bytes (to_float), HR bytes (tail) */
+  SR_VK_B_DEPTHS,   /* per-tile depth */
+  SR_VK_B_PARAMS,   /* per-frame parameters written by the host (the threshold) */
+  SR_VK_N_BINDINGS,
+} SrVkBinding;
+
+/* Mirrors `Push` in shaders/common.glsl. */
+typedef struct {
+  gint32 W, H, T, tiles_x, n_tiles, list, in_ch, out_ch, k, relu, w_off, b_off, n_ocg, aux,
+      aux2;
+} SrVkPush;
+
+#define SR_VK_LIST_BASE 64  /* uints before the first list: the counts (2 per block) */
+#define SR_VK_GROUP 16      /* output channels per conv work-group */
+#define SR_VK_BLOCK 8       /* work-group side in pixels */
+#define SR_VK_PLAIN_TILE 32 /* dispatch tile of the plain net */
+
+typedef struct {
+  gint32 w, b;              /* offsets in floats in the weight buffer */
+} SrVkLayerOffsets;
+
+typedef struct _SrVkFrame SrVkFrame;
+
+typedef struct {
+  const SrModel *model;
+  SrVkDevice dev;
+  VkDescriptorSetLayout set_layout;
+  VkPipelineLayout layout;
+  VkPipeline pipelines[SR_VK_N_PIPELINES];
+  SrVkBuffer weights;
+  SrVkLayerOffsets *layers;  /* plain: per layer; ghost: head, blocks..., tail */
+  gint32 pred_off;           /* ghost: the predictor's packed weights */
+  gint32 shift_off;          /* ghost: (dy, dx) per block and intrinsic channel */
+  SrVkBuffer params;         /* host-visible: the threshold */
+  VkCommandPool pool;
+  VkFence fence;
+  SrVkFrame *frame;          /* buffers and commands for the current frame size */
+  char *name;
+} SrVk;
+
+gboolean sr_vk_pipelines_new (SrVk *vk, GError **error);
+void sr_vk_pipelines_free (SrVk *vk);
+/* Packs every layer into one buffer and uploads it (once, in create()). */
+gboolean sr_vk_weights_upload (SrVk *vk, GError **error);
+/* Records and runs a one-off copy of `src` into `dst` (src NULL: zero dst), waiting for it. */
+gboolean sr_vk_copy_now (SrVk *vk, SrVkBuffer *src, SrVkBuffer *dst, GError **error);
+
+/* ---- per frame size (sr-vk-frame.c) ---- */
+
+struct _SrVkFrame {
+  int width, height;         /* LR */
+  int tile, tiles_x, tiles_y, n_tiles;
+  SrVkBuffer input, map_a, map_b, lists, depths, scratch, lr, hr;
+  SrVkBuffer up, down;       /* host-visible staging: LR bytes; HR bytes then depths */
+  VkDeviceSize hr_bytes;
+  VkDescriptorPool desc_pool;
+  VkDescriptorSet sets[4];
+  VkCommandBuffer cmd;       /* recorded once for this size, submitted every frame */
+  guint8 *tile_depths;       /* the last frame's depths, for the stats */
+};
+
+/* Makes vk->frame fit width x height (checking the device's limits before allocating
+ * anything); keeps the current one when the size is unchanged. */
+gboolean sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error);
+void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
+
+#endif
