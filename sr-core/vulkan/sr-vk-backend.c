@@ -17,6 +17,8 @@ vk_destroy (gpointer state)
     sr_vk_pipelines_free (vk);
     if (vk->fence)
       vkDestroyFence (vk->dev.device, vk->fence, NULL);
+    if (vk->timestamps)
+      vkDestroyQueryPool (vk->dev.device, vk->timestamps, NULL);
     if (vk->pool)
       vkDestroyCommandPool (vk->dev.device, vk->pool, NULL);
   }
@@ -55,6 +57,15 @@ vk_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
     vk->fence = VK_NULL_HANDLE;
     goto fail;
   }
+  /* the device time of the network (stats.device_seconds), where the queue has timestamps */
+  VkQueryPoolCreateInfo qpci = {
+    .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+    .queryCount = 2,
+  };
+  if (vk->dev.timestamp_bits == 0 ||
+      vkCreateQueryPool (vk->dev.device, &qpci, NULL, &vk->timestamps) != VK_SUCCESS)
+    vk->timestamps = VK_NULL_HANDLE;
   if (!sr_vk_pipelines_new (vk, error) || !sr_vk_weights_upload (vk, error) ||
       !sr_vk_buffer_new (&vk->dev, &vk->params, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, TRUE,
           error))
@@ -177,6 +188,14 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
     return FALSE;
 
   unpack_output (f->down.map, dst);
+  guint64 ts[2];
+  if (vk->timestamps && vkGetQueryPoolResults (device, vk->timestamps, 0, 2, sizeof ts, ts,
+          sizeof ts[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+    guint64 mask = vk->dev.timestamp_bits >= 64 ? G_MAXUINT64
+        : (G_GUINT64_CONSTANT (1) << vk->dev.timestamp_bits) - 1;
+    stats->device_seconds = (double) ((ts[1] - ts[0]) & mask) *
+        vk->dev.props.limits.timestampPeriod * 1e-9;
+  }
   if (vk->model->type == SR_ARCH_GHOST_EXIT) {
     ghost_stats (vk, (const guint32 *) ((const guint8 *) f->down.map + f->hr_bytes),
         exit_threshold, stats);

@@ -47,9 +47,9 @@ is_software (const VkPhysicalDeviceProperties *p)
   return p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
-/* The first queue family with compute, or -1. */
+/* The first queue family with compute, or -1; its timestamp bits in *bits. */
 static int
-compute_family (VkPhysicalDevice phys)
+compute_family (VkPhysicalDevice phys, uint32_t *bits)
 {
   uint32_t n = 0;
   vkGetPhysicalDeviceQueueFamilyProperties (phys, &n, NULL);
@@ -57,8 +57,11 @@ compute_family (VkPhysicalDevice phys)
   vkGetPhysicalDeviceQueueFamilyProperties (phys, &n, q);
   int found = -1;
   for (uint32_t i = 0; i < n && found < 0; i++)
-    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
       found = i;
+      if (bits)
+        *bits = q[i].timestampValidBits;
+    }
   g_free (q);
   return found;
 }
@@ -168,7 +171,7 @@ sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic, GError
   if (sr_vk_check (res, "vkEnumeratePhysicalDevices", error)) {
     for (uint32_t i = 0; i < n; i++) {
       vkGetPhysicalDeviceProperties (phys[i], &props[i]);
-      usable[i] = props[i].apiVersion >= VK_API_VERSION_1_1 && compute_family (phys[i]) >= 0;
+      usable[i] = props[i].apiVersion >= VK_API_VERSION_1_1 && compute_family (phys[i], NULL) >= 0;
     }
     chosen = choose (props, usable, n, want, automatic, error);
   }
@@ -193,7 +196,7 @@ sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic, GError
   vkGetPhysicalDeviceProperties2 (dev->phys, &p2);
   dev->max_alloc = m3.maxMemoryAllocationSize ? m3.maxMemoryAllocationSize : G_MAXUINT32;
 
-  dev->queue_family = compute_family (dev->phys);
+  dev->queue_family = compute_family (dev->phys, &dev->timestamp_bits);
   float priority = 1.f;
   VkDeviceQueueCreateInfo qci = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,

@@ -326,6 +326,10 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT |
       VK_ACCESS_SHADER_WRITE_BIT);
 
+  if (vk->timestamps) {
+    vkCmdResetQueryPool (cmd, vk->timestamps, 0, 2);
+    vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, vk->timestamps, 0);
+  }
   SrVkPush base = {
     .W = f->width, .H = f->height, .T = f->tile, .tiles_x = f->tiles_x,
     .n_tiles = f->n_tiles, .list = -1, .n_ocg = 1,
@@ -337,6 +341,8 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
   else
     record_plain (vk, f, &base);
 
+  if (vk->timestamps)
+    vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, vk->timestamps, 1);
   barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
       VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
   VkBufferCopy hr = { 0, 0, f->hr_bytes };

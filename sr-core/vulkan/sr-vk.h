@@ -20,6 +20,7 @@ typedef struct {
   VkDevice device;
   VkQueue queue;
   uint32_t queue_family;
+  uint32_t timestamp_bits;     /* of the queue family; 0: no timestamps */
 } SrVkDevice;
 
 typedef struct {
@@ -99,6 +100,7 @@ typedef struct {
   SrVkBuffer params;         /* host-visible: the threshold */
   VkCommandPool pool;
   VkFence fence;
+  VkQueryPool timestamps;    /* two: the network's start and end; NULL when unsupported */
   SrVkFrame *frame;          /* buffers and commands for the current frame size */
   char *name;
 } SrVk;
