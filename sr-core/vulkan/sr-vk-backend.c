@@ -1,6 +1,6 @@
 /* The Vulkan backend's SrBackendOps: create (device, pipelines, weights), upscale (pack
  * the strided source into staging, submit the frame's command buffer, unpack the HR bytes,
- * fill the stats), destroy. */
+ * fill the stats), bicubic x2 (sr-vk-chroma.c), destroy. */
 #include "sr-vk.h"
 
 #include <string.h>
@@ -12,6 +12,7 @@ vk_destroy (gpointer state)
   if (vk->dev.device) {
     vkDeviceWaitIdle (vk->dev.device); /* nothing may be pending; device loss is fine here */
     sr_vk_frame_free (vk, vk->frame);
+    sr_vk_chroma_free (vk, vk->chroma);
     sr_vk_buffer_free (&vk->dev, &vk->weights);
     sr_vk_buffer_free (&vk->dev, &vk->params);
     sr_vk_pipelines_free (vk);
@@ -85,9 +86,8 @@ vk_device_name (gpointer state)
   return vk->name;
 }
 
-/* The strided source into the packed LR staging bytes. */
-static void
-pack_source (const SrPlane *src, guint8 *out)
+void
+sr_vk_pack_plane (const SrPlane *src, guint8 *out)
 {
   for (int y = 0; y < src->height; y++) {
     const guint8 *row = src->data + (gsize) y * src->stride;
@@ -100,18 +100,17 @@ pack_source (const SrPlane *src, guint8 *out)
   }
 }
 
-/* The packed HR bytes into dst, touching only its pixels. */
-static void
-unpack_output (const guint8 *hr, SrPlane *dst)
+void
+sr_vk_unpack_plane (const guint8 *in, gsize in_stride, SrPlane *dst)
 {
   for (int y = 0; y < dst->height; y++) {
-    const guint8 *in = hr + (gsize) y * dst->width;
+    const guint8 *i = in + (gsize) y * in_stride;
     guint8 *row = dst->data + (gsize) y * dst->stride;
     if (dst->pixel_stride == 1)
-      memcpy (row, in, dst->width);
+      memcpy (row, i, dst->width);
     else
       for (int x = 0; x < dst->width; x++)
-        row[(gsize) x * dst->pixel_stride] = in[x];
+        row[(gsize) x * dst->pixel_stride] = i[x];
   }
 }
 
@@ -170,24 +169,15 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
   if (!sr_vk_frame_ensure (vk, src->width, src->height, error))
     return FALSE;
   SrVkFrame *f = vk->frame;
-  pack_source (src, f->up.map);
+  sr_vk_pack_plane (src, f->up.map);
   float threshold = exit_threshold > 0 ? exit_threshold : 0;
   memcpy (vk->params.map, &threshold, sizeof threshold);
 
-  VkSubmitInfo submit = {
-    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .commandBufferCount = 1,
-    .pCommandBuffers = &f->cmd,
-  };
-  VkDevice device = vk->dev.device;
-  if (!sr_vk_check (vkResetFences (device, 1, &vk->fence), "vkResetFences", error) ||
-      !sr_vk_check (vkQueueSubmit (vk->dev.queue, 1, &submit, vk->fence), "vkQueueSubmit",
-          error) ||
-      !sr_vk_check (vkWaitForFences (device, 1, &vk->fence, VK_TRUE, UINT64_MAX),
-          "vkWaitForFences", error))
+  if (!sr_vk_submit_wait (vk, f->cmd, error))
     return FALSE;
 
-  unpack_output (f->down.map, dst);
+  VkDevice device = vk->dev.device;
+  sr_vk_unpack_plane (f->down.map, dst->width, dst);
   guint64 ts[2];
   if (vk->timestamps && vkGetQueryPoolResults (device, vk->timestamps, 0, 2, sizeof ts, ts,
           sizeof ts[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
@@ -207,10 +197,17 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
   return TRUE;
 }
 
+static gboolean
+vk_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  return sr_vk_bicubic_x2 (state, src, dst, error);
+}
+
 const SrBackendOps sr_vulkan_backend = {
   .kind = SR_BACKEND_VULKAN,
   .create = vk_create,
   .upscale_luma = vk_upscale_luma,
   .destroy = vk_destroy,
   .device_name = vk_device_name,
+  .bicubic_x2 = vk_bicubic_x2,
 };

@@ -148,31 +148,6 @@ make_buffers (SrVk *vk, SrVkFrame *f, const Sizes *s, GError **error)
 static gboolean
 make_sets (SrVk *vk, SrVkFrame *f, GError **error)
 {
-  VkDevice device = vk->dev.device;
-  VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, N_SETS * SR_VK_N_BINDINGS };
-  VkDescriptorPoolCreateInfo dpci = {
-    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-    .maxSets = N_SETS,
-    .poolSizeCount = 1,
-    .pPoolSizes = &size,
-  };
-  if (!sr_vk_check (vkCreateDescriptorPool (device, &dpci, NULL, &f->desc_pool),
-          "vkCreateDescriptorPool", error)) {
-    f->desc_pool = VK_NULL_HANDLE;
-    return FALSE;
-  }
-  VkDescriptorSetLayout layouts[N_SETS];
-  for (int i = 0; i < N_SETS; i++)
-    layouts[i] = vk->set_layout;
-  VkDescriptorSetAllocateInfo dsai = {
-    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-    .descriptorPool = f->desc_pool,
-    .descriptorSetCount = N_SETS,
-    .pSetLayouts = layouts,
-  };
-  if (!sr_vk_check (vkAllocateDescriptorSets (device, &dsai, f->sets),
-          "vkAllocateDescriptorSets", error))
-    return FALSE;
   /* the plain net's tails take the anchor from aux, so its IN_A set has the input there */
   SrVkBuffer *in_a_aux = vk->model->type == SR_ARCH_GHOST_EXIT ? &f->scratch : &f->input;
   SrVkBuffer *spec[N_SETS][4] = {  /* src, dst, aux, bytes */
@@ -181,46 +156,18 @@ make_sets (SrVk *vk, SrVkFrame *f, GError **error)
     [SET_A_B] = { &f->map_a, &f->map_b, &f->input, &f->hr },
     [SET_B_A] = { &f->map_b, &f->map_a, &f->input, &f->hr },
   };
-  VkDescriptorBufferInfo infos[N_SETS][SR_VK_N_BINDINGS];
-  VkWriteDescriptorSet writes[N_SETS * SR_VK_N_BINDINGS];
-  int n = 0;
+  SrVkBuffer *bufs[N_SETS][SR_VK_N_BINDINGS];
   for (int s = 0; s < N_SETS; s++) {
-    SrVkBuffer *bufs[SR_VK_N_BINDINGS] = {
-      [SR_VK_B_WEIGHTS] = &vk->weights,
-      [SR_VK_B_SRC] = spec[s][0],
-      [SR_VK_B_DST] = spec[s][1],
-      [SR_VK_B_LISTS] = &f->lists,
-      [SR_VK_B_AUX] = spec[s][2],
-      [SR_VK_B_BYTES] = spec[s][3],
-      [SR_VK_B_DEPTHS] = &f->depths,
-      [SR_VK_B_PARAMS] = &vk->params,
-    };
-    for (int b = 0; b < SR_VK_N_BINDINGS; b++) {
-      infos[s][b] = (VkDescriptorBufferInfo) { bufs[b]->buffer, 0, VK_WHOLE_SIZE };
-      writes[n++] = (VkWriteDescriptorSet) {
-        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-        .dstSet = f->sets[s],
-        .dstBinding = b,
-        .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        .pBufferInfo = &infos[s][b],
-      };
-    }
+    bufs[s][SR_VK_B_WEIGHTS] = &vk->weights;
+    bufs[s][SR_VK_B_SRC] = spec[s][0];
+    bufs[s][SR_VK_B_DST] = spec[s][1];
+    bufs[s][SR_VK_B_LISTS] = &f->lists;
+    bufs[s][SR_VK_B_AUX] = spec[s][2];
+    bufs[s][SR_VK_B_BYTES] = spec[s][3];
+    bufs[s][SR_VK_B_DEPTHS] = &f->depths;
+    bufs[s][SR_VK_B_PARAMS] = &vk->params;
   }
-  vkUpdateDescriptorSets (device, n, writes, 0, NULL);
-  return TRUE;
-}
-
-static void
-barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlags src_access,
-    VkPipelineStageFlags to, VkAccessFlags dst_access)
-{
-  VkMemoryBarrier mb = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = src_access,
-    .dstAccessMask = dst_access,
-  };
-  vkCmdPipelineBarrier (cmd, from, to, 0, 1, &mb, 0, NULL, 0, NULL);
+  return sr_vk_sets_new (vk, N_SETS, bufs, &f->desc_pool, f->sets, error);
 }
 
 /* One kernel, then a barrier so the next one sees its writes. */
@@ -234,7 +181,7 @@ dispatch (SrVk *vk, SrVkFrame *f, SrVkKernel kernel, int set, const SrVkPush *pu
       &f->sets[set], 0, NULL);
   vkCmdPushConstants (cmd, vk->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof *push, push);
   vkCmdDispatch (cmd, gx, gy, gz);
-  barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+  sr_vk_barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT |
       VK_ACCESS_SHADER_WRITE_BIT);
 }
@@ -302,19 +249,7 @@ record_plain (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
 static gboolean
 record (SrVk *vk, SrVkFrame *f, GError **error)
 {
-  VkCommandBufferAllocateInfo cbai = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-    .commandPool = vk->pool,
-    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-    .commandBufferCount = 1,
-  };
-  if (!sr_vk_check (vkAllocateCommandBuffers (vk->dev.device, &cbai, &f->cmd),
-          "vkAllocateCommandBuffers", error)) {
-    f->cmd = VK_NULL_HANDLE;
-    return FALSE;
-  }
-  VkCommandBufferBeginInfo begin = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
-  if (!sr_vk_check (vkBeginCommandBuffer (f->cmd, &begin), "vkBeginCommandBuffer", error))
+  if (!sr_vk_cmd_begin (vk, &f->cmd, 0, error))
     return FALSE;
   VkCommandBuffer cmd = f->cmd;
   VkBufferCopy up = { 0, 0, f->lr.size };
@@ -322,7 +257,7 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
   /* the tails OR their bytes in; the plan appends to the lists */
   vkCmdFillBuffer (cmd, f->hr.buffer, 0, VK_WHOLE_SIZE, 0);
   vkCmdFillBuffer (cmd, f->lists.buffer, 0, SR_VK_LIST_BASE * 4, 0);
-  barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+  sr_vk_barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT |
       VK_ACCESS_SHADER_WRITE_BIT);
 
@@ -343,13 +278,13 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
 
   if (vk->timestamps)
     vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, vk->timestamps, 1);
-  barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+  sr_vk_barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
       VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
   VkBufferCopy hr = { 0, 0, f->hr_bytes };
   VkBufferCopy depths = { 0, f->hr_bytes, f->depths.size };
   vkCmdCopyBuffer (cmd, f->hr.buffer, f->down.buffer, 1, &hr);
   vkCmdCopyBuffer (cmd, f->depths.buffer, f->down.buffer, 1, &depths);
-  barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+  sr_vk_barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
       VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
   return sr_vk_check (vkEndCommandBuffer (cmd), "vkEndCommandBuffer", error);
 }

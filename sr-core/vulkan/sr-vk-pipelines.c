@@ -23,6 +23,9 @@ static const uint32_t predict_spv[] =
 static const uint32_t plan_spv[] =
 #include "plan.spv.h"
 ;
+static const uint32_t bicubic_spv[] =
+#include "bicubic.spv.h"
+;
 
 static const struct {
   const char *name;
@@ -35,6 +38,7 @@ static const struct {
   [SR_VK_GHOST_ADD] = { "ghost_add", ghost_add_spv, sizeof ghost_add_spv },
   [SR_VK_PREDICT] = { "predict", predict_spv, sizeof predict_spv },
   [SR_VK_PLAN] = { "plan", plan_spv, sizeof plan_spv },
+  [SR_VK_BICUBIC] = { "bicubic", bicubic_spv, sizeof bicubic_spv },
 };
 
 static gboolean
@@ -130,46 +134,125 @@ sr_vk_pipelines_free (SrVk *vk)
 }
 
 gboolean
-sr_vk_copy_now (SrVk *vk, SrVkBuffer *src, SrVkBuffer *dst, GError **error)
+sr_vk_cmd_begin (SrVk *vk, VkCommandBuffer *cmd, VkCommandBufferUsageFlags flags,
+    GError **error)
 {
-  VkDevice device = vk->dev.device;
   VkCommandBufferAllocateInfo cbai = {
     .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
     .commandPool = vk->pool,
     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
     .commandBufferCount = 1,
   };
-  VkCommandBuffer cmd;
-  if (!sr_vk_check (vkAllocateCommandBuffers (device, &cbai, &cmd), "vkAllocateCommandBuffers",
-          error))
+  if (!sr_vk_check (vkAllocateCommandBuffers (vk->dev.device, &cbai, cmd),
+          "vkAllocateCommandBuffers", error)) {
+    *cmd = VK_NULL_HANDLE;
     return FALSE;
+  }
   VkCommandBufferBeginInfo begin = {
     .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    .flags = flags,
   };
-  VkBufferCopy region = { 0, 0, src ? MIN (src->size, dst->size) : 0 };
+  return sr_vk_check (vkBeginCommandBuffer (*cmd, &begin), "vkBeginCommandBuffer", error);
+}
+
+gboolean
+sr_vk_submit_wait (SrVk *vk, VkCommandBuffer cmd, GError **error)
+{
   VkSubmitInfo submit = {
     .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
     .commandBufferCount = 1,
     .pCommandBuffers = &cmd,
   };
-  gboolean ok = sr_vk_check (vkBeginCommandBuffer (cmd, &begin), "vkBeginCommandBuffer", error);
+  VkDevice device = vk->dev.device;
+  return sr_vk_check (vkResetFences (device, 1, &vk->fence), "vkResetFences", error) &&
+      sr_vk_check (vkQueueSubmit (vk->dev.queue, 1, &submit, vk->fence), "vkQueueSubmit",
+          error) &&
+      sr_vk_check (vkWaitForFences (device, 1, &vk->fence, VK_TRUE, UINT64_MAX),
+          "vkWaitForFences", error);
+}
+
+void
+sr_vk_barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlags src_access,
+    VkPipelineStageFlags to, VkAccessFlags dst_access)
+{
+  VkMemoryBarrier mb = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = src_access,
+    .dstAccessMask = dst_access,
+  };
+  vkCmdPipelineBarrier (cmd, from, to, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+gboolean
+sr_vk_copy_now (SrVk *vk, SrVkBuffer *src, SrVkBuffer *dst, GError **error)
+{
+  VkCommandBuffer cmd;
+  gboolean ok = sr_vk_cmd_begin (vk, &cmd, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, error);
   if (ok) {
+    VkBufferCopy region = { 0, 0, src ? MIN (src->size, dst->size) : 0 };
     if (src)
       vkCmdCopyBuffer (cmd, src->buffer, dst->buffer, 1, &region);
     else
       vkCmdFillBuffer (cmd, dst->buffer, 0, VK_WHOLE_SIZE, 0);
     ok = sr_vk_check (vkEndCommandBuffer (cmd), "vkEndCommandBuffer", error) &&
-        sr_vk_check (vkResetFences (device, 1, &vk->fence), "vkResetFences", error) &&
-        sr_vk_check (vkQueueSubmit (vk->dev.queue, 1, &submit, vk->fence), "vkQueueSubmit",
-            error) &&
-        sr_vk_check (vkWaitForFences (device, 1, &vk->fence, VK_TRUE, UINT64_MAX),
-            "vkWaitForFences", error);
+        sr_vk_submit_wait (vk, cmd, error);
   }
   if (!ok)
-    vkDeviceWaitIdle (device); /* the buffer may still be pending */
-  vkFreeCommandBuffers (device, vk->pool, 1, &cmd);
+    vkDeviceWaitIdle (vk->dev.device); /* the buffer may still be pending */
+  if (cmd)
+    vkFreeCommandBuffers (vk->dev.device, vk->pool, 1, &cmd);
   return ok;
+}
+
+gboolean
+sr_vk_sets_new (SrVk *vk, guint n, SrVkBuffer *(*bufs)[SR_VK_N_BINDINGS],
+    VkDescriptorPool *pool, VkDescriptorSet *sets, GError **error)
+{
+  VkDevice device = vk->dev.device;
+  VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n * SR_VK_N_BINDINGS };
+  VkDescriptorPoolCreateInfo dpci = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+    .maxSets = n,
+    .poolSizeCount = 1,
+    .pPoolSizes = &size,
+  };
+  if (!sr_vk_check (vkCreateDescriptorPool (device, &dpci, NULL, pool),
+          "vkCreateDescriptorPool", error)) {
+    *pool = VK_NULL_HANDLE;
+    return FALSE;
+  }
+  VkDescriptorSetLayout *layouts = g_new (VkDescriptorSetLayout, n);
+  for (guint i = 0; i < n; i++)
+    layouts[i] = vk->set_layout;
+  VkDescriptorSetAllocateInfo dsai = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+    .descriptorPool = *pool,
+    .descriptorSetCount = n,
+    .pSetLayouts = layouts,
+  };
+  VkResult res = vkAllocateDescriptorSets (device, &dsai, sets);
+  g_free (layouts);
+  if (!sr_vk_check (res, "vkAllocateDescriptorSets", error))
+    return FALSE;
+  VkDescriptorBufferInfo *infos = g_new (VkDescriptorBufferInfo, n * SR_VK_N_BINDINGS);
+  VkWriteDescriptorSet *writes = g_new (VkWriteDescriptorSet, n * SR_VK_N_BINDINGS);
+  for (guint s = 0; s < n; s++)
+    for (guint b = 0; b < SR_VK_N_BINDINGS; b++) {
+      guint i = s * SR_VK_N_BINDINGS + b;
+      infos[i] = (VkDescriptorBufferInfo) { bufs[s][b]->buffer, 0, VK_WHOLE_SIZE };
+      writes[i] = (VkWriteDescriptorSet) {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = sets[s],
+        .dstBinding = b,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &infos[i],
+      };
+    }
+  vkUpdateDescriptorSets (device, n * SR_VK_N_BINDINGS, writes, 0, NULL);
+  g_free (infos);
+  g_free (writes);
+  return TRUE;
 }
 
 /* Appends a layer's weights then biases; returns their offsets. */

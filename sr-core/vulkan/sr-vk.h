@@ -1,6 +1,7 @@
 /* The Vulkan backend's shared state. One file per job: sr-vk-device.c (instance, device
  * choice, buffers, errors), sr-vk-pipelines.c (shaders, layouts, weights),
  * sr-vk-frame.c (per frame size: buffers, descriptor sets, the recorded command buffer),
+ * sr-vk-chroma.c (bicubic x2 on the device),
  * sr-vk-backend.c (the SrBackendOps vtable, upload/download, stats). */
 #ifndef SR_VK_H
 #define SR_VK_H
@@ -54,6 +55,7 @@ typedef enum {
   SR_VK_GHOST_ADD,
   SR_VK_PREDICT,
   SR_VK_PLAN,
+  SR_VK_BICUBIC,
   SR_VK_N_PIPELINES,
 } SrVkKernel;
 
@@ -86,6 +88,7 @@ typedef struct {
 } SrVkLayerOffsets;
 
 typedef struct _SrVkFrame SrVkFrame;
+typedef struct _SrVkChroma SrVkChroma;
 
 typedef struct {
   const SrModel *model;
@@ -102,6 +105,7 @@ typedef struct {
   VkFence fence;
   VkQueryPool timestamps;    /* two: the network's start and end; NULL when unsupported */
   SrVkFrame *frame;          /* buffers and commands for the current frame size */
+  SrVkChroma *chroma;        /* the same for bicubic x2 of the current chroma size */
   char *name;
 } SrVk;
 
@@ -111,6 +115,16 @@ void sr_vk_pipelines_free (SrVk *vk);
 gboolean sr_vk_weights_upload (SrVk *vk, GError **error);
 /* Records and runs a one-off copy of `src` into `dst` (src NULL: zero dst), waiting for it. */
 gboolean sr_vk_copy_now (SrVk *vk, SrVkBuffer *src, SrVkBuffer *dst, GError **error);
+/* A pool with n sets of the common layout, bufs[i] giving set i's buffer per binding. */
+gboolean sr_vk_sets_new (SrVk *vk, guint n, SrVkBuffer *(*bufs)[SR_VK_N_BINDINGS],
+    VkDescriptorPool *pool, VkDescriptorSet *sets, GError **error);
+/* A primary command buffer from the pool, begun (flags: VkCommandBufferUsageFlags). */
+gboolean sr_vk_cmd_begin (SrVk *vk, VkCommandBuffer *cmd, VkCommandBufferUsageFlags flags,
+    GError **error);
+/* Submits cmd and waits for it. */
+gboolean sr_vk_submit_wait (SrVk *vk, VkCommandBuffer cmd, GError **error);
+void sr_vk_barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlags src_access,
+    VkPipelineStageFlags to, VkAccessFlags dst_access);
 
 /* ---- per frame size (sr-vk-frame.c) ---- */
 
@@ -130,5 +144,17 @@ struct _SrVkFrame {
  * anything); keeps the current one when the size is unchanged. */
 gboolean sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error);
 void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
+
+/* ---- host side of planes (sr-vk-backend.c) ---- */
+
+/* The strided plane into packed bytes (rows of width bytes). */
+void sr_vk_pack_plane (const SrPlane *src, guint8 *out);
+/* Packed rows of in_stride bytes into dst, touching only its pixels. */
+void sr_vk_unpack_plane (const guint8 *in, gsize in_stride, SrPlane *dst);
+
+/* ---- bicubic x2 of chroma planes (sr-vk-chroma.c) ---- */
+
+gboolean sr_vk_bicubic_x2 (SrVk *vk, const SrPlane *src, SrPlane *dst, GError **error);
+void sr_vk_chroma_free (SrVk *vk, SrVkChroma *chroma);
 
 #endif
