@@ -44,7 +44,6 @@ vk_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
   vk->name = g_strdup (vk->dev.props.deviceName);
   VkCommandPoolCreateInfo cpci = {
     .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
     .queueFamilyIndex = vk->dev.queue_family,
   };
   if (!sr_vk_check (vkCreateCommandPool (vk->dev.device, &cpci, NULL, &vk->pool),
