@@ -9,13 +9,12 @@ layout(push_constant) uniform Push {
   int in_ch, out_ch;
   int k, relu;     // kernel side (odd), ReLU flag
   int w_off, b_off; // weight and bias offsets in floats
-  int n_ocg;       // output-channel groups of up to GROUP
+  int n_ocg;       // output-channel groups (conv.comp)
   int aux, aux2;   // kernel-specific (see each kernel)
 } pc;
 
 // The list counts sit at the start of the list buffer, list i at LIST_BASE + i * n_tiles.
 const int LIST_BASE = 64;
-const int GROUP = 16;
 
 // The first pixel of tile t and its size (edge tiles are clipped to the frame).
 ivec4 tile_rect(int t) {

@@ -20,6 +20,12 @@ layout(std430, binding = 3) readonly buffer Lists { uint lists[]; };
 
 #include "common.glsl"
 
+// output channels per work-group (SR_VK_GROUP / SR_VK_TAIL_GROUP on the host)
+#ifdef TAIL
+const int GROUP = 4;
+#else
+const int GROUP = 16;
+#endif
 const int MAX_SIDE = 8 + 2 * 3;
 shared float patch_[MAX_SIDE * MAX_SIDE];
 
@@ -60,9 +66,9 @@ void main() {
     for (int ky = 0; ky < k; ky++)
       for (int kx = 0; kx < k; kx++) {
         float v = patch_[(ly + ky) * side + lx + kx];
+        // a partial group repeats its last channel: no branch in the inner loop
         for (int o = 0; o < GROUP; o++)
-          if (o < n_oc)
-            acc[o] += wts[wi + o * pc.in_ch * kk + ky * k + kx] * v;
+          acc[o] += wts[wi + min(o, n_oc - 1) * pc.in_ch * kk + ky * k + kx] * v;
       }
     memoryBarrierShared();
     barrier();

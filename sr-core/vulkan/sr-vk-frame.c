@@ -199,7 +199,7 @@ conv (SrVk *vk, SrVkFrame *f, SrVkKernel kernel, int set, const SrVkPush *base,
   p.relu = l->act == SR_ACT_RELU;
   p.w_off = off.w;
   p.b_off = off.b;
-  p.n_ocg = div_up (l->out_ch, SR_VK_GROUP);
+  p.n_ocg = div_up (l->out_ch, kernel == SR_VK_TAIL ? SR_VK_TAIL_GROUP : SR_VK_GROUP);
   int bt = div_up (f->tile, SR_VK_BLOCK);
   dispatch (vk, f, kernel, set, &p, bt, bt, f->n_tiles * p.n_ocg);
 }

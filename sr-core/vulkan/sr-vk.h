@@ -80,6 +80,7 @@ typedef struct {
 
 #define SR_VK_LIST_BASE 64  /* uints before the first list: the counts (2 per block) */
 #define SR_VK_GROUP 16      /* output channels per conv work-group */
+#define SR_VK_TAIL_GROUP 4  /* per tail work-group: the scale^2 sub-pixels */
 #define SR_VK_BLOCK 8       /* work-group side in pixels */
 #define SR_VK_PLAIN_TILE 32 /* dispatch tile of the plain net */
 
