@@ -27,6 +27,14 @@ typedef struct {
   float *bias;         /* [out_ch] */
 } SrLayer;
 
+/* What the CPU may run the plain net in, as the export chose it. */
+typedef enum {
+  SR_PRECISION_FP32,
+  SR_PRECISION_BF16,
+  SR_PRECISION_INT16,
+  SR_PRECISION_INT8,
+} SrPrecision;
+
 typedef enum {
   SR_ARCH_PLAIN,       /* a chain of convs */
   SR_ARCH_GHOST_EXIT,  /* head, ghost-shift blocks with a shared tail at every exit */
@@ -58,6 +66,8 @@ struct _SrModel {
   int n_layers;
   SrLayer *layers;
   int max_channels;
+  SrPrecision precision;
+  float *act_max;         /* per layer, its input's calibrated maximum; int8/int16 only */
   /* SR_ARCH_GHOST_EXIT */
   SrGhostExit ghost;
 };

@@ -67,6 +67,7 @@ sr_model_free (SrModel *model)
   g_free (model->layers);
   g_free (model->ghost.blocks);
   g_free (model->ghost.shifts);
+  g_free (model->act_max);
   g_free (model->name);
   g_free (model);
 }
@@ -361,6 +362,46 @@ load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data
   return TRUE;
 }
 
+/* "precision": what the export found keeps quality on the CPU's low-precision paths
+ * (models/train/choose_precision.py): fp32 (also when absent), bf16, int16 or int8; the
+ * integer ones with each layer's calibrated input maximum in "act_max". */
+static gboolean
+parse_precision (SrModel *model, const char *precision, const char *text, GError **error)
+{
+  const char *names[] = { "fp32", "bf16", "int16", "int8" };
+  for (int i = 0; precision && i < 4; i++)
+    if (strcmp (precision, names[i]) == 0)
+      model->precision = i;
+  if (precision && strcmp (precision, names[model->precision]) != 0)
+    return fail (error, "metadata precision \"%s\" is not fp32, bf16, int16 or int8", precision);
+  if (model->precision == SR_PRECISION_FP32)
+    return TRUE;
+  if (model->type != SR_ARCH_PLAIN)
+    return fail (error, "metadata precision %s is for plain nets only", precision);
+  if (model->precision == SR_PRECISION_BF16)
+    return TRUE;
+  if (!text)
+    return fail (error, "metadata precision %s needs act_max", precision);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
+      !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    return fail (error, "metadata act_max is not a JSON array");
+  JsonArray *a = json_node_get_array (json_parser_get_root (parser));
+  if ((int) json_array_get_length (a) != model->n_layers)
+    return fail (error, "metadata act_max has %u entries, expected one per layer (%d)",
+        json_array_get_length (a), model->n_layers);
+  model->act_max = g_new (float, model->n_layers);
+  for (int i = 0; i < model->n_layers; i++) {
+    JsonNode *n = json_array_get_element (a, i);
+    double v = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) != G_TYPE_STRING ?
+        json_node_get_double (n) : -1;
+    if (!(v > 1e-6 && v < 1e6))
+      return fail (error, "metadata act_max[%d] is not a positive maximum", i);
+    model->act_max[i] = v;
+  }
+  return TRUE;
+}
+
 SrModel *
 sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
 {
@@ -429,7 +470,9 @@ sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
     }
   }
   if (!parse_arch (model, arch, error) ||
-      !load_tensors (model, header, data + 8 + header_len, size - 8 - header_len, error)) {
+      !load_tensors (model, header, data + 8 + header_len, size - 8 - header_len, error) ||
+      !parse_precision (model, get_string (meta, "precision"),
+          get_string (meta, "act_max"), error)) {
     sr_model_free (model);
     return NULL;
   }

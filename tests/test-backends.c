@@ -343,6 +343,8 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* the GPU backends compute in fp32: compare with the CPU's fp32 path, not its int8 one */
+  g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (gpu_kinds); i++) {
     const char *name = sr_backend_kind_name (gpu_kinds[i]);
     gconstpointer kind = GINT_TO_POINTER (gpu_kinds[i]);

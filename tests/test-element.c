@@ -133,7 +133,8 @@ test_output_matches_golden (void)
   g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
   g_autofree char *sr_path = test_data_path ("golden-sr.pgm");
   TestImage lr = test_read_pgm (lr_path), golden = test_read_pgm (sr_path);
-  /* golden-sr.pgm is the full-depth output */
+  /* golden-sr.pgm is the full-depth fp32 output */
+  g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
   GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, "exit-threshold=0");
   GstVideoInfo info;
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, lr.width, lr.height);
@@ -154,6 +155,7 @@ test_output_matches_golden (void)
   g_assert_cmpfloat (off, <=, 0.001);
   gst_buffer_unref (out);
   gst_harness_teardown (hx);
+  g_unsetenv ("SR_CPU_PRECISION");
   g_free (lr.data);
   g_free (golden.data);
 }
@@ -330,6 +332,8 @@ test_gpu_backend_in_pipeline (void)
   gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_GRAY8, 2 * lr.width, 2 * lr.height);
   GstBuffer *outs[3];
   SrModel *model = sr_model_load (test_model_path (), NULL);
+  /* the GPU backends compute in fp32: compare with the CPU's fp32 path */
+  g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
   for (guint i = 0; i < 3; i++) {
     if (i) {
       /* the harness cannot take a failed start: probe the backend first */
@@ -369,6 +373,7 @@ test_gpu_backend_in_pipeline (void)
     }
   }
   gst_buffer_unref (outs[0]);
+  g_unsetenv ("SR_CPU_PRECISION");
   sr_model_free (model);
   g_free (lr.data);
 }

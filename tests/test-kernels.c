@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu/sr-cpu-kernels.h"
+#include "cpu/sr-cpu-lowp.h"
 
 #define PAD 64 /* guard floats around every output row */
 
@@ -125,6 +126,112 @@ test_avx512 (void)
   check_isa (SR_ISA_AVX512);
 }
 
+/* The int8 and int16 (VNNI) and bf16 (AVX-512 BF16) rows against their C references: exact (the same
+ * sums in the same order, one IEEE rounding each), u8/bf16 and fp32 outputs, partial
+ * channel words and output blocks, and nothing written outside the row. */
+static void
+check_lowp (SrLowpFormat format)
+{
+  if (!sr_lowp_supported (format)) {
+    g_test_skip ("this CPU or build has no such instructions");
+    return;
+  }
+  SrLowpRowFn refs[] = { sr_int8_conv3x3_row_c, sr_int16_conv3x3_row_c, sr_bf16_conv3x3_row_c };
+  SrLowpRowFn simds[] = { sr_int8_conv3x3_row_vnni, sr_int16_conv3x3_row_vnni,
+    sr_bf16_conv3x3_row_avx512 };
+  SrLowpRowFn ref = refs[format], simd = simds[format];
+  const Shape shapes[] = {
+    { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
+    { 3, 13, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 20, 40, SR_ACT_RELU },
+  };
+  const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100 };
+  GRand *rand = g_rand_new_with_seed (7 + format);
+  const int W = 110;
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    SrLayer src;
+    random_layer (rand, &src, &shapes[s]);
+    SrLowpLayer l;
+    gboolean last = shapes[s].act == SR_ACT_NONE;
+    sr_lowp_layer_init (&l, format, &src, 1 / 255.f, 0.004f, last);
+    gsize in_size = (gsize) W * 3 * l.in_stride;
+    guint8 *in = g_new (guint8, in_size);
+    for (gsize i = 0; i < in_size; i++)
+      in[i] = g_rand_int_range (rand, 0, 256);
+    for (gsize i = 0; format != SR_LOWP_INT8 && i < in_size; i += 2) {
+      /* bf16 activations of either sign around 1; int16 levels 0..4095 */
+      guint16 v = format == SR_LOWP_BF16 ? sr_bf16_from_float (g_rand_double_range (rand, -2, 2))
+          : g_rand_int_range (rand, 0, 4096);
+      memcpy (in + i, &v, 2);
+    }
+    gsize px = last ? l.out_ch * sizeof (float) : (gsize) l.out_stride;
+    for (guint wi = 0; wi < G_N_ELEMENTS (widths); wi++) {
+      int n = widths[wi];
+      gsize size = (n + 2) * px;
+      guint8 *a = g_malloc (size), *b = g_malloc (size);
+      memset (a, 0xA5, size);
+      memset (b, 0xA5, size);
+      ref (&l, in, W, n, a + px);
+      simd (&l, in, W, n, b + px);
+      if (memcmp (a, b, size) != 0)
+        g_error ("%s %d->%d n=%d: SIMD differs from C", sr_lowp_format_name (format), l.in_ch,
+            l.out_ch, n);
+      for (gsize i = 0; i < px; i++) /* nothing written outside the row */
+        g_assert_true (b[i] == 0xA5 && b[size - 1 - i] == 0xA5);
+      g_free (a);
+      g_free (b);
+    }
+    g_free (in);
+    sr_lowp_layer_clear (&l);
+    g_free (src.weight);
+    g_free (src.bias);
+  }
+
+  /* speed on the body's shape, 640-pixel rows */
+  SrLayer src;
+  random_layer (rand, &src, &(Shape) { 16, 16, SR_ACT_RELU });
+  SrLowpLayer l;
+  sr_lowp_layer_init (&l, format, &src, 0.005f, 0.005f, FALSE);
+  const int n = 640;
+  guint8 *in = g_new0 (guint8, (gsize) (n + 2) * 3 * l.in_stride);
+  guint8 *out = g_new (guint8, (gsize) n * l.out_stride);
+  double ns[2];
+  for (int i = 0; i < 2; i++) {
+    gint64 t0 = g_get_monotonic_time ();
+    int reps = 0;
+    while (g_get_monotonic_time () - t0 < 100000) {
+      (i ? simd : ref) (&l, in, n + 2, n, out);
+      reps++;
+    }
+    ns[i] = (g_get_monotonic_time () - t0) * 1000.0 / reps / n;
+  }
+  g_test_message ("%s conv 16->16, 640 px: C %.2f ns/px, SIMD %.2f ns/px (%.1fx)",
+      sr_lowp_format_name (format), ns[0], ns[1], ns[0] / ns[1]);
+  g_free (in);
+  g_free (out);
+  sr_lowp_layer_clear (&l);
+  g_free (src.weight);
+  g_free (src.bias);
+  g_rand_free (rand);
+}
+
+static void
+test_int8 (void)
+{
+  check_lowp (SR_LOWP_INT8);
+}
+
+static void
+test_int16 (void)
+{
+  check_lowp (SR_LOWP_INT16);
+}
+
+static void
+test_bf16 (void)
+{
+  check_lowp (SR_LOWP_BF16);
+}
+
 static void
 test_isa_cap (void)
 {
@@ -140,6 +247,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/kernels/conv3x3-row/avx2", test_avx2);
   g_test_add_func ("/kernels/conv3x3-row/avx512", test_avx512);
+  g_test_add_func ("/kernels/lowp-conv3x3-row/int8-vnni", test_int8);
+  g_test_add_func ("/kernels/lowp-conv3x3-row/int16-vnni", test_int16);
+  g_test_add_func ("/kernels/lowp-conv3x3-row/bf16-avx512", test_bf16);
   g_test_add_func ("/kernels/isa-cap", test_isa_cap);
   return g_test_run ();
 }

@@ -3,6 +3,9 @@
 #include "../sr-backend.h"
 #include "sr-cpu.h"
 #include "sr-cpu-ref.h"
+#include "sr-cpu-lowp.h"
+
+#include <string.h>
 
 #define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
 
@@ -20,8 +23,10 @@ struct _SrCpu {
   int n_items;
   gint next_item;
   int workers_left;
-  /* plain path: scratch per worker; ghost path: its own state */
+  /* plain path: scratch per worker (int8 or fp32); ghost path: its own state */
   float **scratch;
+  SrLowpNet *lowp;        /* the plain net in bf16 or int8, when chosen */
+  SrLowpRowFn lowp_row;
   SrCpuKernels k;
   SrCpuGhost *ghost;
 };
@@ -83,10 +88,25 @@ cpu_destroy (gpointer state)
   g_free (cpu->scratch);
   if (cpu->ghost)
     sr_cpu_ghost_free (cpu->ghost);
+  sr_lowp_net_free (cpu->lowp);
   g_mutex_clear (&cpu->lock);
   g_cond_clear (&cpu->done);
   g_free (cpu->name);
   g_free (cpu);
+}
+
+/* The precision the model file chose for the plain net, where this CPU runs it fast;
+ * $SR_CPU_PRECISION=fp32 keeps fp32 (the reference the others are measured against).
+ * NULL: fp32. */
+static SrLowpNet *
+choose_lowp (const SrModel *model)
+{
+  const SrLowpFormat formats[] = { 0, SR_LOWP_BF16, SR_LOWP_INT16, SR_LOWP_INT8 };
+  if (model->precision == SR_PRECISION_FP32 ||
+      g_strcmp0 (g_getenv ("SR_CPU_PRECISION"), "fp32") == 0 ||
+      !sr_lowp_supported (formats[model->precision]))
+    return NULL;
+  return sr_lowp_net_new (model, formats[model->precision]);
 }
 
 static gpointer
@@ -103,9 +123,14 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
     cpu->ghost = sr_cpu_ghost_new (model, cpu);
   } else {
     sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
-    g_debug ("sr-core: cpu kernels: %s", sr_isa_name (cpu->k.isa));
+    cpu->lowp = choose_lowp (model);
+    if (cpu->lowp)
+      cpu->lowp_row = sr_lowp_net_row (cpu->lowp);
+    g_debug ("sr-core: cpu kernels: %s%s%s", sr_isa_name (cpu->k.isa), cpu->lowp ? ", " : "",
+        cpu->lowp ? sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)) : "");
     cpu->scratch = g_new0 (float *, cpu->n_threads);
-    gsize floats = sr_cpu_ref_scratch_floats (model, cpu->tile);
+    gsize floats = cpu->lowp ? sr_lowp_scratch_bytes (cpu->lowp, cpu->tile) / sizeof (float) + 1
+        : sr_cpu_ref_scratch_floats (model, cpu->tile);
     for (int i = 0; i < cpu->n_threads; i++) {
       cpu->scratch[i] = g_try_new (float, floats);
       if (!cpu->scratch[i]) {
@@ -133,7 +158,8 @@ cpu_device_name (gpointer state)
   SrCpu *cpu = state;
   if (!cpu->name)
     cpu->name = g_strdup_printf ("cpu: %d thread%s, %s kernels", cpu->n_threads,
-        cpu->n_threads > 1 ? "s" : "", sr_isa_name (sr_cpu_detect_isa ()));
+        cpu->n_threads > 1 ? "s" : "", cpu->lowp ? sr_lowp_format_name (sr_lowp_net_format
+            (cpu->lowp)) : sr_isa_name (sr_cpu_detect_isa ()));
   return cpu->name;
 }
 
@@ -150,8 +176,13 @@ plain_tile (gpointer ctx, int t, int worker)
   PlainFrame *f = ctx;
   int tile = f->cpu->tile;
   int x0 = (t % f->tiles_x) * tile, y0 = (t / f->tiles_x) * tile;
-  sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, MIN (tile, f->src->width - x0),
-      MIN (tile, f->src->height - y0), f->cpu->scratch[worker], f->cpu->k.conv3x3_row);
+  int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
+  if (f->cpu->lowp)
+    sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
+        (guint8 *) f->cpu->scratch[worker], f->cpu->lowp_row);
+  else
+    sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h, f->cpu->scratch[worker],
+        f->cpu->k.conv3x3_row);
 }
 
 static gboolean

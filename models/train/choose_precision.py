@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Choose the lowest precision that keeps a plain model's quality on the CPU, and record it.
+
+  models/train/choose_precision.py models/superres-x2.safetensors [--clips builddir/clip-cache]
+                                   [--max-loss 0.05]
+
+sr-core's integer paths (AVX-512 VNNI, sr-core/cpu/sr-cpu-lowp.h) quantise each layer's input
+with one scale per layer (the maximum measured here on training images / 255 for int8 or /
+4095 for int16; the 8-bit luma enters as itself) and the weights with one scale per output
+channel (max |w| / 127 or / 511). This script simulates exactly that on Set5, Set14 and the
+clips decoded by pipelines/compare.py (its --cache folder), and writes into the file's metadata
+the first of int8, int16 whose loss against fp32 is at most --max-loss dB everywhere
+("precision", "act_max", "precision_loss"), else precision fp32. It also writes the chosen
+format's picture of tests/data/golden-lr.pgm (golden-sr-lowp.pgm) for sr-core's test.
+"""
+import argparse
+import glob
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
+sys.path.insert(0, HERE)
+import modelfile  # noqa: E402
+import srdata  # noqa: E402
+from export import write_pgm, write_safetensors  # noqa: E402
+
+
+def read_pgm(path):
+    with open(path, 'rb') as f:
+        fields = f.read().split(maxsplit=4)
+    w, h = int(fields[1]), int(fields[2])
+    return np.frombuffer(fields[4][:w * h], np.uint8).reshape(h, w)
+
+
+LEVELS = {'int8': (255, 127), 'int16': (4095, 511)}  # activation, weight levels
+
+
+def forward(model, x, fmt=None, act_max=None, ranges=None):
+    """The plain net on luma x; with `fmt`, its integer arithmetic as sr-core runs it."""
+    f = x
+    for i, (_, conv, act) in enumerate(model.layers()):
+        w = conv.weight
+        if ranges is not None:
+            ranges[i] = max(ranges[i], float(f.max()))
+        if fmt is not None:
+            alev, wlev = LEVELS[fmt]
+            s = 1 / 255 if i == 0 else act_max[i] / alev
+            f = torch.clamp(torch.round(f / s), 0, 255 if i == 0 else alev) * s
+            ws = w.abs().amax(dim=(1, 2, 3), keepdim=True) / wlev
+            w = torch.round(w / ws) * ws
+        y = F.conv2d(f, w, conv.bias, padding=conv.padding)
+        f = F.relu(y) if act == 'relu' else y
+    r = f + x.repeat(1, model.scale * model.scale, 1, 1)
+    return F.pixel_shuffle(r, model.scale)
+
+
+def luma(lr):
+    return torch.from_numpy(lr.astype(np.float32) / 255)[None, None]
+
+
+def image_pairs(folder):
+    return [srdata.hr_lr_pair(srdata.load_rgb(p)) for p in srdata.image_paths(folder)]
+
+
+def clip_pairs(cache, every=5):
+    """(HR luma, LR luma) of every `every`-th frame of each clip compare.py cached."""
+    sets = {}
+    for meta_path in sorted(glob.glob(os.path.join(cache, '*.json'))):
+        with open(meta_path) as f:
+            m = json.load(f)
+        if 'hr' not in m or not os.path.exists(m['hr']):
+            continue
+        w, h, n = m['width'], m['height'], m['frames']
+        hr = np.memmap(m['hr'], np.uint8, 'r')
+        lr = np.memmap(m['lr'], np.uint8, 'r')
+        hs, ls = w * h * 3 // 2, (w // 2) * (h // 2) * 3 // 2
+        sets[os.path.basename(meta_path)[:-5]] = [
+            (hr[i * hs:i * hs + w * h].reshape(h, w).astype(np.float64),
+             np.array(lr[i * ls:i * ls + (w // 2) * (h // 2)]).reshape(h // 2, w // 2))
+            for i in range(0, n, every)]
+    return sets
+
+
+def mean_psnr(model, pairs, fmt=None, act_max=None):
+    scores = []
+    for hr, lr in pairs:
+        with torch.no_grad():
+            out = forward(model, luma(lr), fmt, act_max)
+        scores.append(srdata.psnr_y(hr, np.clip(np.floor(out[0, 0].numpy() * 255 + 0.5), 0, 255)))
+    return float(np.mean(scores))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('model')
+    ap.add_argument('--images', nargs='+', default=[os.path.join(REPO, '..', 'shared', 'data', 'train', d)
+                                                     for d in ('t91', 'bsd200')])
+    ap.add_argument('--clips', default=os.path.join(REPO, 'builddir', 'clip-cache'),
+                    help="pipelines/compare.py's cache of decoded clips")
+    ap.add_argument('--max-loss', type=float, default=0.05)
+    ap.add_argument('--golden', default=os.path.join(REPO, 'tests', 'data'),
+                    help='folder with golden-lr.pgm; golden-sr-lowp.pgm is written there')
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+
+    meta, tensors = modelfile.read_safetensors(args.model)
+    model, pred, _ = modelfile.load(args.model)
+    assert pred is None and hasattr(model, 'layers'), 'low precision is for plain models'
+    assert all(act == 'relu' for _, _, act in model.layers()[:-1]), 'needs ReLU before every layer'
+
+    ranges = [0.0] * len(model.layers())
+    paths = [p for d in args.images for p in srdata.image_paths(d)]
+    for p in paths:
+        _, lr = srdata.hr_lr_pair(srdata.load_rgb(p))
+        with torch.no_grad():
+            forward(model, luma(lr), ranges=ranges)
+    act_max = [1.0] + ranges[1:]  # the luma enters as its 8-bit value
+    print('calibrated on %d images; input maxima per layer: %s' % (len(paths), ['%.3f' % r for r in ranges]))
+
+    sets = {s: image_pairs(os.path.join(REPO, 'tests', 'data', s)) for s in ('set5', 'set14')}
+    sets.update(clip_pairs(args.clips))
+    fp32 = {name: mean_psnr(model, pairs) for name, pairs in sets.items()}
+    # near-black frames (a title's fade) score ~100 dB, where dB differences mean nothing
+    for name in [n for n, v in fp32.items() if v > 60]:
+        print('skipping %s: fp32 PSNR %.1f dB, the frames are nearly flat' % (name, fp32.pop(name)))
+        del sets[name]
+    chosen, losses = 'fp32', {}
+    for fmt in ('int8', 'int16'):
+        loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max), 4) for name, pairs in sets.items()}
+        print('%s: loss against fp32 (dB): %s' % (fmt, loss))
+        if max(loss.values()) <= args.max_loss:
+            chosen, losses = fmt, loss
+            break
+    print('chosen: %s (fp32 PSNR: %s)' % (chosen, {k: round(v, 3) for k, v in fp32.items()}))
+    for key in ('int8_act_scales', 'int8_psnr_loss', 'act_max', 'precision_loss'):
+        meta.pop(key, None)
+    meta['precision'] = chosen
+    if chosen != 'fp32':
+        meta['act_max'] = json.dumps([float(np.float32(r)) for r in act_max])
+        meta['precision_loss'] = json.dumps(losses)
+        # the chosen format's picture of the golden frame, which sr-core must reproduce
+        lr = read_pgm(os.path.join(args.golden, 'golden-lr.pgm'))
+        with torch.no_grad():
+            sr = forward(model, luma(lr), chosen, act_max)[0, 0].numpy()
+        write_pgm(os.path.join(args.golden, 'golden-sr-lowp.pgm'), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
+    write_safetensors(args.model, [(n, tensors[n].numpy()) for n in tensors], meta)
+    print('wrote', args.model)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,377 @@
+/* The low-precision plain net: packing the layers, the C reference kernels, and the tile
+ * runner (the tile + halo scheme of sr-cpu-ref.c on pixel-major int8 or bf16 activations). */
+#include "sr-cpu-lowp.h"
+#include "sr-cpu-kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+struct _SrLowpNet {
+  const SrModel *model;
+  SrLowpFormat format;
+  int n_layers, radius, max_stride;
+  SrLowpLayer *layers;
+};
+
+guint16
+sr_bf16_from_float (float f)
+{
+  guint32 bits;
+  memcpy (&bits, &f, 4);
+  if ((bits & 0x7fffffff) > 0x7f800000) /* NaN stays NaN */
+    return (bits >> 16) | 0x40;
+  return (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
+}
+
+float
+sr_bf16_to_float (guint16 b)
+{
+  guint32 bits = (guint32) b << 16;
+  float f;
+  memcpy (&f, &bits, 4);
+  return f;
+}
+
+const char *
+sr_lowp_format_name (SrLowpFormat format)
+{
+  return format == SR_LOWP_INT8 ? "int8" : format == SR_LOWP_INT16 ? "int16" : "bf16";
+}
+
+/* Levels of activations and of weights (either sign) of the integer formats. The int16 ones
+ * keep 144 products per 16 input channels far from overflowing 32 bits. */
+static int
+activation_levels (SrLowpFormat format)
+{
+  return format == SR_LOWP_INT8 ? 255 : 4095;
+}
+
+static int
+weight_levels (SrLowpFormat format)
+{
+  return format == SR_LOWP_INT8 ? 127 : 511;
+}
+
+void
+sr_lowp_layer_init (SrLowpLayer *l, SrLowpFormat format, const SrLayer *src, float in_scale,
+    float out_scale, gboolean last)
+{
+  const int per_word = format == SR_LOWP_INT8 ? 4 : 2, bytes = 4 / per_word;
+  const gboolean integer = format != SR_LOWP_BF16;
+  memset (l, 0, sizeof *l);
+  l->format = format;
+  l->in_ch = src->in_ch;
+  l->out_ch = src->out_ch;
+  l->in_stride = (src->in_ch + per_word - 1) / per_word * 4;
+  l->out_stride = (src->out_ch + per_word - 1) / per_word * 4;
+  l->groups = l->in_stride / 4;
+  l->blocks = (src->out_ch + 15) / 16;
+  l->last = last;
+  l->out_inv_scale = last || !integer ? 0.f : 1.f / out_scale;
+  l->out_max = integer ? activation_levels (format) : 0;
+  l->weight = g_malloc0 ((gsize) l->blocks * 9 * l->groups * 64);
+  l->mul = g_new0 (float, l->blocks * 16);
+  l->bias = g_new0 (float, l->blocks * 16);
+  for (int oc = 0; oc < src->out_ch; oc++) {
+    const float *w = src->weight + (gsize) oc * src->in_ch * 9;
+    float ws = 1.f;
+    const int wl = integer ? weight_levels (format) : 0;
+    if (integer) {
+      float max = 0.f;
+      for (int i = 0; i < src->in_ch * 9; i++)
+        max = MAX (max, fabsf (w[i]));
+      ws = max > 0.f ? max / wl : 1.f;
+      l->mul[oc] = in_scale * ws;
+    }
+    l->bias[oc] = src->bias[oc];
+    int b = oc / 16, o = oc % 16;
+    for (int ic = 0; ic < src->in_ch; ic++)
+      for (int t = 0; t < 9; t++) {
+        guint8 *word = l->weight + (((gsize) b * 9 + t) * l->groups + ic / per_word) * 64 + o * 4;
+        if (format == SR_LOWP_INT8) {
+          word[ic % 4] = (guint8) (gint8) CLAMP (lrintf (w[ic * 9 + t] / ws), -wl, wl);
+        } else if (format == SR_LOWP_INT16) {
+          gint16 v = CLAMP (lrintf (w[ic * 9 + t] / ws), -wl, wl);
+          memcpy (word + (ic % 2) * bytes, &v, 2);
+        } else {
+          guint16 v = sr_bf16_from_float (w[ic * 9 + t] * in_scale);
+          memcpy (word + (ic % 2) * bytes, &v, 2);
+        }
+      }
+  }
+}
+
+void
+sr_lowp_layer_clear (SrLowpLayer *l)
+{
+  g_free (l->weight);
+  g_free (l->mul);
+  g_free (l->bias);
+}
+
+/* int8/16: requantise one pixel's 16 sums of output block b */
+static inline void
+integer_store (const SrLowpLayer *l, const gint32 *acc, int b, int x, gpointer out)
+{
+  const int bytes = l->format == SR_LOWP_INT8 ? 1 : 2;
+  for (int o = 0; o < 16; o++) {
+    int oc = b * 16 + o;
+    float v = fmaf ((float) acc[o], l->mul[oc], l->bias[oc]);
+    if (l->last) {
+      if (oc < l->out_ch)
+        ((float *) out)[(gsize) x * l->out_ch + oc] = v;
+    } else if (oc * bytes < l->out_stride) {
+      v = v > 0.f ? v : 0.f;
+      long q = CLAMP (lrintf (v * l->out_inv_scale), 0, l->out_max);
+      guint8 *dst = (guint8 *) out + (gsize) x * l->out_stride + oc * bytes;
+      if (bytes == 1) {
+        *dst = q;
+      } else {
+        gint16 s = q;
+        memcpy (dst, &s, 2);
+      }
+    }
+  }
+}
+
+void
+sr_int8_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out)
+{
+  for (int x = 0; x < n; x++)
+    for (int b = 0; b < l->blocks; b++) {
+      gint32 acc[16] = { 0 };
+      const gint8 *w = (const gint8 *) l->weight + (gsize) b * 9 * l->groups * 64;
+      for (int t = 0; t < 9; t++) {
+        const guint8 *p = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;
+        for (int g = 0; g < l->groups; g++, w += 64)
+          for (int o = 0; o < 16; o++)
+            for (int i = 0; i < 4; i++)
+              acc[o] += p[g * 4 + i] * w[o * 4 + i];
+      }
+      integer_store (l, acc, b, x, out);
+    }
+}
+
+void
+sr_int16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out)
+{
+  for (int x = 0; x < n; x++)
+    for (int b = 0; b < l->blocks; b++) {
+      gint32 acc[16] = { 0 };
+      const guint8 *w = l->weight + (gsize) b * 9 * l->groups * 64;
+      for (int t = 0; t < 9; t++) {
+        const guint8 *p = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;
+        for (int g = 0; g < l->groups; g++, w += 64)
+          for (int o = 0; o < 16; o++)
+            for (int i = 0; i < 2; i++) {
+              gint16 a, c;
+              memcpy (&a, p + g * 4 + 2 * i, 2);
+              memcpy (&c, w + o * 4 + 2 * i, 2);
+              acc[o] += a * c;
+            }
+      }
+      integer_store (l, acc, b, x, out);
+    }
+}
+
+static inline float
+bf16_at (const guint8 *p)
+{
+  guint16 v;
+  memcpy (&v, p, 2);
+  return sr_bf16_to_float (v);
+}
+
+void
+sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out)
+{
+  for (int x = 0; x < n; x++)
+    for (int b = 0; b < l->blocks; b++) {
+      float acc[16];
+      memcpy (acc, l->bias + b * 16, sizeof acc);
+      const guint8 *w = l->weight + (gsize) b * 9 * l->groups * 64;
+      for (int t = 0; t < 9; t++) {
+        const guint8 *p = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;
+        for (int g = 0; g < l->groups; g++, w += 64)
+          for (int o = 0; o < 16; o++) {
+            /* the products are exact; the two sums round as vdpbf16ps' do, odd first */
+            acc[o] += bf16_at (w + o * 4 + 2) * bf16_at (p + g * 4 + 2);
+            acc[o] += bf16_at (w + o * 4) * bf16_at (p + g * 4);
+          }
+      }
+      for (int o = 0; o < 16; o++) {
+        int oc = b * 16 + o;
+        if (l->last) {
+          if (oc < l->out_ch)
+            ((float *) out)[(gsize) x * l->out_ch + oc] = acc[o];
+        } else if (oc * 2 < l->out_stride) {
+          guint16 v = sr_bf16_from_float (acc[o] > 0.f ? acc[o] : 0.f);
+          memcpy ((guint8 *) out + (gsize) x * l->out_stride + oc * 2, &v, 2);
+        }
+      }
+    }
+}
+
+gboolean
+sr_lowp_supported (SrLowpFormat format)
+{
+#if defined(HAVE_X86_KERNELS)
+  __builtin_cpu_init ();
+  if (sr_cpu_detect_isa () < SR_ISA_AVX512 || !__builtin_cpu_supports ("avx512bw") ||
+      !__builtin_cpu_supports ("avx512vl"))
+    return FALSE;
+  return format == SR_LOWP_BF16 ? __builtin_cpu_supports ("avx512bf16")
+      : __builtin_cpu_supports ("avx512vnni");
+#else
+  return FALSE;
+#endif
+}
+
+SrLowpNet *
+sr_lowp_net_new (const SrModel *model, SrLowpFormat format)
+{
+  const gboolean integer = format != SR_LOWP_BF16;
+  if (model->type != SR_ARCH_PLAIN || (integer && !model->act_max))
+    return NULL;
+  for (int i = 0; i < model->n_layers; i++) {
+    const SrLayer *l = &model->layers[i];
+    gboolean last = i + 1 == model->n_layers;
+    if (l->kernel != 3 || l->stride != 1 || (!last && l->act != SR_ACT_RELU))
+      return NULL;
+    /* every sum of products must fit 32 bits */
+    if (integer && (double) l->in_ch * 9 * activation_levels (format) *
+        weight_levels (format) >= G_MAXINT32)
+      return NULL;
+  }
+  SrLowpNet *net = g_new0 (SrLowpNet, 1);
+  net->model = model;
+  net->format = format;
+  net->n_layers = model->n_layers;
+  net->radius = model->n_layers;
+  net->layers = g_new0 (SrLowpLayer, model->n_layers);
+  for (int i = 0; i < model->n_layers; i++) {
+    gboolean last = i + 1 == model->n_layers;
+    /* the luma enters as its 8-bit value; other inputs as calibrated levels (integer
+     * formats) or as themselves (bf16) */
+    float in_scale = 1.f, out_scale = 1.f;
+    const int levels = activation_levels (format);
+    if (i == 0)
+      in_scale = 1.f / 255.f;
+    else if (integer)
+      in_scale = model->act_max[i] / levels;
+    if (integer && !last)
+      out_scale = model->act_max[i + 1] / levels;
+    sr_lowp_layer_init (&net->layers[i], format, &model->layers[i], in_scale, out_scale, last);
+    net->max_stride = MAX (net->max_stride, net->layers[i].out_stride);
+  }
+  return net;
+}
+
+void
+sr_lowp_net_free (SrLowpNet *net)
+{
+  if (!net)
+    return;
+  for (int i = 0; i < net->n_layers; i++)
+    sr_lowp_layer_clear (&net->layers[i]);
+  g_free (net->layers);
+  g_free (net);
+}
+
+SrLowpFormat
+sr_lowp_net_format (const SrLowpNet *net)
+{
+  return net->format;
+}
+
+SrLowpRowFn
+sr_lowp_net_row (const SrLowpNet *net)
+{
+#if defined(HAVE_X86_KERNELS)
+  if (sr_lowp_supported (net->format))
+    return net->format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_vnni : net->format == SR_LOWP_INT16 ?
+        sr_int16_conv3x3_row_vnni : sr_bf16_conv3x3_row_avx512;
+#endif
+  return net->format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_c : net->format == SR_LOWP_INT16 ?
+      sr_int16_conv3x3_row_c : sr_bf16_conv3x3_row_c;
+}
+
+/* input (one word a pixel), two activation buffers, the last layer's floats */
+gsize
+sr_lowp_scratch_bytes (const SrLowpNet *net, int tile)
+{
+  gsize side = tile + 2 * net->radius, area = side * side;
+  const SrLayer *last = &net->model->layers[net->n_layers - 1];
+  return area * 4 + 2 * area * net->max_stride + (gsize) tile * tile * last->out_ch *
+      sizeof (float) + 64;
+}
+
+void
+sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
+    int w, int h, guint8 *scratch, SrLowpRowFn row)
+{
+  const int R = net->radius, W = w + 2 * R, H = h + 2 * R;
+  const int ox = x0 - R, oy = y0 - R;
+  const gsize area = (gsize) W * H;
+  guint8 *input = scratch;
+  guint8 *bufs[2] = { input + area * 4, input + area * 4 + area * net->max_stride };
+  float *res = (float *) (bufs[1] + area * net->max_stride);
+
+  /* the luma's integer value in the first channel of each word (u8, s16, or bf16, where
+   * 0..255 are exact); zero outside the frame, as "same" padding sees it */
+  memset (input, 0, area * 4);
+  for (int y = MAX (0, -oy); y < MIN (H, src->height - oy); y++)
+    for (int x = MAX (0, -ox); x < MIN (W, src->width - ox); x++) {
+      guint8 v = src->data[(gsize) (oy + y) * src->stride + (gsize) (ox + x) * src->pixel_stride];
+      guint8 *word = input + ((gsize) y * W + x) * 4;
+      if (net->format == SR_LOWP_INT8) {
+        word[0] = v;
+      } else {
+        guint16 b = net->format == SR_LOWP_INT16 ? v : sr_bf16_from_float (v);
+        memcpy (word, &b, 2);
+      }
+    }
+
+  const guint8 *in = input;
+  for (int i = 0, m = 0; i < net->n_layers; i++, m++) {
+    const SrLowpLayer *l = &net->layers[i];
+    /* input valid on [m, side - m); output on [m + 1, side - m - 1) */
+    const int x1 = m + 1, n = W - 2 * x1;
+    guint8 *out = bufs[i & 1];
+    for (int y = m + 1; y < H - m - 1; y++) {
+      const guint8 *ip = in + ((gsize) (y - 1) * W + x1 - 1) * l->in_stride;
+      if (l->last)
+        row (l, ip, W, n, res + (gsize) (y - R) * w * l->out_ch);
+      else
+        row (l, ip, W, n, out + ((gsize) y * W + x1) * l->out_stride);
+    }
+    if (l->last)
+      break;
+    /* zero what lies outside the frame (zero bytes are zero in both formats) */
+    for (int y = m + 1; y < H - m - 1; y++) {
+      guint8 *r = out + (gsize) y * W * l->out_stride;
+      if (oy + y < 0 || oy + y >= src->height) {
+        memset (r + (gsize) x1 * l->out_stride, 0, (gsize) n * l->out_stride);
+        continue;
+      }
+      int in0 = CLAMP (-ox, x1, W - x1), in1 = CLAMP (src->width - ox, x1, W - x1);
+      memset (r + (gsize) x1 * l->out_stride, 0, (gsize) (in0 - x1) * l->out_stride);
+      memset (r + (gsize) in1 * l->out_stride, 0, (gsize) (W - x1 - in1) * l->out_stride);
+    }
+    in = out;
+  }
+
+  /* residuals plus the anchor, shuffled and rounded as the fp32 path does */
+  const int s = net->model->scale, oc = s * s;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      float anchor = src->data[(gsize) (y0 + y) * src->stride +
+          (gsize) (x0 + x) * src->pixel_stride] * (1.f / 255.f);
+      for (int c = 0; c < oc; c++) {
+        int q = (int) floorf ((res[((gsize) y * w + x) * oc + c] + anchor) * 255.f + 0.5f);
+        dst->data[((gsize) (y0 + y) * s + c / s) * dst->stride +
+            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] = CLAMP (q, 0, 255);
+      }
+    }
+}

@@ -1,0 +1,90 @@
+/* The plain net in low precision, for models whose file says which one keeps quality
+ * (models/train/choose_precision.py): int8 or int16 with AVX-512 VNNI, bf16 with AVX-512
+ * BF16.
+ *
+ * Activations are pixel-major: each pixel's channels are consecutive, padded to whole
+ * 32-bit words (4 x u8, 2 x s16 or 2 x bf16: what one vpdpbusd / vpdpwssd / vdpbf16ps lane
+ * reads), so a word of activations is broadcast against 16 output channels' weights.
+ * - int8 / int16: non-negative activations (every layer's input is a ReLU output or the
+ *   8-bit luma) of 8 / 12 bits, value = q * scale with one scale per layer input (the
+ *   calibrated maximum / 255 or 4095; the luma's is 1/255); weights of 8 / 10 bits with one
+ *   scale per output channel. Sums are exact in 32 bits, then v = fmaf (acc, in_scale *
+ *   w_scale[oc], bias[oc]), ReLU, q = rint (v / out_scale) clamped to the levels. int16
+ *   keeps PSNR within 0.02 dB of fp32 on every clip; int8 loses 0.07-0.15 dB.
+ * - bf16: products are exact in fp32 and summed in vdpbf16ps' order (the odd element of a
+ *   pair first), from the bias; ReLU outputs round to bf16 (nearest even). The luma enters
+ *   as its integer value (exact in bf16) with 1/255 folded into the first layer's weights.
+ * The last layer keeps its fp32 result as the residual. Each step is exact or one IEEE
+ * rounding, so the SIMD kernels equal their C references bit for bit. */
+#ifndef SR_CPU_LOWP_H
+#define SR_CPU_LOWP_H
+
+#include "../sr-model-private.h"
+
+typedef enum {
+  SR_LOWP_INT8,
+  SR_LOWP_INT16,
+  SR_LOWP_BF16,
+} SrLowpFormat;
+
+typedef struct {
+  SrLowpFormat format;
+  int in_ch, out_ch;
+  int in_stride, out_stride;  /* bytes per pixel: whole 32-bit words of channels */
+  int groups;                 /* words per input pixel */
+  int blocks;                 /* output channels in blocks of 16 */
+  guint8 *weight;             /* [block][tap 0..8][group][16 outputs][one word] */
+  float *mul, *bias;          /* [blocks * 16], zero past out_ch; mul: int8 only */
+  float out_inv_scale;        /* int8/16: 1 / the next layer's input scale */
+  int out_max;                /* int8/16: the largest activation level */
+  gboolean last;              /* fp32 output, no ReLU */
+} SrLowpLayer;
+
+/* One row: n output pixels from `in`, which points at the input pixel up and left of the
+ * first one (rows `pitch` pixels apart). Writes out_stride bytes per pixel, or for the
+ * last layer out_ch floats per pixel. */
+typedef void (*SrLowpRowFn) (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+
+void sr_int8_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+void sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+void sr_int16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+void sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+void sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+void sr_bf16_conv3x3_row_avx512 (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+
+/* fp32 to bf16, rounding to nearest even (as vcvtneps2bf16), and back */
+guint16 sr_bf16_from_float (float f);
+float sr_bf16_to_float (guint16 b);
+
+/* Whether this CPU and build run the format's SIMD kernel ($SR_CPU_ISA below avx512: no). */
+gboolean sr_lowp_supported (SrLowpFormat format);
+const char *sr_lowp_format_name (SrLowpFormat format);
+
+typedef struct _SrLowpNet SrLowpNet;
+
+/* NULL when the model has a layer the path cannot run (not 3x3, no ReLU before a layer,
+ * int16 sums that could overflow) or, for int8/16, no calibrated maxima. */
+SrLowpNet *sr_lowp_net_new (const SrModel *model, SrLowpFormat format);
+void sr_lowp_net_free (SrLowpNet *net);
+SrLowpFormat sr_lowp_net_format (const SrLowpNet *net);
+/* The format's best row kernel. */
+SrLowpRowFn sr_lowp_net_row (const SrLowpNet *net);
+gsize sr_lowp_scratch_bytes (const SrLowpNet *net, int tile);
+/* The tile at (x0, y0) of size w x h, like sr_cpu_ref_run_tile. */
+void sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
+    int w, int h, guint8 *scratch, SrLowpRowFn row);
+
+/* Packs one layer as the net does (tests use it too). in_scale: what one unit of the input
+ * is worth (1/255 for the luma); out_scale: int8/16 only, the next layer's input scale. */
+void sr_lowp_layer_init (SrLowpLayer *l, SrLowpFormat format, const SrLayer *src,
+    float in_scale, float out_scale, gboolean last);
+void sr_lowp_layer_clear (SrLowpLayer *l);
+
+#endif
