@@ -57,9 +57,12 @@ def time_element(meta, props, repeat):
     return meta['frames'] / best
 
 
-def sr_bench(args, frame_path, w, h, isa=None, threshold=None, peak=False, model=None):
+def sr_bench(args, frame_path, w, h, isa=None, threshold=None, peak=False, model=None, precision=None,
+             backend=None, frames=None):
     cmd = [args.sr_bench, '--input', frame_path, '--width', str(w), '--height', str(h),
-           '--frames', str(args.frames), '--model', model or args.model]
+           '--frames', str(frames or args.frames), '--model', model or args.model]
+    if backend:
+        cmd += ['--backend', backend]
     if threshold is not None:
         cmd += ['--threshold', str(threshold)]
     if peak:
@@ -67,6 +70,8 @@ def sr_bench(args, frame_path, w, h, isa=None, threshold=None, peak=False, model
     env = dict(os.environ)
     if isa:
         env['SR_CPU_ISA'] = isa
+    if precision:
+        env['SR_CPU_PRECISION'] = precision
     return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
 
@@ -103,6 +108,22 @@ def pytorch_ours(model_path, lr_frames, hr_frames, threads):
             spent += time.perf_counter() - t0
             scores.append(psnr(hr[0], np.clip(np.round(out[0, 0].numpy() * 255), 0, 255)))
     return {'fps': len(lr_frames) / spent, 'psnr_y': float(np.mean(scores))}
+
+
+class cpu_precision:
+    """SR_CPU_PRECISION for the in-process pipelines of a block (fp32: the reference path)."""
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        self.old = os.environ.get('SR_CPU_PRECISION')
+        os.environ['SR_CPU_PRECISION'] = self.value
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            del os.environ['SR_CPU_PRECISION']
+        else:
+            os.environ['SR_CPU_PRECISION'] = self.old
 
 
 def main():
@@ -142,11 +163,28 @@ def main():
     props = 'model="%s" n-threads=%d' % (args.model, args.threads)
     add('superres element (pipeline, default model)', time_element(meta, props, args.repeat),
         quality['psnr-y-mean'])
+    with cpu_precision('fp32'):
+        quality_fp32 = compare.measure(meta, 'superres name=up model="%s"' % args.model)
+        add('superres element, fp32 (SR_CPU_PRECISION=fp32)', time_element(meta, props, args.repeat),
+            quality_fp32['psnr-y-mean'])
     core = sr_bench(args, frame_path, w, h, peak=True)
-    add('sr-core alone (%s kernels)' % 'best', core['fps'], quality['psnr-y-mean'], {'gmacs_per_s': core['gmacs_per_s']})
+    add('sr-core alone (%s)' % core['device'], core['fps'], quality['psnr-y-mean'],
+        {'gmacs_per_s': core['gmacs_per_s']})
+    core_fp32 = sr_bench(args, frame_path, w, h, precision='fp32')
+    add('sr-core alone (%s)' % core_fp32['device'], core_fp32['fps'], quality_fp32['psnr-y-mean'],
+        {'gmacs_per_s': core_fp32['gmacs_per_s']})
     for isa in ('avx2', 'c'):
-        r = sr_bench(args, frame_path, w, h, isa=isa)
-        add('sr-core alone (%s kernels)' % isa, r['fps'], None, {'gmacs_per_s': r['gmacs_per_s']})
+        r = sr_bench(args, frame_path, w, h, isa=isa, precision='fp32')
+        add('sr-core alone (%s)' % r['device'], r['fps'], None, {'gmacs_per_s': r['gmacs_per_s']})
+    for backend in ('vulkan', 'opencl'):
+        try:
+            r = sr_bench(args, frame_path, w, h, backend=backend, frames=3)
+        except subprocess.CalledProcessError as e:
+            print('skip %s: %s' % (backend, e.stderr.strip()))
+            continue
+        soft = 'llvmpipe' in r['device'] or 'pthread' in r['device']
+        add('sr-core alone, %s on %s%s' % (backend, r['device'], ' (software device: correctness only)' if soft else ''),
+            r['fps'], None, {'device_fps': r.get('device_fps')})
     for t in filter(None, args.thresholds.split(',') if os.path.exists(args.exit_model) else []):
         q = compare.measure(meta, 'superres name=up model="%s" exit-threshold=%s' % (args.exit_model, t))
         r = sr_bench(args, frame_path, w, h, threshold=float(t), model=args.exit_model)
@@ -177,10 +215,18 @@ def main():
         print('%-64s %8s %8s' % (r['name'], '%.2f' % r['fps'] if r['fps'] else '-',
                                  '%.2f' % r['psnr_y'] if r['psnr_y'] else '-'))
     macs = core['macs_per_pixel'] * w * h
+    peak_note = ''
     if peak:
-        print('measured fp32 peak: %.1f GFLOP/s (%d threads, %s; %.1f on one thread); sr-core reaches %.1f GFLOP/s = %.0f%% of peak'
-              % (peak, args.threads, core['peak_isa'], core['peak_gflops_1thread'],
-                 2 * core['gmacs_per_s'], 100 * 2 * core['gmacs_per_s'] / peak))
+        # vpdpwssd does 32 MACs where an fp32 FMA does 16: the int16 peak is twice fp32's
+        lowp = 'int16' in core['device'] or 'int8' in core['device']
+        peak_note = ('measured fp32 peak %.0f GFLOP/s (%d threads, %s; %.1f on one thread); sr-core fp32 reaches '
+                     '%.0f GFLOP/s = %.0f%% of it' % (peak, args.threads, core['peak_isa'], core['peak_gflops_1thread'],
+                                                      2 * core_fp32['gmacs_per_s'], 100 * 2 * core_fp32['gmacs_per_s'] / peak))
+        if lowp:
+            peak_note += ('; the %s path %.0f GOP/s = %.0f%% of the VNNI peak (2x fp32\'s)'
+                          % (core['device'].split(', ')[-1], 2 * core['gmacs_per_s'],
+                             100 * core['gmacs_per_s'] / peak))
+        print(peak_note)
     fps = {r['name']: r['fps'] for r in rows}
     el = rows[0]['fps']
     ratios = {k: el / v for k, v in fps.items() if v and k != rows[0]['name']}
@@ -197,9 +243,7 @@ def main():
                 f.write('| %s | %s | %s |\n' % (r['name'], '%.1f' % r['fps'] if r['fps'] else '–',
                                                 '%.2f' % r['psnr_y'] if r['psnr_y'] else '–'))
             if peak:
-                f.write('\nMeasured fp32 peak %.0f GFLOP/s (%d threads, %s); sr-core reaches %.0f GFLOP/s, %.0f%% of it.\n'
-                        % (peak, args.threads, core['peak_isa'], 2 * core['gmacs_per_s'],
-                           100 * 2 * core['gmacs_per_s'] / peak))
+                f.write('\n%s.\n' % (peak_note[0].upper() + peak_note[1:]))
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, 'w') as f:
         json.dump(report, f, indent=2)
