@@ -2,17 +2,28 @@
 // One work-group: an 8x8 block of a tile and a group of up to GROUP output channels;
 // z = list index * n_ocg + channel group. Each input channel's 8x8 block plus halo is
 // staged in shared memory; the weights are read uniformly.
-// Built twice: as is (float maps out, optional ReLU) and with TAIL (C -> 4 residuals plus
-// the anchor, pixel shuffle x2, floor(v * 255 + 0.5) clamped, ORed into the zeroed HR bytes).
+// Built as is (float maps out, optional ReLU) and with TAIL (C -> 4 residuals plus the
+// anchor, pixel shuffle x2, floor(v * 255 + 0.5) clamped, ORed into the zeroed HR bytes);
+// SRC16 / DST16 make the variants reading / writing fp16 feature maps (SR_VULKAN_PRECISION).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
 
+#if defined(SRC16) || defined(DST16)
+#extension GL_EXT_shader_16bit_storage : require
+#endif
+
 layout(std430, binding = 0) readonly buffer Weights { float wts[]; };
+#ifdef SRC16 // fp16 feature maps: stored as half, computed in float
+layout(std430, binding = 1) readonly buffer Src { float16_t src[]; };
+#else
 layout(std430, binding = 1) readonly buffer Src { float src[]; };
+#endif
 #ifdef TAIL
 layout(std430, binding = 4) readonly buffer Anchor { float anchor[]; };
 layout(std430, binding = 5) buffer Bytes { uint hr[]; };
+#elif defined(DST16)
+layout(std430, binding = 2) writeonly buffer Dst { float16_t dst[]; };
 #else
 layout(std430, binding = 2) writeonly buffer Dst { float dst[]; };
 #endif
@@ -58,7 +69,7 @@ void main() {
     for (int i = lid; i < side * side; i += 64) {
       int sy = by - r + i / side, sx = bx - r + i % side;
       bool inside = sx >= 0 && sx < pc.W && sy >= 0 && sy < pc.H;
-      patch_[i] = inside ? src[ic * plane + sy * pc.W + sx] : 0.0;
+      patch_[i] = inside ? float(src[ic * plane + sy * pc.W + sx]) : 0.0;
     }
     memoryBarrierShared();
     barrier();
@@ -88,6 +99,10 @@ void main() {
 #else
   for (int o = 0; o < GROUP; o++)
     if (o < n_oc)
+#ifdef DST16
+      dst[(oc0 + o) * plane + y * pc.W + x] = float16_t(pc.relu != 0 ? max(acc[o], 0.0) : acc[o]);
+#else
       dst[(oc0 + o) * plane + y * pc.W + x] = pc.relu != 0 ? max(acc[o], 0.0) : acc[o];
+#endif
 #endif
 }

@@ -6,9 +6,16 @@
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8, local_size_y = 8) in;
 
+#ifdef FP16 // fp16 feature maps: stored as half, added in float
+#extension GL_EXT_shader_16bit_storage : require
+#define MAP_T float16_t
+#else
+#define MAP_T float
+#endif
+
 layout(std430, binding = 0) readonly buffer Weights { float wts[]; };
-layout(std430, binding = 1) readonly buffer Src { float intr[]; };
-layout(std430, binding = 2) buffer Dst { float feat[]; };
+layout(std430, binding = 1) readonly buffer Src { MAP_T intr[]; };
+layout(std430, binding = 2) buffer Dst { MAP_T feat[]; };
 layout(std430, binding = 3) readonly buffer Lists { uint lists[]; };
 
 #include "common.glsl"
@@ -24,10 +31,11 @@ void main() {
     return; // only this tile: the add is in place
   int plane = pc.W * pc.H, half_ = pc.out_ch, p = y * pc.W + x;
   for (int c = 0; c < half_; c++) {
-    float v = intr[c * plane + p];
-    feat[c * plane + p] += v;
+    float v = float(intr[c * plane + p]);
+    feat[c * plane + p] = MAP_T(float(feat[c * plane + p]) + v);
     int sy = y + int(wts[pc.aux + 2 * c]), sx = x + int(wts[pc.aux + 2 * c + 1]);
     bool inside = sx >= 0 && sx < pc.W && sy >= 0 && sy < pc.H;
-    feat[(c + half_) * plane + p] += inside ? intr[c * plane + sy * pc.W + sx] : 0.0;
+    float s = inside ? float(intr[c * plane + sy * pc.W + sx]) : 0.0;
+    feat[(c + half_) * plane + p] = MAP_T(float(feat[(c + half_) * plane + p]) + s);
   }
 }

@@ -134,7 +134,8 @@ choose (const VkPhysicalDeviceProperties *props, const gboolean *usable, uint32_
 }
 
 gboolean
-sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic, GError **error)
+sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic,
+    gboolean want_storage16, GError **error)
 {
   VkApplicationInfo app = {
     .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
@@ -204,8 +205,22 @@ sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic, GError
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
+  VkPhysicalDevice16BitStorageFeatures storage16 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+  };
+  VkPhysicalDeviceFeatures2 features = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+    .pNext = &storage16,
+  };
+  vkGetPhysicalDeviceFeatures2 (dev->phys, &features);
+  dev->storage16 = want_storage16 && storage16.storageBuffer16BitAccess;
+  VkPhysicalDevice16BitStorageFeatures enable16 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+    .storageBuffer16BitAccess = VK_TRUE,
+  };
   VkDeviceCreateInfo dci = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .pNext = dev->storage16 ? &enable16 : NULL,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &qci,
   };

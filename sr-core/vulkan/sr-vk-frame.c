@@ -47,7 +47,7 @@ typedef struct {
 } Sizes;
 
 static void
-compute_sizes (const SrModel *m, int W, int H, Sizes *s)
+compute_sizes (const SrModel *m, gboolean fp16, int W, int H, Sizes *s)
 {
   const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
   const guint64 plane = (guint64) W * H;
@@ -69,8 +69,8 @@ compute_sizes (const SrModel *m, int W, int H, Sizes *s)
     s->scratch_per_tile = 0;
   }
   s->input = plane * 4;
-  s->map_a = plane * ch_a * 4;
-  s->map_b = plane * ch_b * 4;
+  s->map_a = plane * ch_a * (fp16 ? 2 : 4);
+  s->map_b = plane * ch_b * (fp16 ? 2 : 4);
   s->lists = (SR_VK_LIST_BASE + (ghost ? 2 * (guint64) m->ghost.n_blocks * s->n_tiles : 0)) * 4;
   s->depths = MAX (s->n_tiles, 1) * 4;
   s->scratch = MAX ((guint64) s->n_tiles * s->scratch_per_tile * 4, 16);
@@ -199,7 +199,8 @@ conv (SrVk *vk, SrVkFrame *f, SrVkKernel kernel, int set, const SrVkPush *base,
   p.relu = l->act == SR_ACT_RELU;
   p.w_off = off.w;
   p.b_off = off.b;
-  p.n_ocg = div_up (l->out_ch, kernel == SR_VK_TAIL ? SR_VK_TAIL_GROUP : SR_VK_GROUP);
+  gboolean tail = kernel == SR_VK_TAIL || kernel == SR_VK_TAIL16;
+  p.n_ocg = div_up (l->out_ch, tail ? SR_VK_TAIL_GROUP : SR_VK_GROUP);
   int bt = div_up (f->tile, SR_VK_BLOCK);
   dispatch (vk, f, kernel, set, &p, bt, bt, f->n_tiles * p.n_ocg);
 }
@@ -209,7 +210,8 @@ record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
 {
   const SrGhostExit *g = &vk->model->ghost;
   const int B = g->n_blocks, half = g->channels / 2, bt = div_up (f->tile, SR_VK_BLOCK);
-  conv (vk, f, SR_VK_CONV, SET_IN_A, base, &g->head, vk->layers[0], -1);
+  const gboolean h = vk->fp16;
+  conv (vk, f, h ? SR_VK_CONV_IN16 : SR_VK_CONV, SET_IN_A, base, &g->head, vk->layers[0], -1);
 
   SrVkPush p = *base;
   p.in_ch = g->pred[0].out_ch;
@@ -224,13 +226,15 @@ record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
   dispatch (vk, f, SR_VK_PLAN, SET_IN_A, &p, div_up (f->n_tiles, 64), 1, 1);
 
   for (int j = 1; j <= B; j++) {
-    conv (vk, f, SR_VK_CONV, SET_A_B, base, &g->blocks[j - 1], vk->layers[j], j - 1);
+    conv (vk, f, h ? SR_VK_CONV16 : SR_VK_CONV, SET_A_B, base, &g->blocks[j - 1],
+        vk->layers[j], j - 1);
     p = *base;
     p.list = j - 1;
     p.out_ch = half;
     p.aux = vk->shift_off + (j - 1) * half * 2;
-    dispatch (vk, f, SR_VK_GHOST_ADD, SET_B_A, &p, bt, bt, f->n_tiles);
-    conv (vk, f, SR_VK_TAIL, SET_A_B, base, &g->tail, vk->layers[B + 1], B + j - 1);
+    dispatch (vk, f, h ? SR_VK_GHOST_ADD16 : SR_VK_GHOST_ADD, SET_B_A, &p, bt, bt, f->n_tiles);
+    conv (vk, f, h ? SR_VK_TAIL16 : SR_VK_TAIL, SET_A_B, base, &g->tail, vk->layers[B + 1],
+        B + j - 1);
   }
 }
 
@@ -241,8 +245,11 @@ record_plain (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
   for (int i = 0; i < m->n_layers; i++) {
     /* layer i reads the input (i = 0), map A (odd i) or map B (even i) */
     int set = i == 0 ? SET_IN_A : i % 2 ? SET_A_B : SET_B_A;
-    conv (vk, f, i + 1 < m->n_layers ? SR_VK_CONV : SR_VK_TAIL, set, base, &m->layers[i],
-        vk->layers[i], -1);
+    gboolean last = i + 1 == m->n_layers;
+    /* fp16: every map but the input is half */
+    SrVkKernel kernel = !vk->fp16 ? (last ? SR_VK_TAIL : SR_VK_CONV)
+        : i == 0 ? (last ? SR_VK_TAIL : SR_VK_CONV_IN16) : (last ? SR_VK_TAIL16 : SR_VK_CONV16);
+    conv (vk, f, kernel, set, base, &m->layers[i], vk->layers[i], -1);
   }
 }
 
@@ -295,7 +302,7 @@ sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error)
   if (vk->frame && vk->frame->width == width && vk->frame->height == height)
     return TRUE;
   Sizes s;
-  compute_sizes (vk->model, width, height, &s);
+  compute_sizes (vk->model, vk->fp16, width, height, &s);
   if (!check_limits (vk, width, height, &s, error))
     return FALSE;
   /* the old frame's command buffer may not be pending: every submit is waited for */

@@ -26,6 +26,18 @@ static const uint32_t plan_spv[] =
 static const uint32_t bicubic_spv[] =
 #include "bicubic.spv.h"
 ;
+static const uint32_t conv_in16_spv[] =
+#include "conv_in16.spv.h"
+;
+static const uint32_t conv16_spv[] =
+#include "conv16.spv.h"
+;
+static const uint32_t tail16_spv[] =
+#include "tail16.spv.h"
+;
+static const uint32_t ghost_add16_spv[] =
+#include "ghost_add16.spv.h"
+;
 
 static const struct {
   const char *name;
@@ -39,6 +51,10 @@ static const struct {
   [SR_VK_PREDICT] = { "predict", predict_spv, sizeof predict_spv },
   [SR_VK_PLAN] = { "plan", plan_spv, sizeof plan_spv },
   [SR_VK_BICUBIC] = { "bicubic", bicubic_spv, sizeof bicubic_spv },
+  [SR_VK_CONV_IN16] = { "conv_in16", conv_in16_spv, sizeof conv_in16_spv },
+  [SR_VK_CONV16] = { "conv16", conv16_spv, sizeof conv16_spv },
+  [SR_VK_TAIL16] = { "tail16", tail16_spv, sizeof tail16_spv },
+  [SR_VK_GHOST_ADD16] = { "ghost_add16", ghost_add16_spv, sizeof ghost_add16_spv },
 };
 
 static gboolean
@@ -112,7 +128,7 @@ sr_vk_pipelines_new (SrVk *vk, GError **error)
     return FALSE;
   }
   for (int i = 0; i < SR_VK_N_PIPELINES; i++)
-    if (!make_pipeline (vk, i, error))
+    if ((vk->fp16 || i < SR_VK_CONV_IN16) && !make_pipeline (vk, i, error))
       return FALSE;
   return TRUE;
 }

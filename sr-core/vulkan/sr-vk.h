@@ -22,6 +22,7 @@ typedef struct {
   VkQueue queue;
   uint32_t queue_family;
   uint32_t timestamp_bits;     /* of the queue family; 0: no timestamps */
+  gboolean storage16;          /* storageBuffer16BitAccess enabled (fp16 feature maps) */
 } SrVkDevice;
 
 typedef struct {
@@ -32,9 +33,10 @@ typedef struct {
 } SrVkBuffer;
 
 /* Picks a device (see docs/gpu-backends.md: `want` is an index or a name substring; NULL:
- * the first hardware GPU, else, when not automatic, the first device) and opens it. */
+ * the first hardware GPU, else, when not automatic, the first device) and opens it, with
+ * 16-bit storage when asked for and supported. */
 gboolean sr_vk_device_open (SrVkDevice *dev, const char *want, gboolean automatic,
-    GError **error);
+    gboolean want_storage16, GError **error);
 void sr_vk_device_close (SrVkDevice *dev);
 const char *sr_vk_result_name (VkResult result);
 /* FALSE with an SR_ERROR_BACKEND naming the call when result is not VK_SUCCESS. */
@@ -56,6 +58,11 @@ typedef enum {
   SR_VK_PREDICT,
   SR_VK_PLAN,
   SR_VK_BICUBIC,
+  /* fp16 feature maps: made only when used */
+  SR_VK_CONV_IN16,   /* fp32 input -> fp16 maps */
+  SR_VK_CONV16,
+  SR_VK_TAIL16,
+  SR_VK_GHOST_ADD16,
   SR_VK_N_PIPELINES,
 } SrVkKernel;
 
@@ -97,6 +104,7 @@ typedef struct {
   VkDescriptorSetLayout set_layout;
   VkPipelineLayout layout;
   VkPipeline pipelines[SR_VK_N_PIPELINES];
+  gboolean fp16;             /* feature maps stored as fp16 (SR_VULKAN_PRECISION=fp16) */
   SrVkBuffer weights;
   SrVkLayerOffsets *layers;  /* plain: per layer; ghost: head, blocks..., tail */
   gint32 pred_off;           /* ghost: the predictor's packed weights */
