@@ -15,7 +15,7 @@ enum {
   N_SETS,
 };
 
-static int
+static gint64
 div_up (gint64 a, gint64 b)
 {
   return (a + b - 1) / b;
@@ -41,7 +41,7 @@ sr_vk_frame_free (SrVk *vk, SrVkFrame *f)
 
 /* Everything the size decides, computed before anything is allocated. */
 typedef struct {
-  int tile, tiles_x, tiles_y, n_tiles, max_ocg;
+  gint64 tile, tiles_x, tiles_y, n_tiles, max_ocg; /* 64-bit: sizes are checked after */
   guint64 input, map_a, map_b, lists, depths, scratch, lr, hr, down;
   int scratch_per_tile;
 } Sizes;
@@ -89,7 +89,8 @@ check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
     guint64 bytes;
   } storage[] = {
     { "input map", s->input }, { "feature map", s->map_a }, { "feature map", s->map_b },
-    { "tile list", s->lists }, { "predictor scratch", s->scratch }, { "HR output", s->hr },
+    { "tile list", s->lists }, { "tile depth list", s->depths },
+    { "predictor scratch", s->scratch }, { "HR output", s->hr },
   };
   for (guint i = 0; i < G_N_ELEMENTS (storage); i++) {
     guint64 limit = MIN ((guint64) lim->maxStorageBufferRange, vk->dev.max_alloc);
@@ -109,7 +110,7 @@ check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
         "than %s has", W, H, device, host, vk->dev.props.deviceName);
     return FALSE;
   }
-  const int bt = div_up (s->tile, SR_VK_BLOCK);
+  const gint64 bt = div_up (s->tile, SR_VK_BLOCK);
   const guint64 need[3] = {
     MAX (MAX (bt, div_up (W, SR_VK_BLOCK)), MAX (s->tiles_x, div_up (s->n_tiles, 64))),
     MAX (MAX (bt, div_up (H, SR_VK_BLOCK)), s->tiles_y),
