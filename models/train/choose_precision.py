@@ -105,6 +105,8 @@ def main():
     ap.add_argument('--clips', default=os.path.join(REPO, 'builddir', 'clip-cache'),
                     help="pipelines/compare.py's cache of decoded clips")
     ap.add_argument('--max-loss', type=float, default=0.05)
+    ap.add_argument('--keep-act-max', action='store_true',
+                    help="use the file's act_max (what train_qat.py trained with) instead of measuring")
     ap.add_argument('--golden', default=os.path.join(REPO, 'tests', 'data'),
                     help='folder with golden-lr.pgm; golden-sr-lowp.pgm is written there')
     args = ap.parse_args()
@@ -123,6 +125,9 @@ def main():
             forward(model, luma(lr), ranges=ranges)
     act_max = [1.0] + ranges[1:]  # the luma enters as its 8-bit value
     print('calibrated on %d images; input maxima per layer: %s' % (len(paths), ['%.3f' % r for r in ranges]))
+    if args.keep_act_max:
+        act_max = json.loads(meta['act_max'])
+        print("using the file's act_max: %s" % ['%.3f' % r for r in act_max])
 
     sets = {s: image_pairs(os.path.join(REPO, 'tests', 'data', s)) for s in ('set5', 'set14')}
     sets.update(clip_pairs(args.clips))
