@@ -74,5 +74,13 @@ struct _SrModel {
 
 /* MACs per LR pixel of the ghost-exit net run to `depth` blocks (tail included). */
 guint64 sr_ghost_macs_per_pixel (const SrModel *model, int depth);
+/* MACs of the exit predictor on a w x h tile (sr-ghost-stats.c). */
+double sr_ghost_predictor_macs (const SrModel *model, int w, int h);
+/* The GPU plan's reach in tiles: how far a tile's exit depth keeps its neighbours active. */
+int sr_ghost_reach_tiles (const SrModel *model, int tile);
+/* A GPU backend's frame stats from the per-tile depths it read back (clamped into
+ * tile_depths, which the stats then point at); MACs as the tile-list plan computes them. */
+void sr_ghost_gpu_stats (const SrModel *model, int width, int height, int tile,
+    const gint32 *depths, guint8 *tile_depths, double threshold, SrFrameStats *stats);
 
 #endif

@@ -6,6 +6,10 @@
 
 /* A usable plane: data, positive size, stride covering a row. `what` names it in errors. */
 gboolean sr_plane_check (const SrPlane *p, const char *what, GError **error);
+/* A strided plane to tightly packed rows (width bytes each), and rows `in_stride` apart back
+ * into a strided plane: what GPU backends upload and download. */
+void sr_plane_pack (const SrPlane *src, guint8 *out);
+void sr_plane_unpack (const guint8 *in, gsize in_stride, SrPlane *dst);
 /* Both planes usable and dst a valid bicubic x2 size for src. */
 gboolean sr_bicubic_x2_check (const SrPlane *src, const SrPlane *dst, GError **error);
 

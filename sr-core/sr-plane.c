@@ -1,5 +1,7 @@
 #include "sr-plane-private.h"
 
+#include <string.h>
+
 gboolean
 sr_plane_check (const SrPlane *p, const char *what, GError **error)
 {
@@ -11,4 +13,32 @@ sr_plane_check (const SrPlane *p, const char *what, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+void
+sr_plane_pack (const SrPlane *src, guint8 *out)
+{
+  for (int y = 0; y < src->height; y++) {
+    const guint8 *row = src->data + (gsize) y * src->stride;
+    guint8 *o = out + (gsize) y * src->width;
+    if (src->pixel_stride == 1)
+      memcpy (o, row, src->width);
+    else
+      for (int x = 0; x < src->width; x++)
+        o[x] = row[(gsize) x * src->pixel_stride];
+  }
+}
+
+void
+sr_plane_unpack (const guint8 *in, gsize in_stride, SrPlane *dst)
+{
+  for (int y = 0; y < dst->height; y++) {
+    const guint8 *i = in + (gsize) y * in_stride;
+    guint8 *row = dst->data + (gsize) y * dst->stride;
+    if (dst->pixel_stride == 1)
+      memcpy (row, i, dst->width);
+    else
+      for (int x = 0; x < dst->width; x++)
+        row[(gsize) x * dst->pixel_stride] = i[x];
+  }
 }

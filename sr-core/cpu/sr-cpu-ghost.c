@@ -341,15 +341,6 @@ sr_cpu_ghost_free (SrCpuGhost *g)
   g_free (g);
 }
 
-static double
-predictor_macs (const SrGhostExit *m, int w, int h)
-{
-  int width = m->pred[0].out_ch;
-  double a = (double) ((h + 1) / 2) * ((w + 1) / 2) * width * 9;
-  double b = (double) ((h + 3) / 4) * ((w + 3) / 4) * width * width * 9;
-  return a + b + (double) width * (m->n_blocks - 1);
-}
-
 gboolean
 sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double threshold,
     SrFrameStats *stats, GError **error)
@@ -389,7 +380,7 @@ sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double th
     tile_rect (g, t, &x0, &y0, &w, &h);
     stats->tiles_at_depth[g->depth[t]]++;
     if (threshold > 0)
-      macs += predictor_macs (m, w, h);
+      macs += sr_ghost_predictor_macs (g->model, w, h);
     depth_sum += (double) w * h * g->depth[t];
   }
   stats->mean_depth = depth_sum / area;

@@ -3,6 +3,7 @@
  * goes up, the 8-bit HR luma and the tile depths come down. */
 #include "../sr-backend.h"
 #include "sr-opencl.h"
+#include "../sr-plane-private.h"
 
 #include <string.h>
 
@@ -378,7 +379,7 @@ enqueue_ghost (SrCl *cl, double threshold)
         NULL);
 
   /* zero the counts of lists 1.., then plan; reach covers the deepest tile's receptive field */
-  cl_int zero = 0, reach = (2 * B + 1 + T - 1) / T;
+  cl_int zero = 0, reach = sr_ghost_reach_tiles (cl->model, T);
   if (!status)
     status = clEnqueueFillBuffer (cl->queue, cl->counts, &zero, sizeof zero, sizeof (cl_int),
         sizeof (cl_int) * 2 * B, 0, NULL, NULL);
@@ -419,73 +420,6 @@ enqueue_plain (SrCl *cl)
   return status ? status : tail (cl, 0, in, &m->layers[m->n_layers - 1], m->n_layers - 1);
 }
 
-/* Per LR pixel, what the device really computed: every conv over whole active tiles, the
- * tails, and the predictor. */
-static void
-fill_ghost_stats (SrCl *cl, double threshold, SrFrameStats *stats)
-{
-  const SrGhostExit *g = &cl->model->ghost;
-  const ClFrame *f = &cl->frame;
-  const int B = g->n_blocks, T = f->tile, tiles_y = f->n_tiles / f->tiles_x;
-  const int reach = (2 * B + 1 + T - 1) / T;
-  double macs = 0, depth_sum = 0, area = (double) f->w * f->h;
-  double block_macs = (double) g->blocks[0].in_ch * g->blocks[0].out_ch * 9;
-  double tail_macs = (double) g->tail.in_ch * g->tail.out_ch * 9;
-  for (int t = 0; t < f->n_tiles; t++) {
-    int tx = t % f->tiles_x, ty = t / f->tiles_x, need = 0;
-    int tw = MIN (T, f->w - tx * T), th = MIN (T, f->h - ty * T);
-    int d = CLAMP (cl->host_depth[t], 1, B);
-    for (int y = MAX (ty - reach, 0); y <= MIN (ty + reach, tiles_y - 1); y++)
-      for (int x = MAX (tx - reach, 0); x <= MIN (tx + reach, f->tiles_x - 1); x++)
-        need = MAX (need, cl->host_depth[y * f->tiles_x + x]);
-    macs += (double) tw * th * (9.0 * g->head.out_ch + need * block_macs + tail_macs);
-    if (threshold > 0) {
-      int width = g->pred[0].out_ch;
-      macs += (double) ((th + 1) / 2) * ((tw + 1) / 2) * width * 9 +
-          (double) ((th + 3) / 4) * ((tw + 3) / 4) * width * width * 9 + width * (B - 1);
-    }
-    cl->tile_depths[t] = d;
-    stats->tiles_at_depth[d]++;
-    depth_sum += (double) tw * th * d;
-  }
-  stats->n_tiles = f->n_tiles;
-  stats->max_depth = B;
-  stats->mean_depth = depth_sum / area;
-  stats->tiles_x = f->tiles_x;
-  stats->tiles_y = tiles_y;
-  stats->tile_size = T;
-  stats->tile_depths = cl->tile_depths;
-  stats->macs_per_pixel = macs / area;
-  stats->macs_per_pixel_full = sr_ghost_macs_per_pixel (cl->model, B);
-}
-
-/* Packs a strided plane into `out` (w x h bytes), or unpacks it back. */
-static void
-pack_plane (const SrPlane *p, guint8 *out)
-{
-  for (int y = 0; y < p->height; y++) {
-    const guint8 *row = p->data + (gsize) y * p->stride;
-    if (p->pixel_stride == 1)
-      memcpy (out + (gsize) y * p->width, row, p->width);
-    else
-      for (int x = 0; x < p->width; x++)
-        out[(gsize) y * p->width + x] = row[(gsize) x * p->pixel_stride];
-  }
-}
-
-static void
-unpack_plane (const guint8 *in, SrPlane *p)
-{
-  for (int y = 0; y < p->height; y++) {
-    guint8 *row = p->data + (gsize) y * p->stride;
-    if (p->pixel_stride == 1)
-      memcpy (row, in + (gsize) y * p->width, p->width);
-    else
-      for (int x = 0; x < p->width; x++)
-        row[(gsize) x * p->pixel_stride] = in[(gsize) y * p->width + x];
-  }
-}
-
 static gboolean
 cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
     SrFrameStats *stats, GError **error)
@@ -494,7 +428,7 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
   if (!ensure_frame (cl, src->width, src->height, error))
     return FALSE;
   const int w = src->width, h = src->height, s = cl->model->scale;
-  pack_plane (src, cl->host_src);
+  sr_plane_pack (src, cl->host_src);
   cl_int n = w * h;
   size_t global = (n + 63) / 64 * 64;
   cl_int status = clEnqueueWriteBuffer (cl->queue, cl->src8, CL_FALSE, 0, n, cl->host_src, 0,
@@ -532,9 +466,10 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
     return sr_cl_check (status, "running the network", error);
   }
 
-  unpack_plane (cl->host_dst, dst);
+  sr_plane_unpack (cl->host_dst, (gsize) dst->width, dst);
   if (is_ghost (cl)) {
-    fill_ghost_stats (cl, threshold, stats);
+    sr_ghost_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
+        cl->tile_depths, threshold, stats);
   } else {
     stats->n_tiles = cl->frame.n_tiles;
     stats->macs_per_pixel = stats->macs_per_pixel_full = sr_model_get_macs_per_pixel (cl->model);
@@ -570,7 +505,7 @@ cl_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
       !grow_buffer (cl, &cl->chroma_dst, &cl->chroma_dst_size, out_size, CL_MEM_WRITE_ONLY, error))
     return FALSE;
   cl->chroma_host = g_realloc (cl->chroma_host, MAX (in_size, out_size));
-  pack_plane (src, cl->chroma_host);
+  sr_plane_pack (src, cl->chroma_host);
   cl_int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
   size_t local[2] = { 8, 8 };
   size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
@@ -587,7 +522,7 @@ cl_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
         cl->chroma_host, 0, NULL, NULL);
   if (!sr_cl_check (status, "bicubic x2", error))
     return FALSE;
-  unpack_plane (cl->chroma_host, dst);
+  sr_plane_unpack (cl->chroma_host, (gsize) dst->width, dst);
   return TRUE;
 }
 

@@ -92,81 +92,6 @@ vk_device_name (gpointer state)
   return vk->name;
 }
 
-void
-sr_vk_pack_plane (const SrPlane *src, guint8 *out)
-{
-  for (int y = 0; y < src->height; y++) {
-    const guint8 *row = src->data + (gsize) y * src->stride;
-    guint8 *o = out + (gsize) y * src->width;
-    if (src->pixel_stride == 1)
-      memcpy (o, row, src->width);
-    else
-      for (int x = 0; x < src->width; x++)
-        o[x] = row[(gsize) x * src->pixel_stride];
-  }
-}
-
-void
-sr_vk_unpack_plane (const guint8 *in, gsize in_stride, SrPlane *dst)
-{
-  for (int y = 0; y < dst->height; y++) {
-    const guint8 *i = in + (gsize) y * in_stride;
-    guint8 *row = dst->data + (gsize) y * dst->stride;
-    if (dst->pixel_stride == 1)
-      memcpy (row, i, dst->width);
-    else
-      for (int x = 0; x < dst->width; x++)
-        row[(gsize) x * dst->pixel_stride] = i[x];
-  }
-}
-
-static double
-predictor_macs (const SrGhostExit *m, int w, int h)
-{
-  int width = m->pred[0].out_ch;
-  double a = (double) ((h + 1) / 2) * ((w + 1) / 2) * width * 9;
-  double b = (double) ((h + 3) / 4) * ((w + 3) / 4) * width * width * 9;
-  return a + b + (double) width * (m->n_blocks - 1);
-}
-
-/* The ghost net's stats from the depths read back; the MACs are what the GPU computed:
- * the head and the tails over the frame, each block over its active tiles (the plan's rule,
- * replayed here), the predictor when it ran. */
-static void
-ghost_stats (SrVk *vk, const guint32 *depths, double threshold, SrFrameStats *stats)
-{
-  const SrGhostExit *m = &vk->model->ghost;
-  SrVkFrame *f = vk->frame;
-  const int T = f->tile, B = m->n_blocks, R = (2 * B + 1 + T - 1) / T;
-  const double area = (double) f->width * f->height;
-  const double block_macs = (double) m->blocks[0].in_ch * m->blocks[0].out_ch * 9;
-  double macs = area * (m->head.in_ch * m->head.out_ch * 9 + m->tail.in_ch * m->tail.out_ch * 9);
-  double depth_sum = 0;
-  for (int t = 0; t < f->n_tiles; t++)
-    f->tile_depths[t] = CLAMP (depths[t], 1, (guint32) B);
-  for (int t = 0; t < f->n_tiles; t++) {
-    int tx = t % f->tiles_x, ty = t / f->tiles_x;
-    int w = MIN (T, f->width - tx * T), h = MIN (T, f->height - ty * T), reach = 0;
-    for (int ny = MAX (ty - R, 0); ny <= MIN (ty + R, f->tiles_y - 1); ny++)
-      for (int nx = MAX (tx - R, 0); nx <= MIN (tx + R, f->tiles_x - 1); nx++)
-        reach = MAX (reach, f->tile_depths[ny * f->tiles_x + nx]);
-    macs += (double) w * h * reach * block_macs;
-    if (threshold > 0)
-      macs += predictor_macs (m, w, h);
-    stats->tiles_at_depth[f->tile_depths[t]]++;
-    depth_sum += (double) w * h * f->tile_depths[t];
-  }
-  stats->n_tiles = f->n_tiles;
-  stats->max_depth = B;
-  stats->mean_depth = depth_sum / area;
-  stats->tiles_x = f->tiles_x;
-  stats->tiles_y = f->tiles_y;
-  stats->tile_size = T;
-  stats->tile_depths = f->tile_depths;
-  stats->macs_per_pixel = macs / area;
-  stats->macs_per_pixel_full = sr_ghost_macs_per_pixel (vk->model, B);
-}
-
 static gboolean
 vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_threshold,
     SrFrameStats *stats, GError **error)
@@ -175,7 +100,7 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
   if (!sr_vk_frame_ensure (vk, src->width, src->height, error))
     return FALSE;
   SrVkFrame *f = vk->frame;
-  sr_vk_pack_plane (src, f->up.map);
+  sr_plane_pack (src, f->up.map);
   float threshold = exit_threshold > 0 ? exit_threshold : 0;
   memcpy (vk->params.map, &threshold, sizeof threshold);
 
@@ -183,7 +108,7 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
     return FALSE;
 
   VkDevice device = vk->dev.device;
-  sr_vk_unpack_plane (f->down.map, dst->width, dst);
+  sr_plane_unpack (f->down.map, dst->width, dst);
   guint64 ts[2];
   if (vk->timestamps && vkGetQueryPoolResults (device, vk->timestamps, 0, 2, sizeof ts, ts,
           sizeof ts[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
@@ -193,7 +118,8 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
         vk->dev.props.limits.timestampPeriod * 1e-9;
   }
   if (vk->model->type == SR_ARCH_GHOST_EXIT) {
-    ghost_stats (vk, (const guint32 *) ((const guint8 *) f->down.map + f->hr_bytes),
+    sr_ghost_gpu_stats (vk->model, f->width, f->height, f->tile,
+        (const gint32 *) ((const guint8 *) f->down.map + f->hr_bytes), f->tile_depths,
         exit_threshold, stats);
   } else {
     stats->n_tiles = f->n_tiles;

@@ -112,9 +112,9 @@ sr_vk_bicubic_x2 (SrVk *vk, const SrPlane *src, SrPlane *dst, GError **error)
   if (!ensure (vk, src, dst, error))
     return FALSE;
   SrVkChroma *c = vk->chroma;
-  sr_vk_pack_plane (src, c->up.map);
+  sr_plane_pack (src, c->up.map);
   if (!sr_vk_submit_wait (vk, c->cmd, error))
     return FALSE;
-  sr_vk_unpack_plane (c->down.map, (gsize) c->words * 4, dst);
+  sr_plane_unpack (c->down.map, (gsize) c->words * 4, dst);
   return TRUE;
 }

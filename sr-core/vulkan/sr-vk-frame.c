@@ -223,7 +223,7 @@ record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
   dispatch (vk, f, SR_VK_PREDICT, SET_IN_A, &p, f->tiles_x, f->tiles_y, 1);
   p = *base;
   p.aux = B;
-  p.aux2 = div_up (2 * B + 1, f->tile); /* R: see docs/gpu-backends.md */
+  p.aux2 = sr_ghost_reach_tiles (vk->model, f->tile); /* R: see docs/gpu-backends.md */
   dispatch (vk, f, SR_VK_PLAN, SET_IN_A, &p, div_up (f->n_tiles, 64), 1, 1);
 
   for (int j = 1; j <= B; j++) {

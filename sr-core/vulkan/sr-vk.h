@@ -7,6 +7,7 @@
 #define SR_VK_H
 
 #include "../sr-backend.h"
+#include "../sr-plane-private.h"
 
 #include <vulkan/vulkan.h>
 
@@ -156,10 +157,7 @@ void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
 
 /* ---- host side of planes (sr-vk-backend.c) ---- */
 
-/* The strided plane into packed bytes (rows of width bytes). */
-void sr_vk_pack_plane (const SrPlane *src, guint8 *out);
 /* Packed rows of in_stride bytes into dst, touching only its pixels. */
-void sr_vk_unpack_plane (const guint8 *in, gsize in_stride, SrPlane *dst);
 
 /* ---- bicubic x2 of chroma planes (sr-vk-chroma.c) ---- */
 
