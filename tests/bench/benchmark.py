@@ -135,6 +135,8 @@ def main():
     ap.add_argument('--model', default=os.path.join(REPO, 'models', 'superres-x2.safetensors'))
     ap.add_argument('--exit-model', default=os.path.join(REPO, 'models', 'superres-x2-ghost.safetensors'),
                     help='the model with exits the --thresholds sweep runs')
+    ap.add_argument('--int8-model', default=os.path.join(REPO, 'models', 'superres-x2-int8.safetensors'),
+                    help='the default model fine-tuned for int8')
     ap.add_argument('--thresholds', default='0,0.01,0.02,0.03,0.05,0.1',
                     help='exit thresholds for the sweep (element PSNR, sr-core fps)')
     ap.add_argument('--peers', default=os.path.join(SHARED, 'peers', 'opencv-dnn-superres'))
@@ -173,6 +175,14 @@ def main():
     core_fp32 = sr_bench(args, frame_path, w, h, precision='fp32')
     add('sr-core alone (%s)' % core_fp32['device'], core_fp32['fps'], quality_fp32['psnr-y-mean'],
         {'gmacs_per_s': core_fp32['gmacs_per_s']})
+    if os.path.exists(args.int8_model):
+        q8 = compare.measure(meta, 'superres name=up model="%s"' % args.int8_model)
+        add('superres element, int8 model (%s)' % os.path.basename(args.int8_model),
+            time_element(meta, 'model="%s" n-threads=%d' % (args.int8_model, args.threads), args.repeat),
+            q8['psnr-y-mean'])
+        r = sr_bench(args, frame_path, w, h, model=args.int8_model)
+        add('sr-core alone, int8 model (%s)' % r['device'], r['fps'], q8['psnr-y-mean'],
+            {'gmacs_per_s': r['gmacs_per_s']})
     for isa in ('avx2', 'c'):
         r = sr_bench(args, frame_path, w, h, isa=isa, precision='fp32')
         add('sr-core alone (%s)' % r['device'], r['fps'], None, {'gmacs_per_s': r['gmacs_per_s']})
