@@ -31,30 +31,57 @@ sr_bicubic_x2_check (const SrPlane *src, const SrPlane *dst, GError **error)
   return TRUE;
 }
 
-gboolean
-sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
+gsize
+sr_bicubic_x2_scratch (const SrPlane *dst, int rows)
 {
-  if (!sr_bicubic_x2_check (src, dst, error))
-    return FALSE;
-  /* horizontal pass: src->height rows of dst->width values, scaled by 128 */
-  gint32 *tmp = g_new (gint32, (gsize) dst->width * src->height);
-  for (int y = 0; y < src->height; y++) {
-    const guint8 *row = src->data + y * src->stride;
-    gint32 *out = tmp + (gsize) y * dst->width;
-    for (int x = 0; x < dst->width; x++) {
-      int x0 = first_tap (x), acc = 0;
-      for (int t = 0; t < 4; t++)
-        acc += taps[x & 1][t] * row[(gsize) CLAMP (x0 + t, 0, src->width - 1) * src->pixel_stride];
-      out[x] = acc;
+  return (gsize) dst->width * (rows / 2 + 6);
+}
+
+/* One source row, filtered horizontally into dst->width values scaled by 128. The interior
+ * has no edge clamps, so compilers vectorise it. */
+static void
+horizontal (const SrPlane *src, int y, int width, gint32 *out)
+{
+  const guint8 *row = src->data + (gsize) y * src->stride;
+  const int ps = src->pixel_stride, last = src->width - 1;
+  int x = 0;
+  /* outputs whose taps all lie inside: first_tap (x) >= 0 and first_tap (x) + 3 <= last */
+  const int inner0 = 4, inner1 = MIN (width, 2 * last - 4);
+  for (; x < MIN (inner0, width); x++) {
+    int x0 = first_tap (x), acc = 0;
+    for (int t = 0; t < 4; t++)
+      acc += taps[x & 1][t] * row[(gsize) CLAMP (x0 + t, 0, last) * ps];
+    out[x] = acc;
+  }
+  if (ps == 1) {
+    for (; x + 1 < inner1; x += 2) {
+      const guint8 *r = row + x / 2;
+      out[x] = -3 * r[-2] + 29 * r[-1] + 111 * r[0] - 9 * r[1];
+      out[x + 1] = -9 * r[-1] + 111 * r[0] + 29 * r[1] - 3 * r[2];
     }
   }
+  for (; x < width; x++) {
+    int x0 = first_tap (x), acc = 0;
+    for (int t = 0; t < 4; t++)
+      acc += taps[x & 1][t] * row[(gsize) CLAMP (x0 + t, 0, last) * ps];
+    out[x] = acc;
+  }
+}
+
+void
+sr_bicubic_x2_rows (const SrPlane *src, SrPlane *dst, int y0, int y1, gint32 *tmp)
+{
+  /* the source rows these output rows read, filtered once each */
+  const int s0 = MAX (first_tap (y0), 0), s1 = MIN (first_tap (y1 - 1) + 3, src->height - 1);
+  for (int y = s0; y <= s1; y++)
+    horizontal (src, y, dst->width, tmp + (gsize) (y - s0) * dst->width);
   /* vertical pass, then round and clamp: the total scale is 128 * 128 */
-  for (int y = 0; y < dst->height; y++) {
-    int y0 = first_tap (y);
+  for (int y = y0; y < y1; y++) {
+    int f = first_tap (y);
     const gint32 *rows[4];
     for (int t = 0; t < 4; t++)
-      rows[t] = tmp + (gsize) CLAMP (y0 + t, 0, src->height - 1) * dst->width;
-    guint8 *out = dst->data + y * dst->stride;
+      rows[t] = tmp + (gsize) (CLAMP (f + t, 0, src->height - 1) - s0) * dst->width;
+    guint8 *out = dst->data + (gsize) y * dst->stride;
     const int *w = taps[y & 1];
     for (int x = 0; x < dst->width; x++) {
       gint32 acc = w[0] * rows[0][x] + w[1] * rows[1][x] + w[2] * rows[2][x] + w[3] * rows[3][x];
@@ -62,6 +89,15 @@ sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
       out[(gsize) x * dst->pixel_stride] = CLAMP (v, 0, 255);
     }
   }
+}
+
+gboolean
+sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
+{
+  if (!sr_bicubic_x2_check (src, dst, error))
+    return FALSE;
+  gint32 *tmp = g_new (gint32, sr_bicubic_x2_scratch (dst, dst->height));
+  sr_bicubic_x2_rows (src, dst, 0, dst->height, tmp);
   g_free (tmp);
   return TRUE;
 }

@@ -420,28 +420,41 @@ bicubic_ref (const guint8 *src, int w, int h, int ps, gsize stride, int X, int Y
 static void
 test_bicubic_matches_formula (void)
 {
-  const int sizes[][4] = { { 1, 1, 2, 2 }, { 5, 3, 9, 5 }, { 17, 12, 34, 24 }, { 8, 9, 16, 17 } };
+  const int sizes[][4] = { { 1, 1, 2, 2 }, { 5, 3, 9, 5 }, { 17, 12, 34, 24 }, { 8, 9, 16, 17 },
+    { 37, 21, 74, 42 }, { 40, 9, 79, 17 } };
   GRand *rand = g_rand_new_with_seed (7);
-  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
-    int w = sizes[s][0], h = sizes[s][1], ow = sizes[s][2], oh = sizes[s][3];
-    gsize stride = 2 * w + 5; /* interleaved pair plus padding, like NV12 */
-    guint8 *src = g_malloc (stride * h), *dst = g_malloc0 ((2 * ow + 3) * oh);
-    for (gsize i = 0; i < stride * h; i++)
-      src[i] = g_rand_int_range (rand, 0, 256);
-    SrPlane sp = { src + 1, w, h, stride, 2 };
-    SrPlane dp = { dst + 1, ow, oh, 2 * ow + 3, 2 };
-    g_autoptr (GError) error = NULL;
-    g_assert_true (sr_bicubic_x2 (&sp, &dp, &error));
-    for (int y = 0; y < oh; y++)
-      for (int x = 0; x < ow; x++) {
-        double want = CLAMP (bicubic_ref (src + 1, w, h, 2, stride, x, y), 0, 255);
-        int got = dst[1 + y * (2 * ow + 3) + 2 * x];
-        g_assert_cmpfloat (fabs (got - want), <=, 0.5 + 1e-9);
-        g_assert_cmpint (dst[y * (2 * ow + 3) + 2 * x], ==, 0); /* the other component untouched */
-      }
-    g_free (src);
-    g_free (dst);
-  }
+  /* the CPU engine's version runs in row bands on its threads: the same bytes */
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  SrEngineConfig config = { SR_BACKEND_CPU, 3, 0, NULL };
+  SrEngine *engine = sr_engine_new (model, &config, NULL);
+  for (int ps = 1; ps <= 2; ps++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+      int w = sizes[s][0], h = sizes[s][1], ow = sizes[s][2], oh = sizes[s][3];
+      gsize stride = ps * w + 5, ostride = ps * ow + 3; /* NV12-like pairs, padding */
+      guint8 *src = g_malloc (stride * h), *dst = g_malloc0 (ostride * oh + 1);
+      guint8 *dst2 = g_malloc0 (ostride * oh + 1);
+      for (gsize i = 0; i < stride * h; i++)
+        src[i] = g_rand_int_range (rand, 0, 256);
+      SrPlane sp = { src + 1, w, h, stride, ps };
+      SrPlane dp = { dst + 1, ow, oh, ostride, ps }, dp2 = { dst2 + 1, ow, oh, ostride, ps };
+      g_autoptr (GError) error = NULL;
+      g_assert_true (sr_bicubic_x2 (&sp, &dp, &error));
+      g_assert_true (sr_engine_bicubic_x2 (engine, &sp, &dp2, &error));
+      g_assert_cmpmem (dst, ostride * oh + 1, dst2, ostride * oh + 1);
+      for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+          double want = CLAMP (bicubic_ref (src + 1, w, h, ps, stride, x, y), 0, 255);
+          int got = dst[1 + y * ostride + ps * x];
+          g_assert_cmpfloat (fabs (got - want), <=, 0.5 + 1e-9);
+          if (ps == 2) /* the other component untouched */
+            g_assert_cmpint (dst[y * ostride + 2 * x], ==, 0);
+        }
+      g_free (src);
+      g_free (dst);
+      g_free (dst2);
+    }
+  sr_engine_free (engine);
+  sr_model_free (model);
   g_rand_free (rand);
 
   guint8 buf[64];

@@ -1,6 +1,7 @@
 /* The CPU backend: a worker pool (the caller plus a GThreadPool) and the two network
  * paths, the plain net in tiles (sr-cpu-ref.c) and the ghost-exit net (sr-cpu-ghost.c). */
 #include "../sr-backend.h"
+#include "../sr-plane-private.h"
 #include "sr-cpu.h"
 #include "sr-cpu-ref.h"
 #include "sr-cpu-lowp.h"
@@ -200,10 +201,37 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
   return TRUE;
 }
 
+typedef struct {
+  const SrPlane *src;
+  SrPlane *dst;
+  int rows;
+} ChromaFrame;
+
+static void
+chroma_band (gpointer ctx, int band, int worker)
+{
+  ChromaFrame *f = ctx;
+  int y0 = band * f->rows, y1 = MIN (y0 + f->rows, f->dst->height);
+  gint32 *tmp = g_new (gint32, sr_bicubic_x2_scratch (f->dst, y1 - y0));
+  sr_bicubic_x2_rows (f->src, f->dst, y0, y1, tmp);
+  g_free (tmp);
+}
+
+/* Chroma in row bands over the workers (it was 10-15% of the element's frame time on one). */
+static gboolean
+cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  SrCpu *cpu = state;
+  ChromaFrame f = { src, dst, MAX (16, (dst->height + cpu->n_threads - 1) / cpu->n_threads) };
+  sr_cpu_parallel_for (cpu, (dst->height + f.rows - 1) / f.rows, chroma_band, &f);
+  return TRUE;
+}
+
 const SrBackendOps sr_cpu_backend = {
   .kind = SR_BACKEND_CPU,
   .create = cpu_create,
   .upscale_luma = cpu_upscale_luma,
   .destroy = cpu_destroy,
   .device_name = cpu_device_name,
+  .bicubic_x2 = cpu_bicubic_x2,
 };
