@@ -3,6 +3,7 @@
  * planes, frame-size changes, and the error paths (no such device, a frame too large).
  * A backend without a driver or device is skipped unless SR_REQUIRE_BACKENDS names it. */
 #include <sr-core/sr-core.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -269,6 +270,80 @@ test_no_such_device (gconstpointer data)
   sr_model_free (model);
 }
 
+/* No driver at all (the ICD loader pointed at nothing, in a fresh process): the named
+ * backend fails with SR_ERROR_NO_DEVICE, auto ends on the CPU. */
+static void
+test_no_driver (gconstpointer data)
+{
+  SrBackendKind kind = GPOINTER_TO_INT (data);
+  if (!sr_backend_is_built (kind)) {
+    g_test_skip ("not built in");
+    return;
+  }
+  if (g_test_subprocess ()) {
+    SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+    g_autoptr (GError) error = NULL;
+    SrEngineConfig config = { kind, 0, 0, NULL };
+    g_assert_null (sr_engine_new (model, &config, &error));
+    g_assert_error (error, SR_ERROR, SR_ERROR_NO_DEVICE);
+    g_printerr ("%s\n", error->message);
+    SrEngine *engine = sr_engine_new (model, NULL, NULL);
+    g_assert_cmpint (sr_engine_get_backend (engine), ==, SR_BACKEND_CPU);
+    sr_engine_free (engine);
+    sr_model_free (model);
+    return;
+  }
+  /* the loaders read these when the child starts */
+  g_setenv ("OCL_ICD_VENDORS", "/nonexistent", TRUE);
+  g_setenv ("VK_ICD_FILENAMES", "/nonexistent/icd.json", TRUE);
+  g_setenv ("VK_DRIVER_FILES", "/nonexistent/icd.json", TRUE);
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("OCL_ICD_VENDORS");
+  g_unsetenv ("VK_ICD_FILENAMES");
+  g_unsetenv ("VK_DRIVER_FILES");
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*no*");
+}
+
+/* A kernel that does not build: the error carries the compiler's log. */
+static void
+test_opencl_build_log (void)
+{
+  if (!sr_backend_is_built (SR_BACKEND_OPENCL)) {
+    g_test_skip ("not built in");
+    return;
+  }
+  if (g_test_subprocess ()) {
+    SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+    g_autoptr (GError) error = NULL;
+    SrEngineConfig config = { SR_BACKEND_OPENCL, 0, 0, NULL };
+    g_assert_null (sr_engine_new (model, &config, &error));
+    g_assert_error (error, SR_ERROR, SR_ERROR_BACKEND);
+    g_printerr ("%s\n", error->message);
+    sr_model_free (model);
+    return;
+  }
+  /* only where OpenCL starts with the real kernels */
+  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+  SrEngine *probe = gpu_engine (model, SR_BACKEND_OPENCL);
+  sr_model_free (model);
+  if (!probe)
+    return;
+  sr_engine_free (probe);
+  g_autofree char *dir = g_dir_make_tmp ("sr-cl-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "broken.cl", NULL);
+  g_assert_true (g_file_set_contents (path,
+      "__kernel void conv (__global float *x) { x[0] = undeclared_identifier_xyz; }\n", -1,
+      NULL));
+  g_setenv ("SR_OPENCL_KERNELS", path, TRUE);
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("SR_OPENCL_KERNELS");
+  g_unlink (path);
+  g_rmdir (dir);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*building the kernels*undeclared_identifier_xyz*");
+}
+
 /* A frame whose feature maps cannot fit any device fails with an error and leaves the
  * engine usable. The planes are reserved, never touched, so the test needs no memory. */
 static void
@@ -358,6 +433,7 @@ main (int argc, char **argv)
       { "bicubic-matches-cpu", test_bicubic_matches_cpu },
       { "no-such-device", test_no_such_device },
       { "frame-too-large", test_frame_too_large },
+      { "no-driver", test_no_driver },
     };
     for (guint t = 0; t < G_N_ELEMENTS (tests); t++) {
       g_autofree char *path = g_strdup_printf ("/backends/%s/%s", name, tests[t].test);
@@ -365,5 +441,6 @@ main (int argc, char **argv)
     }
   }
   g_test_add_func ("/backends/auto-skips-software-devices", test_auto_skips_software_devices);
+  g_test_add_func ("/backends/opencl/build-log", test_opencl_build_log);
   return g_test_run ();
 }
