@@ -5,6 +5,20 @@
  * the list entry and a group of up to OC_GROUP output channels. */
 #define OC_GROUP 16
 
+/* Feature maps in fp32, or stored as fp16 (built with -DSR_FEATURE_HALF; the arithmetic stays
+ * fp32: vload_half/vstore_half are core OpenCL, no cl_khr_fp16 needed). The luma input
+ * stays fp32 in both. */
+#ifdef SR_FEATURE_HALF
+typedef half feature_t;
+#define LOAD_FEATURE(p, i) vload_half ((i), (p))
+#define STORE_FEATURE(v, p, i) vstore_half ((v), (i), (p))
+#else
+typedef float feature_t;
+#define LOAD_FEATURE(p, i) ((p)[i])
+#define STORE_FEATURE(v, p, i) ((p)[i] = (v))
+#endif
+#define LOAD_FLOAT(p, i) ((p)[i])
+
 typedef struct {
   int w, h, tile, tiles_x, n_tiles;
 } Frame;
@@ -25,28 +39,32 @@ tile_pixel (Frame f, __global const int *lists, __global const int *counts, int 
   return *x < f.w && *y < f.h;
 }
 
-/* acc[o] += the k x k conv of every input channel at (x, y), for n outputs from oc0. */
-static void
-conv_at (Frame f, __global const float *in, int in_ch, __global const float *weight, int k,
-    int oc0, int n, int x, int y, float *acc)
-{
-  const int r = k / 2, plane = f.w * f.h, wstride = in_ch * k * k;
-  for (int ic = 0; ic < in_ch; ic++)
-    for (int ky = 0; ky < k; ky++) {
-      int iy = y + ky - r;
-      if (iy < 0 || iy >= f.h)
-        continue;
-      for (int kx = 0; kx < k; kx++) {
-        int ix = x + kx - r;
-        if (ix < 0 || ix >= f.w)
-          continue;
-        float v = in[ic * plane + iy * f.w + ix];
-        __global const float *wp = weight + (oc0 * in_ch + ic) * k * k + ky * k + kx;
-        for (int o = 0; o < n; o++)
-          acc[o] += wp[o * wstride] * v;
-      }
-    }
-}
+/* acc[o] += the k x k conv of every input channel at (x, y), for n outputs from oc0; from
+ * feature maps or from the fp32 luma. */
+#define CONV_AT(NAME, IN_T, LOAD)                                                         \
+  static void NAME (Frame f, __global const IN_T *in, int in_ch,                          \
+      __global const float *weight, int k, int oc0, int n, int x, int y, float *acc)      \
+  {                                                                                       \
+    const int r = k / 2, plane = f.w * f.h, wstride = in_ch * k * k;                      \
+    for (int ic = 0; ic < in_ch; ic++)                                                    \
+      for (int ky = 0; ky < k; ky++) {                                                    \
+        int iy = y + ky - r;                                                              \
+        if (iy < 0 || iy >= f.h)                                                          \
+          continue;                                                                       \
+        for (int kx = 0; kx < k; kx++) {                                                  \
+          int ix = x + kx - r;                                                            \
+          if (ix < 0 || ix >= f.w)                                                        \
+            continue;                                                                     \
+          float v = LOAD (in, ic * plane + iy * f.w + ix);                                \
+          __global const float *wp = weight + (oc0 * in_ch + ic) * k * k + ky * k + kx;   \
+          for (int o = 0; o < n; o++)                                                     \
+            acc[o] += wp[o * wstride] * v;                                                \
+        }                                                                                 \
+      }                                                                                   \
+  }
+
+CONV_AT (conv_at_feature, feature_t, LOAD_FEATURE)
+CONV_AT (conv_at_input, float, LOAD_FLOAT)
 
 __kernel void
 to_float (__global const uchar *src, __global float *input, int n)
@@ -56,31 +74,36 @@ to_float (__global const uchar *src, __global float *input, int n)
     input[i] = src[i] * (1.f / 255.f);
 }
 
-/* out[oc] = act(bias + conv(in)) for a conv layer over a tile list. */
-__kernel void
-conv (Frame f, __global const int *lists, __global const int *counts, int list,
-    __global const float *in, int in_ch, __global float *out, int out_ch,
-    __global const float *params, int weight_off, int bias_off, int k, int relu)
-{
-  const int groups = (out_ch + OC_GROUP - 1) / OC_GROUP;
-  int x, y, g;
-  if (!tile_pixel (f, lists, counts, list, groups, &x, &y, &g))
-    return;
-  const int oc0 = g * OC_GROUP, n = min (OC_GROUP, out_ch - oc0);
-  float acc[OC_GROUP];
-  for (int o = 0; o < n; o++)
-    acc[o] = params[bias_off + oc0 + o];
-  conv_at (f, in, in_ch, params + weight_off, k, oc0, n, x, y, acc);
-  const int plane = f.w * f.h;
-  for (int o = 0; o < n; o++)
-    out[(oc0 + o) * plane + y * f.w + x] = relu ? fmax (acc[o], 0.f) : acc[o];
-}
+/* out[oc] = act(bias + conv(in)) for a conv layer over a tile list: `conv` reads feature
+ * maps, `conv_input` the fp32 luma (the first layer). */
+#define CONV_KERNEL(NAME, IN_T, CONV_AT_FN)                                               \
+  __kernel void NAME (Frame f, __global const int *lists, __global const int *counts,     \
+      int list, __global const IN_T *in, int in_ch, __global feature_t *out, int out_ch,  \
+      __global const float *params, int weight_off, int bias_off, int k, int relu)         \
+  {                                                                                       \
+    const int groups = (out_ch + OC_GROUP - 1) / OC_GROUP;                                \
+    int x, y, g;                                                                          \
+    if (!tile_pixel (f, lists, counts, list, groups, &x, &y, &g))                         \
+      return;                                                                             \
+    const int oc0 = g * OC_GROUP, n = min (OC_GROUP, out_ch - oc0);                       \
+    float acc[OC_GROUP];                                                                  \
+    for (int o = 0; o < n; o++)                                                           \
+      acc[o] = params[bias_off + oc0 + o];                                                \
+    CONV_AT_FN (f, in, in_ch, params + weight_off, k, oc0, n, x, y, acc);                 \
+    const int plane = f.w * f.h;                                                          \
+    for (int o = 0; o < n; o++)                                                           \
+      STORE_FEATURE (relu ? fmax (acc[o], 0.f) : acc[o], out,                             \
+          (oc0 + o) * plane + y * f.w + x);                                               \
+  }
+
+CONV_KERNEL (conv, feature_t, conv_at_feature)
+CONV_KERNEL (conv_input, float, conv_at_input)
 
 /* The ghost residual: feat[c] += intr[c]; feat[c + n_half] += intr[c] read at (y + dy, x + dx),
  * zero past the frame. The shift is an offset in the read, never a copy. */
 __kernel void
 ghost_add (Frame f, __global const int *lists, __global const int *counts, int list,
-    __global float *feat, __global const float *intr, int n_half, __global const int *shifts,
+    __global feature_t *feat, __global const feature_t *intr, int n_half, __global const int *shifts,
     int shift_off)
 {
   shifts += shift_off;
@@ -90,10 +113,11 @@ ghost_add (Frame f, __global const int *lists, __global const int *counts, int l
   const int plane = f.w * f.h, i = y * f.w + x;
   for (int c = 0; c < n_half; c++) {
     int sy = y + shifts[2 * c], sx = x + shifts[2 * c + 1];
-    float v = intr[c * plane + i];
-    float s = sy >= 0 && sy < f.h && sx >= 0 && sx < f.w ? intr[c * plane + sy * f.w + sx] : 0.f;
-    feat[c * plane + i] += v;
-    feat[(c + n_half) * plane + i] += s;
+    float v = LOAD_FEATURE (intr, c * plane + i);
+    float s = sy >= 0 && sy < f.h && sx >= 0 && sx < f.w ?
+        LOAD_FEATURE (intr, c * plane + sy * f.w + sx) : 0.f;
+    STORE_FEATURE (LOAD_FEATURE (feat, c * plane + i) + v, feat, c * plane + i);
+    STORE_FEATURE (LOAD_FEATURE (feat, (c + n_half) * plane + i) + s, feat, (c + n_half) * plane + i);
   }
 }
 
@@ -101,7 +125,7 @@ ghost_add (Frame f, __global const int *lists, __global const int *counts, int l
  * quantised into the 8-bit HR plane. */
 __kernel void
 tail (Frame f, __global const int *lists, __global const int *counts, int list,
-    __global const float *in, int in_ch, __global const float *input, int scale,
+    __global const feature_t *in, int in_ch, __global const float *input, int scale,
     __global const float *params, int weight_off, int bias_off, int k, __global uchar *dst)
 {
   int x, y, g;
@@ -111,7 +135,7 @@ tail (Frame f, __global const int *lists, __global const int *counts, int list,
   float acc[OC_GROUP];
   for (int o = 0; o < n; o++)
     acc[o] = params[bias_off + o];
-  conv_at (f, in, in_ch, params + weight_off, k, 0, n, x, y, acc);
+  conv_at_feature (f, in, in_ch, params + weight_off, k, 0, n, x, y, acc);
   const float anchor = input[y * f.w + x];
   for (int o = 0; o < n; o++) {
     int q = (int) floor ((acc[o] + anchor) * 255.f + 0.5f);

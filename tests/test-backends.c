@@ -188,6 +188,30 @@ test_ghost_matches_cpu (gconstpointer data)
   compare_model (data, SR_GHOST_MODEL_FILE, thresholds, G_N_ELEMENTS (thresholds), 1);
 }
 
+/* fp16 feature maps (SR_VULKAN_PRECISION / SR_OPENCL_PRECISION=fp16, arithmetic in fp32):
+ * the same bounds against the CPU's fp32, where the device can store fp16. */
+static void
+test_fp16_matches_cpu (gconstpointer data)
+{
+  SrBackendKind kind = GPOINTER_TO_INT (data);
+  const char *var = kind == SR_BACKEND_VULKAN ? "SR_VULKAN_PRECISION" : "SR_OPENCL_PRECISION";
+  g_setenv (var, "fp16", TRUE);
+  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+  SrEngine *probe = sr_backend_is_built (kind) ? sr_engine_new (model, &(SrEngineConfig) { kind,
+      0, 0, NULL }, NULL) : NULL;
+  gboolean fp16 = probe && strstr (sr_engine_get_device_name (probe), "fp16");
+  sr_engine_free (probe);
+  sr_model_free (model);
+  if (fp16) {
+    const double plain[] = { 0 }, ghost[] = { 0, -1 };
+    compare_model (data, SR_PLAIN_MODEL_FILE, plain, 1, 1);
+    compare_model (data, SR_GHOST_MODEL_FILE, ghost, 2, 1);
+  } else {
+    g_test_skip ("no fp16 feature maps on this backend or device");
+  }
+  g_unsetenv (var);
+}
+
 static void
 test_pixel_stride (gconstpointer data)
 {
@@ -430,6 +454,7 @@ main (int argc, char **argv)
       { "plain-matches-cpu", test_plain_matches_cpu },
       { "ghost-matches-cpu", test_ghost_matches_cpu },
       { "pixel-stride", test_pixel_stride },
+      { "fp16-matches-cpu", test_fp16_matches_cpu },
       { "bicubic-matches-cpu", test_bicubic_matches_cpu },
       { "no-such-device", test_no_such_device },
       { "frame-too-large", test_frame_too_large },

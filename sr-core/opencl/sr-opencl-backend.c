@@ -16,8 +16,9 @@ typedef struct {
 typedef struct {
   const SrModel *model;
   SrClDevice *dev;
+  char *name;
   cl_command_queue queue;
-  cl_kernel to_float, conv, ghost_add, tail, predict, plan, bicubic;
+  cl_kernel to_float, conv, conv_input, ghost_add, tail, predict, plan, bicubic;
   cl_mem params;               /* every layer's weights and biases */
   int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail */
   int pred_off[6];             /* predictor conv1 w/b, conv2 w/b, fc w/b */
@@ -39,7 +40,10 @@ typedef struct {
 static const char *
 cl_device_name (gpointer state)
 {
-  return ((SrCl *) state)->dev->name;
+  SrCl *cl = state;
+  if (!cl->name)
+    cl->name = g_strdup_printf ("%s%s", cl->dev->name, cl->dev->fp16 ? ", fp16 feature maps" : "");
+  return cl->name;
 }
 
 static void
@@ -66,8 +70,8 @@ cl_destroy (gpointer state)
   if (cl->queue)
     clFinish (cl->queue);
   free_frame (cl);
-  cl_kernel *kernels[] = { &cl->to_float, &cl->conv, &cl->ghost_add, &cl->tail, &cl->predict,
-    &cl->plan, &cl->bicubic };
+  cl_kernel *kernels[] = { &cl->to_float, &cl->conv, &cl->conv_input, &cl->ghost_add, &cl->tail,
+    &cl->predict, &cl->plan, &cl->bicubic };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
     if (*kernels[i])
       clReleaseKernel (*kernels[i]);
@@ -84,6 +88,7 @@ cl_destroy (gpointer state)
     clReleaseCommandQueue (cl->queue);
   if (cl->dev)
     sr_cl_device_release (cl->dev);
+  g_free (cl->name);
   g_free (cl->weight_off);
   g_free (cl->bias_off);
   g_free (cl);
@@ -187,7 +192,11 @@ cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
     return NULL;
   SrCl *cl = g_new0 (SrCl, 1);
   cl->model = model;
-  cl->dev = sr_cl_device_get (config->device, automatic, error);
+  /* fp16 feature maps on request (SR_OPENCL_PRECISION=fp16) until measured on a GPU; a plain
+   * net of one layer has no feature maps */
+  gboolean fp16 = g_strcmp0 (g_getenv ("SR_OPENCL_PRECISION"), "fp16") == 0 &&
+      !(model->type == SR_ARCH_PLAIN && model->n_layers < 2);
+  cl->dev = sr_cl_device_get (config->device, automatic, fp16, error);
   if (!cl->dev) {
     cl_destroy (cl);
     return NULL;
@@ -202,6 +211,7 @@ cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
     cl_kernel *kernel;
     const char *name;
   } kernels[] = { { &cl->to_float, "to_float" }, { &cl->conv, "conv" },
+    { &cl->conv_input, "conv_input" },
     { &cl->ghost_add, "ghost_add" }, { &cl->tail, "tail" }, { &cl->predict, "predict" },
     { &cl->plan, "plan" }, { &cl->bicubic, "bicubic_x2" } };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
@@ -258,8 +268,8 @@ ensure_frame (SrCl *cl, int w, int h, GError **error)
   const int T = tile_side (cl), C = feature_channels (cl), s = cl->model->scale;
   const gsize plane = (gsize) w * h;
   /* the act buffers: plain ping-pong of max_channels, ghost feat (C) and intr (C/2) */
-  gsize act_bytes[2] = { sizeof (float) * plane * C,
-    sizeof (float) * plane * (is_ghost (cl) ? C / 2 : C) };
+  const gsize feature = cl->dev->fp16 ? 2 : 4;
+  gsize act_bytes[2] = { feature * plane * C, feature * plane * (is_ghost (cl) ? C / 2 : C) };
   gsize total = act_bytes[0] + act_bytes[1] + plane * (4 + 1 + s * s);
   if (plane * C >= G_MAXINT32 || plane * s * s >= G_MAXINT32 || act_bytes[0] > cl->max_alloc ||
       total > cl->global_mem) {
@@ -334,12 +344,13 @@ run_tiles (SrCl *cl, cl_kernel kernel, int groups)
 static cl_int
 conv (SrCl *cl, cl_int list, cl_mem in, const SrLayer *l, cl_mem out, int layer)
 {
+  cl_kernel kernel = in == cl->input ? cl->conv_input : cl->conv;
   cl_int in_ch = l->in_ch, out_ch = l->out_ch, k = l->kernel, relu = l->act == SR_ACT_RELU;
   cl_int w = cl->weight_off[layer], b = cl->bias_off[layer];
-  cl_int status = set_args (cl->conv, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
+  cl_int status = set_args (kernel, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
       ARG (list), ARG (in), ARG (in_ch), ARG (out), ARG (out_ch), ARG (cl->params), ARG (w),
       ARG (b), ARG (k), ARG (relu), (size_t) 0);
-  return status ? status : run_tiles (cl, cl->conv, (out_ch + OC_GROUP - 1) / OC_GROUP);
+  return status ? status : run_tiles (cl, kernel, (out_ch + OC_GROUP - 1) / OC_GROUP);
 }
 
 static cl_int

@@ -175,7 +175,8 @@ build (SrClDevice *dev, GError **error)
   dev->program = clCreateProgramWithSource (dev->context, 1, &text, &length, &status);
   if (!sr_cl_check (status, "clCreateProgramWithSource", error))
     return FALSE;
-  status = clBuildProgram (dev->program, 1, &dev->device, "-cl-std=CL1.2", NULL, NULL);
+  status = clBuildProgram (dev->program, 1, &dev->device,
+      dev->fp16 ? "-cl-std=CL1.2 -DSR_FEATURE_HALF" : "-cl-std=CL1.2", NULL, NULL);
   if (status != CL_SUCCESS) {
     size_t size = 0;
     clGetProgramBuildInfo (dev->program, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size);
@@ -199,7 +200,7 @@ clear_device (SrClDevice *dev)
 }
 
 SrClDevice *
-sr_cl_device_get (const char *wanted, gboolean automatic, GError **error)
+sr_cl_device_get (const char *wanted, gboolean automatic, gboolean fp16, GError **error)
 {
   Listed list[SR_CL_MAX_DEVICES];
   int n = list_devices (list, error);
@@ -213,7 +214,7 @@ sr_cl_device_get (const char *wanted, gboolean automatic, GError **error)
       cache = g_ptr_array_new ();
     for (guint i = 0; i < cache->len && !result; i++) {
       CachedDevice *c = cache->pdata[i];
-      if (c->dev.device == list[chosen].device) {
+      if (c->dev.device == list[chosen].device && c->dev.fp16 == fp16) {
         c->users++;
         result = &c->dev;
       }
@@ -223,6 +224,7 @@ sr_cl_device_get (const char *wanted, gboolean automatic, GError **error)
       c->dev.platform = list[chosen].platform;
       c->dev.device = list[chosen].device;
       c->dev.name = g_strdup (list[chosen].name);
+      c->dev.fp16 = fp16;
       if (build (&c->dev, error)) {
         c->users = 1;
         g_ptr_array_add (cache, c);

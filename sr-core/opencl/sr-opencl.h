@@ -14,12 +14,15 @@ typedef struct {
   char *name;           /* "device name (platform name)" */
   cl_context context;
   cl_program program;
+  gboolean fp16;        /* the program stores feature maps as fp16 */
 } SrClDevice;
 
 /* The device `wanted` names (index or case-insensitive name substring; NULL: the first
- * GPU, or when not automatic the first device), its program built. NULL with
- * SR_ERROR_BACKEND saying why (no ICD, no such device, build log). */
-SrClDevice *sr_cl_device_get (const char *wanted, gboolean automatic, GError **error);
+ * GPU, or when not automatic the first device), its program built (with fp16 feature maps
+ * if asked). NULL with SR_ERROR_NO_DEVICE or SR_ERROR_BACKEND saying why (no ICD, no such
+ * device, build log). */
+SrClDevice *sr_cl_device_get (const char *wanted, gboolean automatic, gboolean fp16,
+    GError **error);
 void sr_cl_device_release (SrClDevice *device);
 
 /* Sets SR_ERROR_BACKEND "opencl: <what> failed: <code name>" and returns FALSE unless
