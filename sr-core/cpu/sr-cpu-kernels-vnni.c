@@ -67,8 +67,10 @@ store (const SrLowpLayer *l, __m512i acc, int b, int x, gpointer out)
 
 /* u8 activations x s8 weights; s16 x s16 */
 ROW_PIXELS (int8_pixels_8, 8, _mm512_dpbusd_epi32)
+ROW_PIXELS (int8_pixels_4, 4, _mm512_dpbusd_epi32)
 ROW_PIXELS (int8_pixels_1, 1, _mm512_dpbusd_epi32)
 ROW_PIXELS (int16_pixels_8, 8, _mm512_dpwssd_epi32)
+ROW_PIXELS (int16_pixels_4, 4, _mm512_dpwssd_epi32)
 ROW_PIXELS (int16_pixels_1, 1, _mm512_dpwssd_epi32)
 
 void
@@ -78,6 +80,8 @@ sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, i
   int x = 0;
   for (; x + 8 <= n; x += 8)
     int8_pixels_8 (l, in, pitch, x, out);
+  for (; x + 4 <= n; x += 4) /* rows are rarely a multiple of 8 */
+    int8_pixels_4 (l, in, pitch, x, out);
   for (; x < n; x++)
     int8_pixels_1 (l, in, pitch, x, out);
 }
@@ -89,6 +93,8 @@ sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, 
   int x = 0;
   for (; x + 8 <= n; x += 8)
     int16_pixels_8 (l, in, pitch, x, out);
+  for (; x + 4 <= n; x += 4)
+    int16_pixels_4 (l, in, pitch, x, out);
   for (; x < n; x++)
     int16_pixels_1 (l, in, pitch, x, out);
 }

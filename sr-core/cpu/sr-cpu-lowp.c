@@ -362,16 +362,23 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
     in = out;
   }
 
-  /* residuals plus the anchor, shuffled and rounded as the fp32 path does */
+  /* residuals plus the anchor, shuffled and rounded as the fp32 path does: on [0, 255]
+   * floor (u + 0.5) is the truncating cast, which lets the loop vectorise */
   const int s = net->model->scale, oc = s * s;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      float anchor = src->data[(gsize) (y0 + y) * src->stride +
-          (gsize) (x0 + x) * src->pixel_stride] * (1.f / 255.f);
-      for (int c = 0; c < oc; c++) {
-        int q = (int) floorf ((res[((gsize) y * w + x) * oc + c] + anchor) * 255.f + 0.5f);
-        dst->data[((gsize) (y0 + y) * s + c / s) * dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] = CLAMP (q, 0, 255);
+  for (int y = 0; y < h; y++) {
+    const guint8 *arow = src->data + (gsize) (y0 + y) * src->stride + (gsize) x0 * src->pixel_stride;
+    const float *r = res + (gsize) y * w * oc;
+    for (int c = 0; c < oc; c++) {
+      guint8 *drow = dst->data + ((gsize) (y0 + y) * s + c / s) * dst->stride +
+          ((gsize) x0 * s + c % s) * dst->pixel_stride;
+      const gsize step = (gsize) s * dst->pixel_stride;
+      for (int x = 0; x < w; x++) {
+        float u = (r[(gsize) x * oc + c] + arow[(gsize) x * src->pixel_stride] * (1.f / 255.f)) *
+            255.f + 0.5f;
+        u = u > 0.f ? u : 0.f; /* also keeps the cast defined for wild values */
+        u = u < 255.f ? u : 255.f;
+        drow[x * step] = (guint8) (int) u;
       }
     }
+  }
 }
