@@ -9,6 +9,9 @@
 #include <string.h>
 
 #define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
+/* the low-precision paths' buffers are 2-4x smaller: larger tiles, less halo (360p int8,
+ * alternating runs: 86.7 fps at 160, 88.0 at 240) */
+#define SR_LOWP_TILE 240
 
 struct _SrCpu {
   const SrModel *model;
@@ -125,8 +128,11 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   } else {
     sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
     cpu->lowp = choose_lowp (model);
-    if (cpu->lowp)
+    if (cpu->lowp) {
       cpu->lowp_row = sr_lowp_net_row (cpu->lowp);
+      if (config->tile_size <= 0)
+        cpu->tile = SR_LOWP_TILE;
+    }
     g_debug ("sr-core: cpu kernels: %s%s%s", sr_isa_name (cpu->k.isa), cpu->lowp ? ", " : "",
         cpu->lowp ? sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)) : "");
     cpu->scratch = g_new0 (float *, cpu->n_threads);
