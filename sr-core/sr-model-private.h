@@ -66,7 +66,7 @@ struct _SrModel {
   int n_layers;
   SrLayer *layers;
   int max_channels;
-  SrPrecision precision;
+  guint precisions;        /* bit (1 << SrPrecision) for each one the export allows; fp32 always */
   float *act_max;         /* per layer, its input's calibrated maximum; int8/int16 only */
   /* SR_ARCH_GHOST_EXIT */
   SrGhostExit ghost;

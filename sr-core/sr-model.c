@@ -362,23 +362,30 @@ load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data
   return TRUE;
 }
 
-/* "precision": what the export found keeps quality on the CPU's low-precision paths
- * (models/train/choose_precision.py): fp32 (also when absent), bf16, int16 or int8; the
- * integer ones with each layer's calibrated input maximum in "act_max". */
+/* "precision": the precisions the export found keep quality on the CPU's low-precision paths
+ * (models/train/choose_precision.py), comma-separated: fp32 (also when absent), bf16, int16,
+ * int8; the integer ones need each layer's calibrated input maximum in "act_max". */
 static gboolean
 parse_precision (SrModel *model, const char *precision, const char *text, GError **error)
 {
   const char *names[] = { "fp32", "bf16", "int16", "int8" };
-  for (int i = 0; precision && i < 4; i++)
-    if (strcmp (precision, names[i]) == 0)
-      model->precision = i;
-  if (precision && strcmp (precision, names[model->precision]) != 0)
-    return fail (error, "metadata precision \"%s\" is not fp32, bf16, int16 or int8", precision);
-  if (model->precision == SR_PRECISION_FP32)
+  model->precisions = 1 << SR_PRECISION_FP32;
+  g_auto (GStrv) list = g_strsplit (precision ? precision : "fp32", ",", 8);
+  for (int i = 0; list[i]; i++) {
+    int found = -1;
+    for (int k = 0; k < 4; k++)
+      if (strcmp (g_strstrip (list[i]), names[k]) == 0)
+        found = k;
+    if (found < 0)
+      return fail (error, "metadata precision \"%s\" lists something other than fp32, bf16, "
+          "int16, int8", precision);
+    model->precisions |= 1u << found;
+  }
+  if (model->precisions == 1u << SR_PRECISION_FP32)
     return TRUE;
   if (model->type != SR_ARCH_PLAIN)
     return fail (error, "metadata precision %s is for plain nets only", precision);
-  if (model->precision == SR_PRECISION_BF16)
+  if (!(model->precisions & ((1u << SR_PRECISION_INT16) | (1u << SR_PRECISION_INT8))))
     return TRUE;
   if (!text)
     return fail (error, "metadata precision %s needs act_max", precision);

@@ -7,11 +7,13 @@
 sr-core's integer paths (AVX-512 VNNI, sr-core/cpu/sr-cpu-lowp.h) quantise each layer's input
 with one scale per layer (the maximum measured here on training images / 255 for int8 or /
 4095 for int16; the 8-bit luma enters as itself) and the weights with one scale per output
-channel (max |w| / 127 or / 511). This script simulates exactly that on Set5, Set14 and the
-clips decoded by pipelines/compare.py (its --cache folder), and writes into the file's metadata
-the first of int8, int16 whose loss against fp32 is at most --max-loss dB everywhere
-("precision", "act_max", "precision_loss"), else precision fp32. It also writes the chosen
-format's picture of tests/data/golden-lr.pgm (golden-sr-lowp.pgm) for sr-core's test.
+channel (max |w| / 127 or / 511); the bf16 path (AMX) stores activations as bf16. This script
+simulates each on Set5, Set14 and the clips decoded by pipelines/compare.py (its --cache
+folder), and writes into the file's metadata every format whose loss against fp32 is at most
+--max-loss dB everywhere ("precision", comma-separated, with "act_max" and the worst loss
+per format in "precision_loss"); sr-core picks the fastest of them the CPU runs. It also writes
+each allowed format's picture of tests/data/golden-lr.pgm (golden-sr-FORMAT.pgm) for
+sr-core's test.
 """
 import argparse
 import glob
@@ -42,14 +44,22 @@ def read_pgm(path):
 LEVELS = {'int8': (255, 127), 'int16': (4095, 511)}  # activation, weight levels
 
 
+def bf16(t):
+    return t.bfloat16().float()
+
+
 def forward(model, x, fmt=None, act_max=None, ranges=None):
-    """The plain net on luma x; with `fmt`, its integer arithmetic as sr-core runs it."""
+    """The plain net on luma x; with `fmt`, its low-precision arithmetic as sr-core runs it."""
     f = x
     for i, (_, conv, act) in enumerate(model.layers()):
         w = conv.weight
         if ranges is not None:
             ranges[i] = max(ranges[i], float(f.max()))
-        if fmt is not None:
+        if fmt == 'bf16':
+            # activations stored as bf16; the luma enters as its integer value, 1/255 folded
+            # into the first layer's weights; sums in fp32
+            f, w = (f * 255, bf16(w / 255)) if i == 0 else (bf16(f), bf16(w))
+        elif fmt is not None:
             alev, wlev = LEVELS[fmt]
             s = 1 / 255 if i == 0 else act_max[i] / alev
             f = torch.clamp(torch.round(f / s), 0, 255 if i == 0 else alev) * s
@@ -136,25 +146,25 @@ def main():
     for name in [n for n, v in fp32.items() if v > 60]:
         print('skipping %s: fp32 PSNR %.1f dB, the frames are nearly flat' % (name, fp32.pop(name)))
         del sets[name]
-    chosen, losses = 'fp32', {}
-    for fmt in ('int8', 'int16'):
+    allowed, losses = ['fp32'], {}
+    for fmt in ('int8', 'int16', 'bf16'):
         loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max), 4) for name, pairs in sets.items()}
         print('%s: loss against fp32 (dB): %s' % (fmt, loss))
         if max(loss.values()) <= args.max_loss:
-            chosen, losses = fmt, loss
-            break
-    print('chosen: %s (fp32 PSNR: %s)' % (chosen, {k: round(v, 3) for k, v in fp32.items()}))
+            allowed.append(fmt)
+            losses[fmt] = max(loss.values())
+    print('allowed: %s (fp32 PSNR: %s)' % (allowed, {k: round(v, 3) for k, v in fp32.items()}))
     for key in ('int8_act_scales', 'int8_psnr_loss', 'act_max', 'precision_loss'):
         meta.pop(key, None)
-    meta['precision'] = chosen
-    if chosen != 'fp32':
-        meta['act_max'] = json.dumps([float(np.float32(r)) for r in act_max])
-        meta['precision_loss'] = json.dumps(losses)
-        # the chosen format's picture of the golden frame, which sr-core must reproduce
-        lr = read_pgm(os.path.join(args.golden, 'golden-lr.pgm'))
+    meta['precision'] = ','.join(allowed)
+    meta['act_max'] = json.dumps([float(np.float32(r)) for r in act_max])
+    meta['precision_loss'] = json.dumps(losses)
+    # each allowed format's picture of the golden frame, which sr-core must reproduce
+    lr = read_pgm(os.path.join(args.golden, 'golden-lr.pgm'))
+    for fmt in allowed[1:]:
         with torch.no_grad():
-            sr = forward(model, luma(lr), chosen, act_max)[0, 0].numpy()
-        write_pgm(os.path.join(args.golden, 'golden-sr-lowp.pgm'), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
+            sr = forward(model, luma(lr), fmt, act_max)[0, 0].numpy()
+        write_pgm(os.path.join(args.golden, 'golden-sr-%s.pgm' % fmt), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
     write_safetensors(args.model, [(n, tensors[n].numpy()) for n in tensors], meta)
     print('wrote', args.model)
 

@@ -4,6 +4,9 @@
 #include "sr-cpu-kernels.h"
 
 #include <math.h>
+#if defined(HAVE_X86_KERNELS)
+#include <cpuid.h>
+#endif
 #include <string.h>
 
 struct _SrLowpNet {
@@ -285,10 +288,28 @@ sr_lowp_net_format (const SrLowpNet *net)
   return net->format;
 }
 
+/* AMX-BF16 and AMX-TILE (CPUID 7.0 EDX bits 22 and 24), and the kernel's permission */
+gboolean
+sr_lowp_amx_supported (void)
+{
+#if defined(HAVE_X86_KERNELS)
+  unsigned a, b, c, d;
+  if (!sr_lowp_supported (SR_LOWP_BF16) || !__get_cpuid_count (7, 0, &a, &b, &c, &d) ||
+      !(d & (1u << 22)) || !(d & (1u << 24)) ||
+      g_strcmp0 (g_getenv ("SR_CPU_AMX"), "0") == 0)
+    return FALSE;
+  return sr_amx_request ();
+#else
+  return FALSE;
+#endif
+}
+
 SrLowpRowFn
 sr_lowp_net_row (const SrLowpNet *net)
 {
 #if defined(HAVE_X86_KERNELS)
+  if (net->format == SR_LOWP_BF16 && sr_lowp_amx_supported ())
+    return sr_bf16_conv3x3_row_amx;
   if (sr_lowp_supported (net->format))
     return net->format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_vnni : net->format == SR_LOWP_INT16 ?
         sr_int16_conv3x3_row_vnni : sr_bf16_conv3x3_row_avx512;
@@ -303,8 +324,9 @@ sr_lowp_scratch_bytes (const SrLowpNet *net, int tile)
 {
   gsize side = tile + 2 * net->radius, area = side * side;
   const SrLayer *last = &net->model->layers[net->n_layers - 1];
+  /* + slack for the AMX kernel, which reads up to 17 pixels past a row */
   return area * 4 + 2 * area * net->max_stride + (gsize) tile * tile * last->out_ch *
-      sizeof (float) + 64;
+      sizeof (float) + 1024;
 }
 
 void

@@ -59,6 +59,17 @@ void sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch,
 void sr_bf16_conv3x3_row_avx512 (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
     gpointer out);
 
+/* AMX: bf16 rows of layers with 16 input channels and at most 16 outputs (others go to the
+ * AVX-512 kernel); reads up to 17 pixels past a row (sr_lowp_scratch_bytes has the slack). */
+void sr_bf16_conv3x3_row_amx (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+gboolean sr_bf16_amx_takes (const SrLowpLayer *l);
+/* Asks the kernel for the AMX tile state (once per process); FALSE if refused. */
+gboolean sr_amx_request (void);
+/* The CPU has AMX-BF16, the kernel allows it, and neither $SR_CPU_ISA below avx512 nor
+ * SR_CPU_AMX=0 says no. */
+gboolean sr_lowp_amx_supported (void);
+
 /* fp32 to bf16, rounding to nearest even (as vcvtneps2bf16), and back */
 guint16 sr_bf16_from_float (float f);
 float sr_bf16_to_float (guint16 b);
