@@ -216,7 +216,7 @@ check_lowp (SrLowpFormat format)
 
 /* The AMX bf16 row against the C reference: AMX sums in its own order, so fp32 outputs
  * agree within 1e-5 relative and bf16 outputs within one bf16 step; layers it does not take
- * (other than 16 input channels) go to the AVX-512 kernel and must be exact. */
+ * (other than 1 or 16 input channels) go to the AVX-512 kernel and must be exact. */
 static void
 test_bf16_amx (void)
 {
@@ -226,7 +226,7 @@ test_bf16_amx (void)
   }
   const Shape shapes[] = {
     { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE }, { 16, 13, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE },
-    { 8, 16, SR_ACT_RELU },
+    { 8, 16, SR_ACT_RELU }, { 1, 16, SR_ACT_RELU },
   };
   const int widths[] = { 1, 7, 15, 16, 17, 31, 32, 33, 100, 240 };
   GRand *rand = g_rand_new_with_seed (11);

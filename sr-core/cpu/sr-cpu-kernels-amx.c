@@ -3,7 +3,8 @@
  * use it). For a layer of 16 input channels (one pixel = 32 bytes of bf16) a tile row of 64
  * bytes is two neighbouring pixels, i.e. the taps kx = 0 and 1 of a kernel row, whose weights
  * are the packed layout's 16 consecutive 64-byte rows; tap kx = 2 is a second, half-width
- * product. 16 pixels x 16 outputs per tile, 6 tdpbf16ps per 16 pixels. The sums run in AMX's
+ * product. 16 pixels x 16 outputs per tile, 6 tdpbf16ps per 16 pixels. A one-channel layer
+ * (the head) takes a kernel row per product: 12 bytes = 3 neighbouring pixels. The sums run in AMX's
  * order (even element of a pair first), not vdpbf16ps', so the results differ from the C
  * reference by rounding: tests/test-kernels.c states the tolerance. */
 #include "sr-cpu-lowp.h"
@@ -35,7 +36,9 @@ sr_amx_request (void)
   return ok;
 }
 
-/* tmm0 sums 16 pixels x 16 outputs; tmm1/tmm2 the kx = 0, 1 product, tmm3/tmm4 kx = 2 */
+/* tmm0 sums 16 pixels x 16 outputs; tmm1/tmm2 the kx = 0, 1 product, tmm3/tmm4 kx = 2 (16
+ * input channels); tmm5/tmm6 a whole kernel row of a one-channel layer (the luma: one word a
+ * pixel, so 3 neighbouring pixels are the 3 taps) */
 static void
 load_config (void)
 {
@@ -45,6 +48,8 @@ load_config (void)
   c.colsb[2] = 64, c.rows[2] = 16;
   c.colsb[3] = 32, c.rows[3] = 16;
   c.colsb[4] = 64, c.rows[4] = 8;
+  c.colsb[5] = 12, c.rows[5] = 16;
+  c.colsb[6] = 64, c.rows[6] = 3;
   _tile_loadconfig (&c);
 }
 
@@ -64,10 +69,11 @@ store (const SrLowpLayer *l, __m512 acc, int x, gpointer out)
 gboolean
 sr_bf16_amx_takes (const SrLowpLayer *l)
 {
-  return l->format == SR_LOWP_BF16 && l->in_stride == 32 && l->blocks == 1;
+  return l->format == SR_LOWP_BF16 && (l->in_stride == 32 || l->in_stride == 4) &&
+      l->blocks == 1;
 }
 
-/* Reads up to 17 pixels past the row's last output (the tile runner's scratch has the
+/* Reads up to 18 pixels past the row's last output (the tile runner's scratch has the
  * slack); writes only the n outputs. */
 void
 sr_bf16_conv3x3_row_amx (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
@@ -84,8 +90,14 @@ sr_bf16_conv3x3_row_amx (const SrLowpLayer *l, const guint8 *in, gsize pitch, in
   for (int x = 0; x < n; x += 16) {
     _tile_loadd (0, bias, 64);
     for (int ky = 0; ky < 3; ky++) {
-      const guint8 *row = in + ((gsize) ky * pitch + x) * 32;
-      const guint8 *w = l->weight + (gsize) (3 * ky) * 8 * 64;
+      const guint8 *row = in + ((gsize) ky * pitch + x) * l->in_stride;
+      const guint8 *w = l->weight + (gsize) (3 * ky) * l->groups * 64;
+      if (l->in_stride == 4) {
+        _tile_loadd (5, row, 4);
+        _tile_loadd (6, w, 64);
+        _tile_dpbf16ps (0, 5, 6);
+        continue;
+      }
       _tile_loadd (1, row, 32);
       _tile_loadd (2, w, 64);
       _tile_dpbf16ps (0, 1, 2);

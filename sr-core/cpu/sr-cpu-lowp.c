@@ -350,7 +350,11 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
       if (net->format == SR_LOWP_INT8) {
         word[0] = v;
       } else {
-        guint16 b = net->format == SR_LOWP_INT16 ? v : sr_bf16_from_float (v);
+        /* 0..255 are exact in bf16: the top half of the float's bits */
+        float fv = v;
+        guint32 bits;
+        memcpy (&bits, &fv, 4);
+        guint16 b = net->format == SR_LOWP_INT16 ? v : bits >> 16;
         memcpy (word, &b, 2);
       }
     }
