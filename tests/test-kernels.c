@@ -126,6 +126,38 @@ test_avx512 (void)
   check_isa (SR_ISA_AVX512);
 }
 
+/* Speed of two row kernels on the body's shape (16 -> 16, 640-pixel rows), printed, not
+ * asserted. */
+static void
+compare_speed (GRand *rand, SrLowpFormat format, SrLowpRowFn a, const char *a_name,
+    SrLowpRowFn b, const char *b_name)
+{
+  SrLayer src;
+  random_layer (rand, &src, &(Shape) { 16, 16, SR_ACT_RELU });
+  SrLowpLayer l;
+  sr_lowp_layer_init (&l, format, &src, 0.005f, 0.005f, FALSE);
+  const int n = 640;
+  guint8 *in = g_new0 (guint8, (gsize) (n + 2) * 3 * l.in_stride + 1024);
+  guint8 *out = g_new (guint8, (gsize) n * l.out_stride);
+  double ns[2];
+  for (int i = 0; i < 2; i++) {
+    gint64 t0 = g_get_monotonic_time ();
+    int reps = 0;
+    while (g_get_monotonic_time () - t0 < 100000) {
+      (i ? b : a) (&l, in, n + 2, n, out);
+      reps++;
+    }
+    ns[i] = (g_get_monotonic_time () - t0) * 1000.0 / reps / n;
+  }
+  g_test_message ("%s conv 16->16, 640 px: %s %.2f ns/px, %s %.2f ns/px (%.1fx)",
+      sr_lowp_format_name (format), a_name, ns[0], b_name, ns[1], ns[0] / ns[1]);
+  g_free (in);
+  g_free (out);
+  sr_lowp_layer_clear (&l);
+  g_free (src.weight);
+  g_free (src.bias);
+}
+
 /* The int8 and int16 (VNNI) and bf16 (AVX-512 BF16) rows against their C references: exact (the same
  * sums in the same order, one IEEE rounding each), u8/bf16 and fp32 outputs, partial
  * channel words and output blocks, and nothing written outside the row. */
@@ -186,31 +218,7 @@ check_lowp (SrLowpFormat format)
     g_free (src.bias);
   }
 
-  /* speed on the body's shape, 640-pixel rows */
-  SrLayer src;
-  random_layer (rand, &src, &(Shape) { 16, 16, SR_ACT_RELU });
-  SrLowpLayer l;
-  sr_lowp_layer_init (&l, format, &src, 0.005f, 0.005f, FALSE);
-  const int n = 640;
-  guint8 *in = g_new0 (guint8, (gsize) (n + 2) * 3 * l.in_stride);
-  guint8 *out = g_new (guint8, (gsize) n * l.out_stride);
-  double ns[2];
-  for (int i = 0; i < 2; i++) {
-    gint64 t0 = g_get_monotonic_time ();
-    int reps = 0;
-    while (g_get_monotonic_time () - t0 < 100000) {
-      (i ? simd : ref) (&l, in, n + 2, n, out);
-      reps++;
-    }
-    ns[i] = (g_get_monotonic_time () - t0) * 1000.0 / reps / n;
-  }
-  g_test_message ("%s conv 16->16, 640 px: C %.2f ns/px, SIMD %.2f ns/px (%.1fx)",
-      sr_lowp_format_name (format), ns[0], ns[1], ns[0] / ns[1]);
-  g_free (in);
-  g_free (out);
-  sr_lowp_layer_clear (&l);
-  g_free (src.weight);
-  g_free (src.bias);
+  compare_speed (rand, format, ref, "C", simd, "SIMD");
   g_rand_free (rand);
 }
 
@@ -284,30 +292,8 @@ test_bf16_amx (void)
   }
   g_test_message ("amx: worst relative difference of fp32 outputs from C %.2e", worst);
 
-  /* speed on the body's shape, next to the AVX-512 bf16 kernel */
-  SrLayer src;
-  random_layer (rand, &src, &(Shape) { 16, 16, SR_ACT_RELU });
-  SrLowpLayer l;
-  sr_lowp_layer_init (&l, SR_LOWP_BF16, &src, 1.f, 1.f, FALSE);
-  const int n = 640;
-  guint8 *in = g_new0 (guint8, (gsize) (n + 2) * 3 * 32 + 1024), *out = g_new (guint8, n * 32);
-  double ns[2];
-  for (int i = 0; i < 2; i++) {
-    gint64 t0 = g_get_monotonic_time ();
-    int reps = 0;
-    while (g_get_monotonic_time () - t0 < 100000) {
-      (i ? sr_bf16_conv3x3_row_amx : sr_bf16_conv3x3_row_avx512) (&l, in, n + 2, n, out);
-      reps++;
-    }
-    ns[i] = (g_get_monotonic_time () - t0) * 1000.0 / reps / n;
-  }
-  g_test_message ("bf16 conv 16->16, 640 px: AVX-512 %.2f ns/px, AMX %.2f ns/px (%.1fx)", ns[0],
-      ns[1], ns[0] / ns[1]);
-  g_free (in);
-  g_free (out);
-  sr_lowp_layer_clear (&l);
-  g_free (src.weight);
-  g_free (src.bias);
+  compare_speed (rand, SR_LOWP_BF16, sr_bf16_conv3x3_row_avx512, "AVX-512",
+      sr_bf16_conv3x3_row_amx, "AMX");
   g_rand_free (rand);
 }
 
