@@ -118,7 +118,7 @@ def main():
     ap.add_argument('--keep-act-max', action='store_true',
                     help="use the file's act_max (what train_qat.py trained with) instead of measuring")
     ap.add_argument('--golden', default=os.path.join(REPO, 'tests', 'data'),
-                    help='folder with golden-lr.pgm; golden-sr-lowp.pgm is written there')
+                    help='folder with golden-lr.pgm; golden-sr-FORMAT.pgm are written there')
     args = ap.parse_args()
     torch.set_num_threads(2)
 
