@@ -8,6 +8,7 @@ set -u
 BUILD=${1:-build-device}
 OUT=${OUT:-/tmp/device-check}
 GPU_FRAMES=${GPU_FRAMES:-2000} PIPE_FRAMES=${PIPE_FRAMES:-3000}  # small numbers to try it here
+PYTHON=${PYTHON:-python3}  # one with torch and numpy
 mkdir -p "$OUT"
 cd "$(dirname "$0")/../.."
 
@@ -43,14 +44,14 @@ for backend in vulkan opencl; do
     >"$OUT/pipeline-$backend.txt" 2>&1
   rc=$?
   t1=$(date +%s.%N)
-  echo "{\"runner\": \"pipeline\", \"backend\": \"$backend\", \"exit\": $rc, \"frames\": $PIPE_FRAMES, \"fps\": $(python3 -c "print($PIPE_FRAMES / ($t1 - $t0))")}" |
+  echo "{\"runner\": \"pipeline\", \"backend\": \"$backend\", \"exit\": $rc, \"frames\": $PIPE_FRAMES, \"fps\": $("$PYTHON" -c "print($PIPE_FRAMES / ($t1 - $t0))")}" |
     tee -a "$OUT/pipeline.jsonl"
 done
 
 echo "== PyTorch (cuDNN) on the same frame and weights"
 for model in superres-x2 superres-x2-ghost; do
   for half in "" --half; do
-    python3 tests/bench/torch_gpu.py --model models/$model.safetensors \
+    "$PYTHON" tests/bench/torch_gpu.py --model models/$model.safetensors \
       --frame tests/data/flowers-360p-frame30.pgm --frames $GPU_FRAMES $half | tee -a "$OUT/torch.jsonl"
   done
 done
