@@ -35,6 +35,9 @@ typedef enum {
   SR_PRECISION_INT8,
 } SrPrecision;
 
+/* "fp32", "bf16", "int16", "int8" as the SrPrecision, -1 for anything else. */
+int sr_precision_from_name (const char *name);
+
 typedef enum {
   SR_ARCH_PLAIN,       /* a chain of convs */
   SR_ARCH_GHOST_EXIT,  /* head, ghost-shift blocks with a shared tail at every exit */

@@ -362,20 +362,26 @@ load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data
   return TRUE;
 }
 
+int
+sr_precision_from_name (const char *name)
+{
+  const char *names[] = { "fp32", "bf16", "int16", "int8" }; /* SrPrecision's order */
+  for (int i = 0; name && i < (int) G_N_ELEMENTS (names); i++)
+    if (strcmp (name, names[i]) == 0)
+      return i;
+  return -1;
+}
+
 /* "precision": the precisions the export found keep quality on the CPU's low-precision paths
  * (models/train/choose_precision.py), comma-separated: fp32 (also when absent), bf16, int16,
  * int8; the integer ones need each layer's calibrated input maximum in "act_max". */
 static gboolean
 parse_precision (SrModel *model, const char *precision, const char *text, GError **error)
 {
-  const char *names[] = { "fp32", "bf16", "int16", "int8" };
   model->precisions = 1 << SR_PRECISION_FP32;
   g_auto (GStrv) list = g_strsplit (precision ? precision : "fp32", ",", 8);
   for (int i = 0; list[i]; i++) {
-    int found = -1;
-    for (int k = 0; k < 4; k++)
-      if (strcmp (g_strstrip (list[i]), names[k]) == 0)
-        found = k;
+    int found = sr_precision_from_name (g_strstrip (list[i]));
     if (found < 0)
       return fail (error, "metadata precision \"%s\" lists something other than fp32, bf16, "
           "int16, int8", precision);

@@ -126,6 +126,22 @@ test_negotiation_refuses_impossible (void)
   gst_harness_teardown (hx);
 }
 
+/* A GRAY8 frame holding the image, at GStreamer's default stride. */
+static GstBuffer *
+gray8_buffer (const TestImage *img)
+{
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, img->width, img->height);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  GstMapInfo map;
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (int y = 0; y < img->height; y++)
+    memcpy (map.data + y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), img->data + y * img->width,
+        img->width);
+  gst_buffer_unmap (buf, &map);
+  return buf;
+}
+
 /* The luma through the element equals PyTorch's golden output like the core does. */
 static void
 test_output_matches_golden (void)
@@ -136,16 +152,8 @@ test_output_matches_golden (void)
   /* golden-sr.pgm is the full-depth fp32 output */
   g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
   GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, "exit-threshold=0");
-  GstVideoInfo info;
-  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, lr.width, lr.height);
-  GstBuffer *in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
   GstMapInfo map;
-  gst_buffer_map (in, &map, GST_MAP_WRITE);
-  for (int y = 0; y < lr.height; y++)
-    memcpy (map.data + y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), lr.data + y * lr.width,
-        lr.width);
-  gst_buffer_unmap (in, &map);
-  GstBuffer *out = gst_harness_push_and_pull (hx, in);
+  GstBuffer *out = gst_harness_push_and_pull (hx, gray8_buffer (&lr));
   GstVideoInfo out_info;
   gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_GRAY8, golden.width, golden.height);
   gst_buffer_map (out, &map, GST_MAP_READ);
@@ -327,8 +335,7 @@ test_gpu_backend_in_pipeline (void)
   const char *required = g_getenv ("SR_REQUIRE_BACKENDS");
   g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
   TestImage lr = test_read_pgm (lr_path);
-  GstVideoInfo info, out_info;
-  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, lr.width, lr.height);
+  GstVideoInfo out_info;
   gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_GRAY8, 2 * lr.width, 2 * lr.height);
   GstBuffer *outs[3];
   SrModel *model = sr_model_load (test_model_path (), NULL);
@@ -348,14 +355,7 @@ test_gpu_backend_in_pipeline (void)
     }
     g_autofree char *props = g_strdup_printf ("backend=%s", i ? kinds[i - 1] : "cpu");
     GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, props);
-    GstBuffer *in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
-    GstMapInfo map;
-    gst_buffer_map (in, &map, GST_MAP_WRITE);
-    for (int y = 0; y < lr.height; y++)
-      memcpy (map.data + y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), lr.data + y * lr.width,
-          lr.width);
-    gst_buffer_unmap (in, &map);
-    outs[i] = gst_harness_push_and_pull (hx, in);
+    outs[i] = gst_harness_push_and_pull (hx, gray8_buffer (&lr));
     gst_harness_teardown (hx);
     g_assert_nonnull (outs[i]);
     if (i) {

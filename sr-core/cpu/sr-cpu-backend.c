@@ -6,8 +6,6 @@
 #include "sr-cpu-ref.h"
 #include "sr-cpu-lowp.h"
 
-#include <string.h>
-
 #define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
 /* the low-precision paths' buffers are 2-4x smaller: larger tiles, less halo (360p int8,
  * alternating runs: 86.7 fps at 160, 88.0 at 240) */
@@ -27,9 +25,9 @@ struct _SrCpu {
   int n_items;
   gint next_item;
   int workers_left;
-  /* plain path: scratch per worker (int8 or fp32); ghost path: its own state */
+  /* plain path: scratch per worker (fp32 or low precision); ghost path: its own state */
   float **scratch;
-  SrLowpNet *lowp;        /* the plain net in bf16 or int8, when chosen */
+  SrLowpNet *lowp;        /* the plain net in bf16, int16 or int8, when chosen */
   SrLowpRowFn lowp_row;
   SrCpuKernels k;
   SrCpuGhost *ghost;
@@ -107,18 +105,16 @@ static SrLowpNet *
 choose_lowp (const SrModel *model)
 {
   guint allowed = model->precisions;
-  const char *only = g_getenv ("SR_CPU_PRECISION");
-  const char *names[] = { "fp32", "bf16", "int16", "int8" };
-  for (int i = 0; only && i < 4; i++)
-    if (strcmp (only, names[i]) == 0)
-      allowed &= 1u << i;
+  int narrowed = sr_precision_from_name (g_getenv ("SR_CPU_PRECISION"));
+  if (narrowed >= 0)
+    allowed &= 1u << narrowed;
   if ((allowed & (1u << SR_PRECISION_BF16)) && sr_lowp_amx_supported ())
     return sr_lowp_net_new (model, SR_LOWP_BF16);
   if ((allowed & (1u << SR_PRECISION_INT8)) && sr_lowp_supported (SR_LOWP_INT8))
     return sr_lowp_net_new (model, SR_LOWP_INT8);
   if ((allowed & (1u << SR_PRECISION_INT16)) && sr_lowp_supported (SR_LOWP_INT16))
     return sr_lowp_net_new (model, SR_LOWP_INT16);
-  if (only && g_str_equal (only, "bf16") && (allowed & (1u << SR_PRECISION_BF16)) &&
+  if (narrowed == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
       sr_lowp_supported (SR_LOWP_BF16))
     return sr_lowp_net_new (model, SR_LOWP_BF16);
   return NULL;

@@ -86,8 +86,6 @@ cl_destroy (gpointer state)
     clReleaseMemObject (cl->shifts);
   if (cl->queue)
     clReleaseCommandQueue (cl->queue);
-  if (cl->dev)
-    sr_cl_device_release (cl->dev);
   g_free (cl->name);
   g_free (cl->weight_off);
   g_free (cl->bias_off);

@@ -7,13 +7,10 @@
 
 #define SR_CL_MAX_DEVICES 64
 
-typedef struct {
-  SrClDevice dev;
-  int users;
-} CachedDevice;
-
+/* Devices with their built program, kept while the process lives (building again costs
+ * seconds); engines borrow them. */
 static GMutex cache_lock;
-static GPtrArray *cache; /* CachedDevice *, kept for the process */
+static GPtrArray *cache; /* SrClDevice * */
 
 static const char *
 status_name (cl_int status)
@@ -213,24 +210,21 @@ sr_cl_device_get (const char *wanted, gboolean automatic, gboolean fp16, GError 
     if (!cache)
       cache = g_ptr_array_new ();
     for (guint i = 0; i < cache->len && !result; i++) {
-      CachedDevice *c = cache->pdata[i];
-      if (c->dev.device == list[chosen].device && c->dev.fp16 == fp16) {
-        c->users++;
-        result = &c->dev;
-      }
+      SrClDevice *c = cache->pdata[i];
+      if (c->device == list[chosen].device && c->fp16 == fp16)
+        result = c;
     }
     if (!result) {
-      CachedDevice *c = g_new0 (CachedDevice, 1);
-      c->dev.platform = list[chosen].platform;
-      c->dev.device = list[chosen].device;
-      c->dev.name = g_strdup (list[chosen].name);
-      c->dev.fp16 = fp16;
-      if (build (&c->dev, error)) {
-        c->users = 1;
+      SrClDevice *c = g_new0 (SrClDevice, 1);
+      c->platform = list[chosen].platform;
+      c->device = list[chosen].device;
+      c->name = g_strdup (list[chosen].name);
+      c->fp16 = fp16;
+      if (build (c, error)) {
         g_ptr_array_add (cache, c);
-        result = &c->dev;
+        result = c;
       } else {
-        clear_device (&c->dev);
+        clear_device (c);
         g_free (c);
       }
     }
@@ -239,14 +233,4 @@ sr_cl_device_get (const char *wanted, gboolean automatic, gboolean fp16, GError 
   for (int i = 0; i < n; i++)
     g_free (list[i].name);
   return result;
-}
-
-/* The program stays cached while the process lives (building it again costs seconds);
- * only the count of users drops. */
-void
-sr_cl_device_release (SrClDevice *device)
-{
-  g_mutex_lock (&cache_lock);
-  ((CachedDevice *) device)->users--;
-  g_mutex_unlock (&cache_lock);
 }

@@ -7,7 +7,8 @@
 #include <CL/cl.h>
 
 /* A device with its context and the SR kernels built for it. Shared by every engine on
- * the device: the program is built once per device and process. */
+ * the device and kept while the process lives: the program is built once per device and
+ * process, and engines only borrow it. */
 typedef struct {
   cl_platform_id platform;
   cl_device_id device;
@@ -23,7 +24,6 @@ typedef struct {
  * device, build log). */
 SrClDevice *sr_cl_device_get (const char *wanted, gboolean automatic, gboolean fp16,
     GError **error);
-void sr_cl_device_release (SrClDevice *device);
 
 /* Sets SR_ERROR_BACKEND "opencl: <what> failed: <code name>" and returns FALSE unless
  * status is CL_SUCCESS. */
