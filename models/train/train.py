@@ -107,29 +107,44 @@ def cosine_schedule(opt, steps, floor):
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)) * (1 - floor) + floor)
 
 
+def resume(ckpt_path, model, opt, sched, seed):
+    """(step, rng) from the checkpoint if there is one, else (0, a fresh rng)."""
+    if not os.path.exists(ckpt_path):
+        return 0, np.random.default_rng(seed)
+    ck = torch.load(ckpt_path)
+    model.load_state_dict(ck['model'])
+    opt.load_state_dict(ck['opt'])
+    sched.load_state_dict(ck['sched'])
+    print('resumed at step %d' % ck['step'], flush=True)
+    return ck['step'], np.random.default_rng(seed + ck['step'])
+
+
+def save_checkpoint(ckpt_path, model, opt, sched, step, args, **extra):
+    """Written aside, then renamed: a run stopped mid-write keeps the previous one."""
+    torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                    step=step, args=vars(args), **extra), ckpt_path + '.tmp')
+    os.replace(ckpt_path + '.tmp', ckpt_path)
+
+
+def training_pairs(args):
+    """The training images as (HR, LR) pairs, each equally likely: weighting by area lets the
+    large, smooth photos dominate and the net then collapses to the anchor (zero residual is
+    the L1 median of flat patches)."""
+    folders = sorted(os.path.join(args.data, d) for d in os.listdir(args.data))
+    pairs = load_training_set(folders, args.patch)
+    return pairs, np.full(len(pairs), 1.0 / len(pairs))
+
+
 def main():
     args = training_args(__doc__, 'build/train', 5, 60000, 32).parse_args()
     ckpt_path = start(args)
     model = PlainSR(args.channels, args.blocks)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = cosine_schedule(opt, args.steps, 0.005)
-    step = 0
-    rng = np.random.default_rng(args.seed)
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
-        model.load_state_dict(ck['model'])
-        opt.load_state_dict(ck['opt'])
-        sched.load_state_dict(ck['sched'])
-        step = ck['step']
-        rng = np.random.default_rng(args.seed + step)
-        print('resumed at step %d' % step, flush=True)
+    step, rng = resume(ckpt_path, model, opt, sched, args.seed)
 
-    folders = sorted(os.path.join(args.data, d) for d in os.listdir(args.data))
     t0 = time.time()
-    pairs = load_training_set(folders, args.patch)
-    # every image equally likely: weighting by area lets the large, smooth photos dominate
-    # and the net then collapses to the anchor (zero residual is the L1 median of flat patches)
-    weights = np.full(len(pairs), 1.0 / len(pairs))
+    pairs, weights = training_pairs(args)
     area = np.array([p[1].size for p in pairs], np.float64)
     print('%d training images, %.1f LR Mpx, loaded in %.0f s; %d MACs per LR pixel'
           % (len(pairs), area.sum() / 1e6, time.time() - t0, model.macs_per_lr_pixel()), flush=True)
@@ -146,9 +161,7 @@ def main():
                 step, loss_sum / args.ckpt_every, sched.get_last_lr()[0], s5, s14,
                 args.ckpt_every / (time.time() - t0)), flush=True)
             loss_sum, t0 = 0.0, time.time()
-            torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                        'step': step, 'args': vars(args), 'set5': s5, 'set14': s14}, ckpt_path + '.tmp')
-            os.replace(ckpt_path + '.tmp', ckpt_path)
+            save_checkpoint(ckpt_path, model, opt, sched, step, args, set5=s5, set14=s14)
 
 
 if __name__ == '__main__':

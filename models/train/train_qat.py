@@ -25,8 +25,8 @@ sys.path.insert(0, HERE)
 import modelfile  # noqa: E402
 import srdata  # noqa: E402
 from export import write_safetensors  # noqa: E402
-from train import (cosine_schedule, load_training_set, optimizer_step, sample_batch,  # noqa: E402
-                   start, training_args)
+from train import (cosine_schedule, optimizer_step, resume, sample_batch,  # noqa: E402
+                   save_checkpoint, start, training_args, training_pairs)
 
 
 def ste_round(x):
@@ -84,20 +84,9 @@ def main():
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = cosine_schedule(opt, args.steps, 0.05)
-    step = 0
-    rng = np.random.default_rng(args.seed)
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
-        model.load_state_dict(ck['model'])
-        opt.load_state_dict(ck['opt'])
-        sched.load_state_dict(ck['sched'])
-        step = ck['step']
-        rng = np.random.default_rng(args.seed + step)
-        print('resumed at step %d' % step, flush=True)
+    step, rng = resume(ckpt_path, model, opt, sched, args.seed)
 
-    folders = sorted(os.path.join(args.data, d) for d in os.listdir(args.data))
-    pairs = load_training_set(folders, args.patch)
-    weights = np.full(len(pairs), 1.0 / len(pairs))
+    pairs, weights = training_pairs(args)
     calib_rng = np.random.default_rng(99)
     calib = [sample_batch(pairs, weights, calib_rng, 64, args.patch)[0] for _ in range(8)]
     act_max = layer_maxima(model, calib)
@@ -117,9 +106,7 @@ def main():
             print('step %d loss %.5f int8 set5 %.3f set14 %.3f (fp32 set5 %.3f) %.1f steps/s' % (
                 step, loss_sum / args.ckpt_every, s5, s14, f5, args.ckpt_every / (time.time() - t0)), flush=True)
             loss_sum, t0 = 0.0, time.time()
-            torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                        'step': step, 'args': vars(args)}, ckpt_path + '.tmp')
-            os.replace(ckpt_path + '.tmp', ckpt_path)
+            save_checkpoint(ckpt_path, model, opt, sched, step, args)
 
     if args.write:
         # the scales it was trained with travel in the file (choose_precision.py --keep-act-max)
