@@ -106,6 +106,30 @@ test_load_bad_json (void)
       SR_ERROR_UNSUPPORTED, "version");
 }
 
+/* The precision metadata: an unknown format, maxima missing, of the wrong count or not
+ * positive. Only files that carry it (the plain models) can be edited this way. */
+static void
+test_load_bad_precision (void)
+{
+  const char *edits[][3] = {
+    { "\"precision\":\"fp32,", "\"precision\":\"fp32,int4,", "precision" },
+    { "\"act_max\":\"[", "\"act_max\":\"[2.0, ", "act_max" },
+    { "\"act_max\":\"[1.0", "\"act_max\":\"[-1.0", "act_max[0]" },
+    { "\"act_max\":\"[", "\"act_max\":\"x[", "act_max" },
+    { "\"act_max\":", "\"act_maxima\":", "needs act_max" },
+  };
+  int applied = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (edits); i++) {
+    GBytes *bytes = try_edit_header (edits[i][0], edits[i][1]);
+    if (!bytes)
+      continue;
+    applied++;
+    expect_load_error (bytes, SR_ERROR_FORMAT, edits[i][2]);
+  }
+  if (!applied)
+    g_test_skip ("this model file carries no precision metadata");
+}
+
 static void
 test_load_wrong_shape (void)
 {
@@ -478,6 +502,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/missing-file", test_load_missing_file);
   g_test_add_func ("/model/truncated", test_load_truncated);
   g_test_add_func ("/model/bad-json", test_load_bad_json);
+  g_test_add_func ("/model/bad-precision", test_load_bad_precision);
   g_test_add_func ("/model/wrong-shape", test_load_wrong_shape);
   g_test_add_func ("/model/wrong-dtype", test_load_wrong_dtype);
   g_test_add_func ("/model/huge-sizes", test_load_huge_sizes);
