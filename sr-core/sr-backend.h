@@ -10,6 +10,7 @@ typedef struct {
   gpointer (*create) (const SrModel *model, const SrEngineConfig *config, gboolean automatic,
       GError **error);
   /* src and dst are already checked: dst = scale x src. Fills stats except seconds. */
+  /* fills stats->n_tiles (and, for the ghost net, its exit stats); the engine fills the rest */
   gboolean (*upscale_luma) (gpointer state, const SrPlane *src, SrPlane *dst,
       double exit_threshold, SrFrameStats *stats, GError **error);
   void (*destroy) (gpointer state);
@@ -17,6 +18,10 @@ typedef struct {
   /* optional: sr_bicubic_x2 on the device; planes already checked */
   gboolean (*bicubic_x2) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
 } SrBackendOps;
+
+/* The tile side both GPU backends dispatch the plain net's convs over (the ghost net uses its
+ * exit tile, from the model file). */
+#define SR_GPU_PLAIN_TILE 32
 
 extern const SrBackendOps sr_cpu_backend;
 #ifdef HAVE_VULKAN

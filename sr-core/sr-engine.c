@@ -145,6 +145,8 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
   gboolean ok = engine->ops->upscale_luma (engine->state, src, dst, engine->exit_threshold,
       &stats, error);
   stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (ok && engine->model->type != SR_ARCH_GHOST_EXIT) /* every pixel runs the whole plain net */
+    stats.macs_per_pixel = stats.macs_per_pixel_full = sr_model_get_macs_per_pixel (engine->model);
   if (ok)
     engine->stats = stats;
   return ok;

@@ -81,11 +81,16 @@ class GhostExitSR(nn.Module):
 
     def forward_all(self, x, max_depth=None):
         """Outputs at every depth 1..max_depth."""
+        return self.forward_exits(x, range(1, (max_depth or self.n_blocks) + 1))
+
+    def forward_exits(self, x, depths):
+        """Outputs at the given depths (ascending), running each block once and only those tails."""
         f = F.relu(self.head(x))
         outs = []
-        for block in self.blocks[:max_depth or self.n_blocks]:
+        for k, block in enumerate(self.blocks[:max(depths)], 1):
             f = block(f)
-            outs.append(self.exit(f, x))
+            if k in depths:
+                outs.append(self.exit(f, x))
         return outs
 
     def macs_per_lr_pixel(self, depth=None):

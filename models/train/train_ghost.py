@@ -3,7 +3,7 @@
 
   models/train/train_ghost.py --out build/ghost --steps 20000 --predictor-steps 3000
 
-Phase 1 (net): L1 on the final exit plus two random earlier exits per step. Shift
+Phase 1 (net): L1 on the final exit plus two random earlier exits per step (--final-weight). Shift
 directions are learned with straight-through Gumbel-softmax (temperature annealed) for the
 first --freeze-at of the steps, then frozen to their argmax.
 Phase 2 (predictor): LR tiles with context go through the frozen net; each tile's target is
@@ -51,10 +51,16 @@ def main():
     ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
     ap.add_argument('--predictor-steps', type=int, default=3000)
     ap.add_argument('--predictor-tiles', type=int, default=16384)
+    ap.add_argument('--final-weight', type=float, default=2.0,
+                    help='weight of the full-depth exit\'s loss against the mean of two random earlier exits')
+    ap.add_argument('--bf16', action='store_true',
+                    help='bf16 autocast + channels_last (2x faster on CPUs with AVX-512 BF16/AMX; fp32 master weights)')
     ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there)')
     args = ap.parse_args()
     ckpt_path = start(args)
     net = GhostExitSR(args.channels, args.blocks)
+    if args.bf16:
+        net = net.to(memory_format=torch.channels_last)
     pred = ExitPredictor(args.blocks)
     opt = torch.optim.Adam([p for p in net.parameters()], lr=args.lr)
     sched = cosine_schedule(opt, args.steps, 0.01)
@@ -106,9 +112,14 @@ def main():
         for b in net.blocks:
             b.tau = tau
         lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
-        outs = net.forward_all(lr)
-        picks = [args.blocks - 1] + list(rng.choice(args.blocks - 1, size=2, replace=False))
-        loss_sum += optimizer_step(opt, sched, sum(F.l1_loss(outs[k], hr) for k in picks) / len(picks))
+        if args.bf16:
+            lr = lr.contiguous(memory_format=torch.channels_last)
+        earlier = sorted(int(k) + 1 for k in rng.choice(args.blocks - 1, size=2, replace=False))
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=args.bf16):
+            outs = net.forward_exits(lr, earlier + [args.blocks])
+        losses = [F.l1_loss(o.float(), hr) for o in outs]
+        loss = (args.final_weight * losses[-1] + sum(losses[:-1]) / 2) / (args.final_weight + 1)
+        loss_sum += optimizer_step(opt, sched, loss)
         step += 1
         if step % args.ckpt_every == 0 or step == args.steps:
             net.eval()

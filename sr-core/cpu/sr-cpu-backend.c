@@ -211,7 +211,6 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
   int n_tiles = f.tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
   sr_cpu_parallel_for (cpu, n_tiles, plain_tile, &f);
   stats->n_tiles = n_tiles;
-  stats->macs_per_pixel = stats->macs_per_pixel_full = sr_model_get_macs_per_pixel (cpu->model);
   return TRUE;
 }
 

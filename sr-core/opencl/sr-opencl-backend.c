@@ -98,11 +98,11 @@ is_ghost (const SrCl *cl)
   return cl->model->type == SR_ARCH_GHOST_EXIT;
 }
 
-/* The side of the tiles conv dispatches walk: the exit tile, or 32 for the plain net. */
+/* The side of the tiles conv dispatches walk: the exit tile, or the plain net's. */
 static int
 tile_side (const SrCl *cl)
 {
-  return is_ghost (cl) ? cl->model->ghost.exit_tile : 32;
+  return is_ghost (cl) ? cl->model->ghost.exit_tile : SR_GPU_PLAIN_TILE;
 }
 
 /* Lists: 0 = all tiles; ghost: 1..B = active[j], B+1..2B = exits[j]. */
@@ -481,7 +481,6 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
         cl->tile_depths, threshold, stats);
   } else {
     stats->n_tiles = cl->frame.n_tiles;
-    stats->macs_per_pixel = stats->macs_per_pixel_full = sr_model_get_macs_per_pixel (cl->model);
   }
   return TRUE;
 }

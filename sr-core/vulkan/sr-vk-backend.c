@@ -123,8 +123,6 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
         exit_threshold, stats);
   } else {
     stats->n_tiles = f->n_tiles;
-    stats->macs_per_pixel = stats->macs_per_pixel_full =
-        sr_model_get_macs_per_pixel (vk->model);
   }
   return TRUE;
 }

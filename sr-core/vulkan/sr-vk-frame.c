@@ -51,7 +51,7 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, Sizes *s)
 {
   const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
   const guint64 plane = (guint64) W * H;
-  s->tile = ghost ? m->ghost.exit_tile : SR_VK_PLAIN_TILE;
+  s->tile = ghost ? m->ghost.exit_tile : SR_GPU_PLAIN_TILE;
   s->tiles_x = div_up (W, s->tile);
   s->tiles_y = div_up (H, s->tile);
   s->n_tiles = s->tiles_x * s->tiles_y;

@@ -90,7 +90,6 @@ typedef struct {
 #define SR_VK_GROUP 16      /* output channels per conv work-group */
 #define SR_VK_TAIL_GROUP 4  /* per tail work-group: the scale^2 sub-pixels */
 #define SR_VK_BLOCK 8       /* work-group side in pixels */
-#define SR_VK_PLAIN_TILE 32 /* dispatch tile of the plain net */
 
 typedef struct {
   gint32 w, b;              /* offsets in floats in the weight buffer */
