@@ -389,10 +389,10 @@ parse_precision (SrModel *model, const char *precision, const char *text, GError
   }
   if (model->precisions == 1u << SR_PRECISION_FP32)
     return TRUE;
-  if (model->type != SR_ARCH_PLAIN)
-    return fail (error, "metadata precision %s is for plain nets only", precision);
   if (!(model->precisions & ((1u << SR_PRECISION_INT16) | (1u << SR_PRECISION_INT8))))
     return TRUE;
+  if (model->type != SR_ARCH_PLAIN)
+    return fail (error, "metadata precision %s: int16 and int8 are for plain nets only", precision);
   if (!text)
     return fail (error, "metadata precision %s needs act_max", precision);
   g_autoptr (JsonParser) parser = json_parser_new ();

@@ -173,7 +173,7 @@ check_lowp (SrLowpFormat format)
     sr_bf16_conv3x3_row_avx512 };
   SrLowpRowFn ref = refs[format], simd = simds[format];
   const Shape shapes[] = {
-    { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
+    { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE }, { 16, 8, SR_ACT_RELU },
     { 3, 13, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 20, 40, SR_ACT_RELU },
   };
   const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100 };
@@ -234,7 +234,7 @@ test_bf16_amx (void)
   }
   const Shape shapes[] = {
     { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE }, { 16, 13, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE },
-    { 8, 16, SR_ACT_RELU }, { 1, 16, SR_ACT_RELU },
+    { 16, 8, SR_ACT_RELU }, { 8, 16, SR_ACT_RELU }, { 1, 16, SR_ACT_RELU },
   };
   const int widths[] = { 1, 7, 15, 16, 17, 31, 32, 33, 100, 240 };
   GRand *rand = g_rand_new_with_seed (11);

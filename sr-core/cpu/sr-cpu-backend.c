@@ -100,24 +100,26 @@ cpu_destroy (gpointer state)
 /* The fastest of the precisions the model file allows that this CPU runs well: bf16 on AMX,
  * then int8 and int16 on VNNI (bf16 without AMX is no faster than fp32 here). $SR_CPU_PRECISION
  * (fp32, bf16, int16, int8) narrows the choice to one, fp32 being the reference path.
- * NULL: fp32. */
-static SrLowpNet *
-choose_lowp (const SrModel *model)
+ * FALSE: fp32. */
+static gboolean
+choose_format (const SrModel *model, SrLowpFormat *format)
 {
   guint allowed = model->precisions;
   int narrowed = sr_precision_from_name (g_getenv ("SR_CPU_PRECISION"));
   if (narrowed >= 0)
     allowed &= 1u << narrowed;
   if ((allowed & (1u << SR_PRECISION_BF16)) && sr_lowp_amx_supported ())
-    return sr_lowp_net_new (model, SR_LOWP_BF16);
-  if ((allowed & (1u << SR_PRECISION_INT8)) && sr_lowp_supported (SR_LOWP_INT8))
-    return sr_lowp_net_new (model, SR_LOWP_INT8);
-  if ((allowed & (1u << SR_PRECISION_INT16)) && sr_lowp_supported (SR_LOWP_INT16))
-    return sr_lowp_net_new (model, SR_LOWP_INT16);
-  if (narrowed == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
+    *format = SR_LOWP_BF16;
+  else if ((allowed & (1u << SR_PRECISION_INT8)) && sr_lowp_supported (SR_LOWP_INT8))
+    *format = SR_LOWP_INT8;
+  else if ((allowed & (1u << SR_PRECISION_INT16)) && sr_lowp_supported (SR_LOWP_INT16))
+    *format = SR_LOWP_INT16;
+  else if (narrowed == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
       sr_lowp_supported (SR_LOWP_BF16))
-    return sr_lowp_net_new (model, SR_LOWP_BF16);
-  return NULL;
+    *format = SR_LOWP_BF16;
+  else
+    return FALSE;
+  return TRUE;
 }
 
 static gpointer
@@ -130,11 +132,13 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   cpu->n_threads = config->n_threads > 0 ? config->n_threads : (int) g_get_num_processors ();
   g_mutex_init (&cpu->lock);
   g_cond_init (&cpu->done);
+  SrLowpFormat format;
+  gboolean lowp = choose_format (model, &format);
   if (model->type == SR_ARCH_GHOST_EXIT) {
-    cpu->ghost = sr_cpu_ghost_new (model, cpu);
+    cpu->ghost = sr_cpu_ghost_new (model, cpu, lowp); /* the ghost net's only low format is bf16 */
   } else {
     sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
-    cpu->lowp = choose_lowp (model);
+    cpu->lowp = lowp ? sr_lowp_net_new (model, format) : NULL;
     if (cpu->lowp) {
       cpu->lowp_row = sr_lowp_net_row (cpu->lowp);
       if (config->tile_size <= 0)
@@ -172,8 +176,9 @@ cpu_device_name (gpointer state)
   SrCpu *cpu = state;
   if (!cpu->name)
     cpu->name = g_strdup_printf ("cpu: %d thread%s, %s kernels", cpu->n_threads,
-        cpu->n_threads > 1 ? "s" : "", !cpu->lowp ? sr_isa_name (sr_cpu_detect_isa ()) :
-        cpu->lowp_row == sr_bf16_conv3x3_row_amx ? "bf16 amx" :
+        cpu->n_threads > 1 ? "s" : "", cpu->ghost ? sr_cpu_ghost_kernels_name (cpu->ghost) :
+        !cpu->lowp ? sr_isa_name (sr_cpu_detect_isa ()) :
+        sr_lowp_row_is_amx (cpu->lowp_row) ? "bf16 amx" :
         sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)));
   return cpu->name;
 }

@@ -7,9 +7,16 @@
  * shift; the tail reads 1). Rows are cut into runs covering those regions, so nothing is
  * computed twice and every computed value equals the whole-frame network's at that depth.
  * Buffers carry a 1-pixel zero border that is never written: the "same" padding of every
- * conv and the zero fill of every shift at the frame's edge. */
+ * conv and the zero fill of every shift at the frame's edge.
+ *
+ * In bf16 (when the model file allows it, chosen like the plain net's precision) the convs
+ * read pixel-major bf16 copies of their inputs through the low-precision row kernels (AMX
+ * where the CPU has it) and the residual stream stays fp32 beside them: only each conv's
+ * input is rounded, as in the plain net's bf16 path. The exit decisions do not change (the
+ * predictor reads the fp32 luma). */
 #include "sr-cpu.h"
 #include "sr-cpu-kernels.h"
+#include "sr-cpu-lowp.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,15 +26,23 @@ struct _SrCpuGhost {
   SrCpu *cpu;
   int width, height;          /* frame size the buffers are for */
   gsize pitch, plane;         /* padded row and plane, in floats */
-  float *input, *feat, *intr; /* 1, C and C/2 padded planes */
+  float *input, *feat, *intr; /* 1, C and C/2 padded planes; bf16: feat pixel-major, no intr */
   int tile, tiles_x, tiles_y;
   guint8 *depth;              /* per tile */
-  guint8 **cover;             /* per worker: one row of coverage flags */
-  int (**runs)[2];            /* per worker: the runs of one row */
+  int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* per worker: predictor maps or tail rows */
   SrCpuKernels k;
   double *macs;               /* per worker: MACs computed this frame */
+  /* bf16 path (layers NULL: fp32) */
+  SrLowpLayer *layers;        /* head, blocks 1..B, tail */
+  SrLowpRowFn row;
+  SrGhostAddFn add;
+  SrGhostShifts *shifts;      /* per block, for this frame width */
+  guint8 *luma_b, *feat_b, *intr_b; /* padded, pixel-major: 1 word, C and C/2 bf16 a pixel */
 };
+
+/* The AMX kernel reads up to 18 pixels past a row's end. */
+#define ROW_SLACK_PIXELS 32
 
 typedef enum {
   PHASE_HEAD,
@@ -62,33 +77,95 @@ ring (Phase phase, int block, int d)
   return -1;
 }
 
-/* The runs [x0, x1) of row y that the phase computes. */
+/* The runs [x0, x1) of row y that the phase computes: per tile column the widest ring of
+ * the tiles that reach row y (rings of one column share a centre), then merged. */
 static int
-row_runs (const Frame *f, int y, guint8 *cover, int (*runs)[2])
+row_runs (const Frame *f, int y, int (*runs)[2])
 {
   const SrCpuGhost *g = f->g;
   const int T = g->tile, W = g->width, H = g->height;
-  gboolean any = FALSE;
-  memset (cover, 0, W);
-  for (int ty = 0; ty < g->tiles_y; ty++)
-    for (int tx = 0; tx < g->tiles_x; tx++) {
-      int r = ring (f->phase, f->block, g->depth[ty * g->tiles_x + tx]);
-      if (r < 0 || y < ty * T - r || y >= MIN ((ty + 1) * T, H) + r)
-        continue;
-      int x0 = MAX (tx * T - r, 0), x1 = MIN (MIN ((tx + 1) * T, W) + r, W);
-      memset (cover + x0, 1, x1 - x0);
-      any = TRUE;
-    }
-  if (!any)
-    return 0;
   int n = 0;
-  for (int x = 0; x < W; x++) {
-    if (cover[x] && (x == 0 || !cover[x - 1]))
-      runs[n][0] = x;
-    if (cover[x] && (x == W - 1 || !cover[x + 1]))
-      runs[n++][1] = x + 1;
+  for (int tx = 0; tx < g->tiles_x; tx++) {
+    int widest = -1;
+    for (int ty = 0; ty < g->tiles_y; ty++) {
+      int r = ring (f->phase, f->block, g->depth[ty * g->tiles_x + tx]);
+      if (r > widest && y >= ty * T - r && y < MIN ((ty + 1) * T, H) + r)
+        widest = r;
+    }
+    if (widest < 0)
+      continue;
+    int x0 = MAX (tx * T - widest, 0), x1 = MIN (MIN ((tx + 1) * T, W) + widest, W);
+    /* insert in order of x0 (already in order unless a ring is wider than a tile) */
+    int i = n++;
+    for (; i > 0 && runs[i - 1][0] > x0; i--) {
+      runs[i][0] = runs[i - 1][0];
+      runs[i][1] = runs[i - 1][1];
+    }
+    runs[i][0] = x0;
+    runs[i][1] = x1;
   }
-  return n;
+  int merged = 0;
+  for (int i = 0; i < n; i++) {
+    if (merged > 0 && runs[i][0] <= runs[merged - 1][1]) {
+      runs[merged - 1][1] = MAX (runs[merged - 1][1], runs[i][1]);
+    } else {
+      runs[merged][0] = runs[i][0];
+      runs[merged++][1] = runs[i][1];
+    }
+  }
+  return merged;
+}
+
+/* One run of a row in bf16. */
+static void
+bf16_run (const Frame *f, int y, int xa, int len)
+{
+  SrCpuGhost *g = f->g;
+  const int C = g->model->ghost.channels;
+  const int fs = g->layers[0].out_stride; /* bytes per pixel of feat_b */
+  if (f->phase == PHASE_HEAD) {
+    g->row (&g->layers[0], g->luma_b + at (g, y - 1, xa - 1) * 4, g->pitch, len,
+        g->feat_b + at (g, y, xa) * fs);
+    /* the residual stream starts from the head's (bf16) output */
+    for (int x = xa; x < xa + len; x++) {
+      const guint16 *h = (const guint16 *) (g->feat_b + at (g, y, x) * fs);
+      float *o = g->feat + at (g, y, x) * C;
+      for (int c = 0; c < C; c++)
+        o[c] = sr_bf16_to_float (h[c]);
+    }
+    return;
+  }
+  const SrLowpLayer *conv = &g->layers[f->block];
+  if (f->phase == PHASE_CONV)
+    g->row (conv, g->feat_b + at (g, y - 1, xa - 1) * fs, g->pitch, len,
+        g->intr_b + at (g, y, xa) * conv->out_stride);
+  else
+    g->add (g->feat + at (g, y, xa) * C, g->feat_b + at (g, y, xa) * fs,
+        g->intr_b + at (g, y, xa) * conv->out_stride, &g->shifts[f->block - 1], len);
+}
+
+/* Each block's shift directions as byte offsets in intr_b, grouped by direction. */
+static void
+init_shift_groups (SrCpuGhost *g)
+{
+  const SrGhostExit *m = &g->model->ghost;
+  const int half = m->channels / 2;
+  for (int j = 0; j < m->n_blocks; j++) {
+    SrGhostShifts *s = &g->shifts[j];
+    s->n = 0;
+    for (int c = 0; c < half; c++) {
+      const gint8 *d = m->shifts[j * half + c];
+      gssize offset = ((gssize) d[0] * (gssize) g->pitch + d[1]) * g->layers[j + 1].out_stride;
+      int i = 0;
+      while (i < s->n && s->offset[i] != offset)
+        i++;
+      if (i == s->n) {
+        s->offset[s->n] = offset;
+        s->lanes[s->n++] = 0;
+      }
+      s->lanes[i] |= 1u << c;
+    }
+  }
 }
 
 static void
@@ -98,14 +175,16 @@ layer_row (gpointer ctx, int y, int worker)
   SrCpuGhost *g = f->g;
   const SrGhostExit *m = &g->model->ghost;
   const int half = m->channels / 2;
-  int n = row_runs (f, y, g->cover[worker], g->runs[worker]);
+  int n = row_runs (f, y, g->runs[worker]);
   const SrLayer *conv = f->phase == PHASE_HEAD ? &m->head
       : f->phase == PHASE_CONV ? &m->blocks[f->block - 1] : NULL;
   for (int i = 0; i < n; i++) {
     int xa = g->runs[worker][i][0], len = g->runs[worker][i][1] - xa;
     if (conv)
       g->macs[worker] += (double) len * conv->in_ch * conv->out_ch * 9;
-    if (f->phase == PHASE_HEAD) {
+    if (g->layers) {
+      bf16_run (f, y, xa, len);
+    } else if (f->phase == PHASE_HEAD) {
       g->k.conv3x3_row (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
           g->plane);
     } else if (f->phase == PHASE_CONV) {
@@ -157,6 +236,10 @@ fill_input_row (gpointer ctx, int y, int worker)
   float *out = f->g->input + at (f->g, y, 0);
   for (int x = 0; x < f->src->width; x++)
     out[x] = row[(gsize) x * f->src->pixel_stride] * (1.f / 255.f);
+  /* bf16: the luma's integer value (exact) in the first half of a word; 1/255 is in the head */
+  guint16 *word = f->g->luma_b ? (guint16 *) (f->g->luma_b + at (f->g, y, 0) * 4) : NULL;
+  for (int x = 0; word && x < f->src->width; x++)
+    word[2 * x] = sr_bf16_from_float (row[(gsize) x * f->src->pixel_stride]);
 }
 
 static void
@@ -168,29 +251,36 @@ tile_rect (const SrCpuGhost *g, int t, int *x0, int *y0, int *w, int *h)
   *h = MIN (g->tile, g->height - *y0);
 }
 
-/* A 3x3 stride-2 conv with zero padding 1 over a [in_ch][h][w] map (the predictor). */
+/* A 3x3 stride-2 conv with zero padding 1 over a [in_ch][h][w] map (the predictor), then
+ * ReLU. Each output sums bias, then ic, ky, kx in order (as the GPU kernels); the taps are
+ * added a whole output row at a time, bounds checked outside the inner loop. */
 static void
 conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out)
 {
   const int oh = (h + 1) / 2, ow = (w + 1) / 2;
-  for (int oc = 0; oc < l->out_ch; oc++)
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++) {
-        float acc = l->bias[oc];
-        for (int ic = 0; ic < l->in_ch; ic++)
-          for (int ky = 0; ky < 3; ky++) {
-            int iy = 2 * oy - 1 + ky;
+  for (int oc = 0; oc < l->out_ch; oc++) {
+    float *o = out + (gsize) oc * oh * ow;
+    for (int i = 0; i < oh * ow; i++)
+      o[i] = l->bias[oc];
+    for (int ic = 0; ic < l->in_ch; ic++)
+      for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+          const float wt = l->weight[((oc * l->in_ch + ic) * 3 + ky) * 3 + kx];
+          /* ix = 2 ox - 1 + kx inside [0, w) */
+          const int ox0 = kx == 0 ? 1 : 0, ox1 = MIN (ow, (w - kx) / 2 + 1);
+          for (int oy = 0; oy < oh; oy++) {
+            const int iy = 2 * oy - 1 + ky;
             if (iy < 0 || iy >= h)
               continue;
-            for (int kx = 0; kx < 3; kx++) {
-              int ix = 2 * ox - 1 + kx;
-              if (ix >= 0 && ix < w)
-                acc += l->weight[((oc * l->in_ch + ic) * 3 + ky) * 3 + kx] *
-                    in[((gsize) ic * h + iy) * w + ix];
-            }
+            const float *row = in + ((gsize) ic * h + iy) * w - 1 + kx;
+            float *orow = o + (gsize) oy * ow;
+            for (int ox = ox0; ox < ox1; ox++)
+              orow[ox] += wt * row[2 * ox];
           }
-        out[((gsize) oc * oh + oy) * ow + ox] = acc > 0.f ? acc : 0.f;
-      }
+        }
+    for (int i = 0; i < oh * ow; i++)
+      o[i] = o[i] > 0.f ? o[i] : 0.f;
+  }
 }
 
 static gsize
@@ -248,12 +338,18 @@ tail_tile (gpointer ctx, int t, int worker)
   tile_rect (g, t, &x0, &y0, &w, &h);
   float *res = g->scratch[worker];
   g->macs[worker] += (double) w * h * tail->in_ch * tail->out_ch * 9;
+  /* the residual of pixel x, sub-pixel c: res[c * cs + x * xs] */
+  const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? s * s : 1;
   for (int y = y0; y < y0 + h; y++) {
-    g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
+    if (g->layers)
+      g->row (&g->layers[g->model->ghost.n_blocks + 1], g->feat_b + at (g, y - 1, x0 - 1) *
+          g->layers[0].out_stride, g->pitch, w, res);
+    else
+      g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
     for (int x = 0; x < w; x++)
       for (int c = 0; c < s * s; c++) {
-        int q = (int) floorf ((res[c * g->tile + x] + anchor[x]) * 255.f + 0.5f);
+        int q = (int) floorf ((res[c * cs + x * xs] + anchor[x]) * 255.f + 0.5f);
         f->dst->data[((gsize) y * s + c / s) * f->dst->stride +
             ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] = CLAMP (q, 0, 255);
       }
@@ -266,12 +362,12 @@ free_frame_buffers (SrCpuGhost *g)
   g_clear_pointer (&g->input, g_free);
   g_clear_pointer (&g->feat, g_free);
   g_clear_pointer (&g->intr, g_free);
+  g_clear_pointer (&g->luma_b, g_free);
+  g_clear_pointer (&g->feat_b, g_free);
+  g_clear_pointer (&g->intr_b, g_free);
   g_clear_pointer (&g->depth, g_free);
-  for (int i = 0; g->cover && i < sr_cpu_n_workers (g->cpu); i++) {
-    g_free (g->cover[i]);
+  for (int i = 0; g->runs && i < sr_cpu_n_workers (g->cpu); i++)
     g_free (g->runs[i]);
-  }
-  g_clear_pointer (&g->cover, g_free);
   g_clear_pointer (&g->runs, g_free);
   g->width = g->height = 0;
 }
@@ -287,38 +383,63 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
   g->plane = g->pitch * (height + 2);
   g->input = g_try_malloc0 (sizeof (float) * g->plane);
   g->feat = g_try_malloc0 (sizeof (float) * g->plane * C);
-  g->intr = g_try_malloc0 (sizeof (float) * g->plane * (C / 2));
-  if (!g->input || !g->feat || !g->intr) {
+  gsize bytes = sizeof (float) * g->plane * (1 + C);
+  if (g->layers) {
+    const gsize slack = ROW_SLACK_PIXELS * (gsize) g->layers[0].out_stride;
+    g->luma_b = g_try_malloc0 ((g->plane + ROW_SLACK_PIXELS) * 4);
+    g->feat_b = g_try_malloc0 (g->plane * g->layers[0].out_stride + slack);
+    g->intr_b = g_try_malloc0 (g->plane * g->layers[1].out_stride + slack);
+    bytes += g->plane * (4 + g->layers[0].out_stride + g->layers[1].out_stride);
+  } else {
+    g->intr = g_try_malloc0 (sizeof (float) * g->plane * (C / 2));
+    bytes += sizeof (float) * g->plane * (C / 2);
+  }
+  if (!g->input || !g->feat || !(g->layers ? g->luma_b && g->feat_b && g->intr_b : !!g->intr)) {
     free_frame_buffers (g);
     g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
-        " bytes of feature maps for %dx%d", sizeof (float) * g->plane * (1 + C + C / 2),
-        width, height);
+        " bytes of feature maps for %dx%d", bytes, width, height);
     return FALSE;
   }
+  if (g->layers)
+    init_shift_groups (g);
   g->tiles_x = (width + g->tile - 1) / g->tile;
   g->tiles_y = (height + g->tile - 1) / g->tile;
   g->depth = g_new0 (guint8, g->tiles_x * g->tiles_y);
   int workers = sr_cpu_n_workers (g->cpu);
-  g->cover = g_new0 (guint8 *, workers);
   g->runs = g_malloc0 (sizeof (int (*)[2]) * workers);
-  for (int i = 0; i < workers; i++) {
-    g->cover[i] = g_malloc (width);
-    g->runs[i] = g_malloc (sizeof (int[2]) * (width / 2 + 1));
-  }
+  for (int i = 0; i < workers; i++)
+    g->runs[i] = g_malloc (sizeof (int[2]) * g->tiles_x);
   g->width = width;
   g->height = height;
   return TRUE;
 }
 
 SrCpuGhost *
-sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu)
+sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, gboolean bf16)
 {
   SrCpuGhost *g = g_new0 (SrCpuGhost, 1);
+  const SrGhostExit *m = &model->ghost;
   g->model = model;
   g->cpu = cpu;
-  g->tile = model->ghost.exit_tile;
+  g->tile = m->exit_tile;
   sr_cpu_kernels_init (&g->k, sr_cpu_detect_isa ());
-  g_debug ("sr-core: cpu kernels: %s", sr_isa_name (g->k.isa));
+  if (bf16 && m->channels != 16)
+    g_debug ("sr-core: the ghost net's bf16 path takes 16 channels, not %d: fp32", m->channels);
+  if (bf16 && m->channels == 16) {
+    g->layers = g_new0 (SrLowpLayer, m->n_blocks + 2);
+    g->shifts = g_new0 (SrGhostShifts, m->n_blocks);
+    sr_lowp_layer_init (&g->layers[0], SR_LOWP_BF16, &m->head, 1 / 255.f, 0.f, FALSE);
+    for (int j = 0; j < m->n_blocks; j++)
+      sr_lowp_layer_init (&g->layers[j + 1], SR_LOWP_BF16, &m->blocks[j], 1.f, 0.f, FALSE);
+    sr_lowp_layer_init (&g->layers[m->n_blocks + 1], SR_LOWP_BF16, &m->tail, 1.f, 0.f, TRUE);
+    g->row = sr_lowp_row (SR_LOWP_BF16);
+    g->add = sr_ghost_add_row_c;
+#if defined(HAVE_X86_KERNELS)
+    if (sr_lowp_supported (SR_LOWP_BF16))
+      g->add = sr_ghost_add_row_avx512;
+#endif
+  }
+  g_debug ("sr-core: cpu kernels: %s", sr_cpu_ghost_kernels_name (g));
   int workers = sr_cpu_n_workers (cpu);
   gsize floats = MAX (predictor_floats (g->tile, model->ghost.pred[0].out_ch),
       (gsize) g->tile * model->scale * model->scale);
@@ -338,7 +459,19 @@ sr_cpu_ghost_free (SrCpuGhost *g)
     g_free (g->scratch[i]);
   g_free (g->scratch);
   g_free (g->macs);
+  for (int i = 0; g->layers && i < g->model->ghost.n_blocks + 2; i++)
+    sr_lowp_layer_clear (&g->layers[i]);
+  g_free (g->layers);
+  g_free (g->shifts);
   g_free (g);
+}
+
+const char *
+sr_cpu_ghost_kernels_name (const SrCpuGhost *g)
+{
+  if (!g->layers)
+    return sr_isa_name (g->k.isa);
+  return sr_lowp_row_is_amx (g->row) ? "bf16 amx" : "bf16";
 }
 
 gboolean

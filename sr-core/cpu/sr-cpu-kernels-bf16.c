@@ -67,3 +67,24 @@ sr_bf16_conv3x3_row_avx512 (const SrLowpLayer *l, const guint8 *in, gsize pitch,
   for (; x < n; x++)
     pixels_1 (l, in, pitch, x, out);
 }
+
+/* Per pixel: the 8 intrinsic maps, then the 8 shifted ones merged lane-masked from one
+ * 16-byte load per distinct direction (at most 9), widened to fp32 (bf16 is the top half of
+ * a float), added, rounded back with vcvtneps2bf16. */
+void
+sr_ghost_add_row_avx512 (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostShifts *shifts, int n)
+{
+  for (int x = 0; x < n; x++, feat += 16, feat_b += 32, intr += 16) {
+    __m128i ghost = _mm_setzero_si128 ();
+    for (int i = 0; i < shifts->n; i++)
+      ghost = _mm_mask_mov_epi16 (ghost, shifts->lanes[i],
+          _mm_loadu_si128 ((const __m128i *) (intr + shifts->offset[i])));
+    __m256i both = _mm256_inserti128_si256 (
+        _mm256_castsi128_si256 (_mm_loadu_si128 ((const __m128i *) intr)), ghost, 1);
+    __m512 add = _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (both), 16));
+    __m512 sum = _mm512_add_ps (_mm512_loadu_ps (feat), add);
+    _mm512_storeu_ps (feat, sum);
+    _mm256_storeu_si256 ((__m256i *) feat_b, (__m256i) _mm512_cvtneps_pbh (sum));
+  }
+}

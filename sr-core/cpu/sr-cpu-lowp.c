@@ -16,25 +16,6 @@ struct _SrLowpNet {
   SrLowpLayer *layers;
 };
 
-guint16
-sr_bf16_from_float (float f)
-{
-  guint32 bits;
-  memcpy (&bits, &f, 4);
-  if ((bits & 0x7fffffff) > 0x7f800000) /* NaN stays NaN */
-    return (bits >> 16) | 0x40;
-  return (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
-}
-
-float
-sr_bf16_to_float (guint16 b)
-{
-  guint32 bits = (guint32) b << 16;
-  float f;
-  memcpy (&f, &bits, 4);
-  return f;
-}
-
 const char *
 sr_lowp_format_name (SrLowpFormat format)
 {
@@ -216,6 +197,22 @@ sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int 
     }
 }
 
+void
+sr_ghost_add_row_c (float *feat, guint8 *feat_b, const guint8 *intr, const SrGhostShifts *shifts,
+    int n)
+{
+  for (int x = 0; x < n; x++, feat += 16, feat_b += 32, intr += 16) {
+    for (int c = 0; c < 8; c++)
+      feat[c] += sr_bf16_to_float (((const guint16 *) intr)[c]);
+    for (int i = 0; i < shifts->n; i++)
+      for (int c = 0; c < 8; c++)
+        if (shifts->lanes[i] & (1u << c))
+          feat[8 + c] += sr_bf16_to_float (((const guint16 *) (intr + shifts->offset[i]))[c]);
+    for (int c = 0; c < 16; c++)
+      ((guint16 *) feat_b)[c] = sr_bf16_from_float (feat[c]);
+  }
+}
+
 gboolean
 sr_lowp_supported (SrLowpFormat format)
 {
@@ -305,17 +302,33 @@ sr_lowp_amx_supported (void)
 }
 
 SrLowpRowFn
-sr_lowp_net_row (const SrLowpNet *net)
+sr_lowp_row (SrLowpFormat format)
 {
 #if defined(HAVE_X86_KERNELS)
-  if (net->format == SR_LOWP_BF16 && sr_lowp_amx_supported ())
+  if (format == SR_LOWP_BF16 && sr_lowp_amx_supported ())
     return sr_bf16_conv3x3_row_amx;
-  if (sr_lowp_supported (net->format))
-    return net->format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_vnni : net->format == SR_LOWP_INT16 ?
+  if (sr_lowp_supported (format))
+    return format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_vnni : format == SR_LOWP_INT16 ?
         sr_int16_conv3x3_row_vnni : sr_bf16_conv3x3_row_avx512;
 #endif
-  return net->format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_c : net->format == SR_LOWP_INT16 ?
+  return format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_c : format == SR_LOWP_INT16 ?
       sr_int16_conv3x3_row_c : sr_bf16_conv3x3_row_c;
+}
+
+gboolean
+sr_lowp_row_is_amx (SrLowpRowFn row)
+{
+#if defined(HAVE_X86_KERNELS)
+  return row == sr_bf16_conv3x3_row_amx;
+#else
+  return FALSE;
+#endif
+}
+
+SrLowpRowFn
+sr_lowp_net_row (const SrLowpNet *net)
+{
+  return sr_lowp_row (net->format);
 }
 
 /* input (one word a pixel), two activation buffers, the last layer's floats */

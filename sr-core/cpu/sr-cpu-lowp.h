@@ -21,6 +21,8 @@
 
 #include "../sr-model-private.h"
 
+#include <string.h>
+
 typedef enum {
   SR_LOWP_INT8,
   SR_LOWP_INT16,
@@ -70,9 +72,46 @@ gboolean sr_amx_request (void);
  * SR_CPU_AMX=0 says no. */
 gboolean sr_lowp_amx_supported (void);
 
-/* fp32 to bf16, rounding to nearest even (as vcvtneps2bf16), and back */
-guint16 sr_bf16_from_float (float f);
-float sr_bf16_to_float (guint16 b);
+/* The ghost net's residual add in its bf16 path (sr-cpu-ghost.c), for 16 channels: the
+ * block's 8 intrinsic maps and their 8 shifted copies. The shifted copies are read from the
+ * neighbouring pixels by groups: all channels shifted the same way come from one pixel. */
+typedef struct {
+  int n;              /* distinct directions among the 8 channels */
+  gssize offset[9];   /* bytes from a pixel's intrinsic maps to those of the pixel it reads */
+  guint8 lanes[9];    /* bit c: channel c reads there */
+} SrGhostShifts;
+
+/* n pixels: feat[c] += intr[c], feat[8 + c] += the neighbour's intr[c] (c < 8), then
+ * feat_b = feat rounded to bf16 (nearest even). Pixel-major: feat 16 floats, feat_b 16 bf16
+ * (32 bytes) and intr 8 bf16 (16 bytes) a pixel. Exact fp32 adds and one rounding: the SIMD
+ * kernel equals the C one bit for bit. */
+typedef void (*SrGhostAddFn) (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostShifts *shifts, int n);
+void sr_ghost_add_row_c (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostShifts *shifts, int n);
+void sr_ghost_add_row_avx512 (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostShifts *shifts, int n);
+
+/* fp32 to bf16, rounding to nearest even (as vcvtneps2bf16), and back; inline, as the ghost
+ * path converts every residual value */
+static inline guint16
+sr_bf16_from_float (float f)
+{
+  guint32 bits;
+  memcpy (&bits, &f, 4);
+  if ((bits & 0x7fffffff) > 0x7f800000) /* NaN stays NaN */
+    return (bits >> 16) | 0x40;
+  return (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
+}
+
+static inline float
+sr_bf16_to_float (guint16 b)
+{
+  guint32 bits = (guint32) b << 16;
+  float f;
+  memcpy (&f, &bits, 4);
+  return f;
+}
 
 /* Whether this CPU and build run the format's SIMD kernel ($SR_CPU_ISA below avx512: no). */
 gboolean sr_lowp_supported (SrLowpFormat format);
@@ -85,8 +124,10 @@ typedef struct _SrLowpNet SrLowpNet;
 SrLowpNet *sr_lowp_net_new (const SrModel *model, SrLowpFormat format);
 void sr_lowp_net_free (SrLowpNet *net);
 SrLowpFormat sr_lowp_net_format (const SrLowpNet *net);
-/* The format's best row kernel. */
+/* The format's best row kernel on this CPU. */
+SrLowpRowFn sr_lowp_row (SrLowpFormat format);
 SrLowpRowFn sr_lowp_net_row (const SrLowpNet *net);
+gboolean sr_lowp_row_is_amx (SrLowpRowFn row);
 gsize sr_lowp_scratch_bytes (const SrLowpNet *net, int tile);
 /* The tile at (x0, y0) of size w x h, like sr_cpu_ref_run_tile. */
 void sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,

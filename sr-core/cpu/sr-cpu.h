@@ -14,7 +14,9 @@ int sr_cpu_n_workers (const SrCpu *cpu);
 
 /* The ghost-exit path (sr-cpu-ghost.c). */
 typedef struct _SrCpuGhost SrCpuGhost;
-SrCpuGhost *sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu);
+/* bf16: conv inputs in bf16 (the model allows it and the CPU runs it well), else fp32 */
+SrCpuGhost *sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, gboolean bf16);
+const char *sr_cpu_ghost_kernels_name (const SrCpuGhost *ghost);
 void sr_cpu_ghost_free (SrCpuGhost *ghost);
 gboolean sr_cpu_ghost_upscale (SrCpuGhost *ghost, const SrPlane *src, SrPlane *dst,
     double exit_threshold, SrFrameStats *stats, GError **error);
