@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Choose the lowest precision that keeps a plain model's quality on the CPU, and record it.
+"""Choose the lowest precision that keeps a model's quality on the CPU, and record it.
 
   models/train/choose_precision.py models/superres-x2.safetensors [--clips builddir/clip-cache]
                                    [--max-loss 0.05]
@@ -14,6 +14,10 @@ folder), and writes into the file's metadata every format whose loss against fp3
 per format in "precision_loss"); sr-core picks the fastest of them the CPU runs. It also writes
 each allowed format's picture of tests/data/golden-lr.pgm (golden-sr-FORMAT.pgm) for
 sr-core's test.
+
+Ghost-exit models (sr-core/cpu/sr-cpu-ghost.c) have one low format, bf16: each conv's input
+rounded to bf16, the residual stream in fp32. It is checked at depth 1, half and full depth
+(pass --golden tests/data/ghost for such a model).
 """
 import argparse
 import glob
@@ -71,6 +75,20 @@ def forward(model, x, fmt=None, act_max=None, ranges=None):
     return F.pixel_shuffle(r, model.scale)
 
 
+def ghost_forward(model, x, fmt=None, depth=None):
+    """The ghost net at `depth` blocks; with fmt='bf16', as sr-core's bf16 path runs it."""
+    if fmt is None:
+        return model(x, depth)
+    assert fmt == 'bf16'
+    w = bf16(model.head.weight * np.float32(1 / 255))  # the luma enters as its integer value
+    f = bf16(F.relu(F.conv2d(x * 255, w, model.head.bias, padding=1)))
+    for block in model.blocks[:depth or model.n_blocks]:
+        y = bf16(F.relu(F.conv2d(bf16(f), bf16(block.conv.weight), block.conv.bias, padding=1)))
+        f = f + torch.cat([y, block.shifted(y)], 1)
+    r = F.conv2d(bf16(f), bf16(model.tail.weight), model.tail.bias, padding=1)
+    return F.pixel_shuffle(r + x.repeat(1, model.scale ** 2, 1, 1), model.scale)
+
+
 def luma(lr):
     return torch.from_numpy(lr.astype(np.float32) / 255)[None, None]
 
@@ -98,11 +116,12 @@ def clip_pairs(cache, every=5):
     return sets
 
 
-def mean_psnr(model, pairs, fmt=None, act_max=None):
+def mean_psnr(model, pairs, fmt=None, act_max=None, depth=None):
     scores = []
     for hr, lr in pairs:
         with torch.no_grad():
-            out = forward(model, luma(lr), fmt, act_max)
+            out = (ghost_forward(model, luma(lr), fmt, depth) if depth
+                   else forward(model, luma(lr), fmt, act_max))
         scores.append(srdata.psnr_y(hr, np.clip(np.floor(out[0, 0].numpy() * 255 + 0.5), 0, 255)))
     return float(np.mean(scores))
 
@@ -124,7 +143,9 @@ def main():
 
     meta, tensors = modelfile.read_safetensors(args.model)
     model, pred, _ = modelfile.load(args.model)
-    assert pred is None and hasattr(model, 'layers'), 'low precision is for plain models'
+    if pred is not None:
+        choose_ghost(args, meta, tensors, model)
+        return
     assert all(act == 'relu' for _, _, act in model.layers()[:-1]), 'needs ReLU before every layer'
 
     ranges = [0.0] * len(model.layers())
@@ -139,13 +160,8 @@ def main():
         act_max = json.loads(meta['act_max'])
         print("using the file's act_max: %s" % ['%.3f' % r for r in act_max])
 
-    sets = {s: image_pairs(os.path.join(REPO, 'tests', 'data', s)) for s in ('set5', 'set14')}
-    sets.update(clip_pairs(args.clips))
-    fp32 = {name: mean_psnr(model, pairs) for name, pairs in sets.items()}
-    # near-black frames (a title's fade) score ~100 dB, where dB differences mean nothing
-    for name in [n for n, v in fp32.items() if v > 60]:
-        print('skipping %s: fp32 PSNR %.1f dB, the frames are nearly flat' % (name, fp32.pop(name)))
-        del sets[name]
+    sets = eval_sets(args.clips)
+    fp32 = reference_psnr(model, sets)
     allowed, losses = ['fp32'], {}
     for fmt in ('int8', 'int16', 'bf16'):
         loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max), 4) for name, pairs in sets.items()}
@@ -165,6 +181,49 @@ def main():
         with torch.no_grad():
             sr = forward(model, luma(lr), fmt, act_max)[0, 0].numpy()
         write_pgm(os.path.join(args.golden, 'golden-sr-%s.pgm' % fmt), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
+    write_safetensors(args.model, [(n, tensors[n].numpy()) for n in tensors], meta)
+    print('wrote', args.model)
+
+
+def eval_sets(clips):
+    sets = {s: image_pairs(os.path.join(REPO, 'tests', 'data', s)) for s in ('set5', 'set14')}
+    sets.update(clip_pairs(clips))
+    return sets
+
+
+def reference_psnr(model, sets, depth=None):
+    """fp32 PSNR per set; drops (from `sets` too) the nearly flat ones, where dB mean nothing
+    (a title's fade to black scores ~100 dB)."""
+    fp32 = {name: mean_psnr(model, pairs, depth=depth) for name, pairs in sets.items()}
+    for name in [n for n, v in fp32.items() if v > 60]:
+        print('skipping %s: fp32 PSNR %.1f dB, the frames are nearly flat' % (name, fp32.pop(name)))
+        del sets[name]
+    return fp32
+
+
+def choose_ghost(args, meta, tensors, model):
+    """bf16 or not for a ghost-exit model, at depth 1, half and full depth."""
+    sets = eval_sets(args.clips)
+    B = model.n_blocks
+    worst, fp32_full = 0.0, None
+    for depth in sorted({1, B // 2, B}):
+        fp32 = reference_psnr(model, sets, depth)
+        loss = {name: round(fp32[name] - mean_psnr(model, pairs, 'bf16', depth=depth), 4)
+                for name, pairs in sets.items()}
+        print('bf16 at depth %d: loss against fp32 (dB): %s' % (depth, loss))
+        worst = max([worst] + list(loss.values()))
+        fp32_full = fp32
+    allowed = ['fp32'] + (['bf16'] if worst <= args.max_loss else [])
+    print('allowed: %s (fp32 PSNR at full depth: %s)' % (allowed, {k: round(v, 3) for k, v in fp32_full.items()}))
+    for key in ('act_max', 'precision_loss'):
+        meta.pop(key, None)
+    meta['precision'] = ','.join(allowed)
+    if len(allowed) > 1:
+        meta['precision_loss'] = json.dumps({'bf16': worst})
+        lr = read_pgm(os.path.join(args.golden, 'golden-lr.pgm'))
+        with torch.no_grad():
+            sr = ghost_forward(model, luma(lr), 'bf16', B)[0, 0].numpy()
+        write_pgm(os.path.join(args.golden, 'golden-sr-bf16.pgm'), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
     write_safetensors(args.model, [(n, tensors[n].numpy()) for n in tensors], meta)
     print('wrote', args.model)
 

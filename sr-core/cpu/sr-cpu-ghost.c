@@ -84,10 +84,13 @@ row_runs (const Frame *f, int y, int (*runs)[2])
 {
   const SrCpuGhost *g = f->g;
   const int T = g->tile, W = g->width, H = g->height;
+  /* only tile rows within the widest ring (the head's at full depth) can reach row y */
+  const int reach = 2 * g->model->ghost.n_blocks + 2;
+  const int ty0 = MAX (0, (y - reach) / T), ty1 = MIN (g->tiles_y, (y + reach) / T + 1);
   int n = 0;
   for (int tx = 0; tx < g->tiles_x; tx++) {
     int widest = -1;
-    for (int ty = 0; ty < g->tiles_y; ty++) {
+    for (int ty = ty0; ty < ty1; ty++) {
       int r = ring (f->phase, f->block, g->depth[ty * g->tiles_x + tx]);
       if (r > widest && y >= ty * T - r && y < MIN ((ty + 1) * T, H) + r)
         widest = r;
@@ -252,41 +255,65 @@ tile_rect (const SrCpuGhost *g, int t, int *x0, int *y0, int *w, int *h)
 }
 
 /* A 3x3 stride-2 conv with zero padding 1 over a [in_ch][h][w] map (the predictor), then
- * ReLU. Each output sums bias, then ic, ky, kx in order (as the GPU kernels); the taps are
- * added a whole output row at a time, bounds checked outside the inner loop. */
+ * ReLU. Each output sums bias, then ic, ky, kx in order (as the GPU kernels). The input's
+ * columns are split by parity first (`cols`: [in_ch][h][2][ow + 1], the odd ones shifted by
+ * one, zero at the left edge and past the right), so every tap is a contiguous multiply-add
+ * over an output row, which the compiler vectorises. */
 static void
-conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out)
+conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float *cols)
 {
-  const int oh = (h + 1) / 2, ow = (w + 1) / 2;
+  const int oh = (h + 1) / 2, ow = (w + 1) / 2, cw = ow + 1;
+  for (int ic = 0; ic < l->in_ch; ic++)
+    for (int y = 0; y < h; y++) {
+      const float *row = in + ((gsize) ic * h + y) * w;
+      float *even = cols + (((gsize) ic * h + y) * 2) * cw, *odd = even + cw;
+      /* tap kx reads column 2 ox - 1 + kx: kx = 0 odd[ox], 1 even[ox], 2 odd[ox + 1] */
+      odd[0] = 0.f;
+      for (int i = 0; i < cw; i++) {
+        even[i] = 2 * i < w ? row[2 * i] : 0.f;
+        if (i + 1 < cw)
+          odd[i + 1] = 2 * i + 1 < w ? row[2 * i + 1] : 0.f;
+      }
+    }
   for (int oc = 0; oc < l->out_ch; oc++) {
     float *o = out + (gsize) oc * oh * ow;
     for (int i = 0; i < oh * ow; i++)
       o[i] = l->bias[oc];
     for (int ic = 0; ic < l->in_ch; ic++)
       for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-          const float wt = l->weight[((oc * l->in_ch + ic) * 3 + ky) * 3 + kx];
-          /* ix = 2 ox - 1 + kx inside [0, w) */
-          const int ox0 = kx == 0 ? 1 : 0, ox1 = MIN (ow, (w - kx) / 2 + 1);
-          for (int oy = 0; oy < oh; oy++) {
-            const int iy = 2 * oy - 1 + ky;
-            if (iy < 0 || iy >= h)
-              continue;
-            const float *row = in + ((gsize) ic * h + iy) * w - 1 + kx;
-            float *orow = o + (gsize) oy * ow;
-            for (int ox = ox0; ox < ox1; ox++)
-              orow[ox] += wt * row[2 * ox];
-          }
+        for (int oy = 0; oy < oh; oy++) {
+          const int iy = 2 * oy - 1 + ky;
+          if (iy < 0 || iy >= h)
+            continue;
+          const float *wt = l->weight + ((gsize) (oc * l->in_ch + ic) * 3 + ky) * 3;
+          const float *even = cols + (((gsize) ic * h + iy) * 2) * cw, *odd = even + cw;
+          float *orow = o + (gsize) oy * ow;
+          for (int ox = 0; ox < ow; ox++)
+            orow[ox] += wt[0] * odd[ox];
+          for (int ox = 0; ox < ow; ox++)
+            orow[ox] += wt[1] * even[ox];
+          for (int ox = 0; ox < ow; ox++)
+            orow[ox] += wt[2] * odd[ox + 1];
         }
     for (int i = 0; i < oh * ow; i++)
       o[i] = o[i] > 0.f ? o[i] : 0.f;
   }
 }
 
+/* conv_stride2's `cols` for an [in_ch][h][w] input */
+static gsize
+cols_floats (int in_ch, int h, int w)
+{
+  return (gsize) in_ch * h * 2 * ((w + 1) / 2 + 1);
+}
+
+/* the tile, both conv outputs, then the larger of the two convs' `cols` */
 static gsize
 predictor_floats (int tile, int width)
 {
-  return (gsize) tile * tile + (gsize) width * ((tile + 1) / 2) * ((tile + 1) / 2) * 2;
+  const int half = (tile + 1) / 2;
+  return (gsize) tile * tile + (gsize) width * half * half * 2 +
+      MAX (cols_floats (1, tile, tile), cols_floats (width, half, half));
 }
 
 static void
@@ -302,8 +329,9 @@ predict_tile (gpointer ctx, int t, int worker)
   float *b = a + (gsize) m->pred[0].out_ch * ((h + 1) / 2) * ((w + 1) / 2);
   for (int y = 0; y < h; y++)
     memcpy (in + (gsize) y * w, g->input + at (g, y0 + y, x0), sizeof (float) * w);
-  conv_stride2 (&m->pred[0], in, h, w, a);
-  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b);
+  float *cols = b + (gsize) m->pred[1].out_ch * ((h + 3) / 4) * ((w + 3) / 4);
+  conv_stride2 (&m->pred[0], in, h, w, a, cols);
+  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b, cols);
   const int width = m->pred[1].out_ch, n = ((h + 3) / 4) * ((w + 3) / 4);
   float pooled[64];
   for (int c = 0; c < width; c++) {
