@@ -204,9 +204,12 @@ def main():
     for t in filter(None, args.thresholds.split(',') if os.path.exists(args.exit_model) else []):
         q = compare.measure(meta, 'superres name=up model="%s" exit-threshold=%s' % (args.exit_model, t))
         r = sr_bench(args, frame_path, w, h, threshold=float(t), model=args.exit_model)
-        add('%s, exit-threshold %s' % (r['model'], t), r['fps'], q['psnr-y-mean'],
-            {'macs_per_pixel': r['macs_per_pixel'], 'mean_depth': r['mean_depth']})
+        add('%s, exit-threshold %s (%s)' % (r['model'], t, r['device'].split(', ', 1)[-1]), r['fps'],
+            q['psnr-y-mean'], {'macs_per_pixel': r['macs_per_pixel'], 'mean_depth': r['mean_depth']})
     if os.path.exists(args.exit_model):
+        r = sr_bench(args, frame_path, w, h, model=args.exit_model, precision='fp32')
+        add('sr-core alone, %s, default exit threshold, fp32 (%s)' % (
+            r['model'], r['device'].split(', ', 1)[-1]), r['fps'], None, {'mean_depth': r['mean_depth']})
         add('superres element, %s (default exit threshold)' % os.path.basename(args.exit_model),
             time_element(meta, 'model="%s" n-threads=%d' % (args.exit_model, args.threads), args.repeat))
     for name, file in (('fsrcnn', 'FSRCNN_x2.pb'), ('espcn', 'ESPCN_x2.pb')):
