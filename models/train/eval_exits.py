@@ -21,6 +21,7 @@ REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 sys.path.insert(0, os.path.join(REPO, 'pipelines'))
+import modelfile  # noqa: E402
 import srdata  # noqa: E402
 import sr_eval  # noqa: E402
 import compare  # noqa: E402
@@ -80,8 +81,11 @@ def main():
     ap.add_argument('--cache', default=os.path.join(REPO, 'builddir', 'clip-cache'))
     ap.add_argument('--json')
     ap.add_argument('--plot')
-    ap.add_argument('--default', type=float, default=0.01, help='threshold to ring on the plot')
+    ap.add_argument('--default', type=float,
+                    help="threshold to ring on the plot (default: the model file's default_exit_threshold)")
     args = ap.parse_args()
+    if args.default is None:
+        args.default = float(modelfile.read_safetensors(args.model)[0].get('default_exit_threshold', 0))
     Gst.init(None)
     thresholds = [float(t) for t in args.thresholds.split(',')]
     report = {'model': args.model, 'sets': {}, 'clips': {}}
@@ -115,7 +119,7 @@ def main():
         plot(report, args.plot, args.default)
 
 
-def plot(report, path, default=0.01):
+def plot(report, path, default):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
