@@ -246,7 +246,7 @@ test_reference_matches_pytorch (void)
   g_assert_nonnull (model);
 
   /* the fp32 path (the int8 one has its own golden, below) */
-  g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
+  char *saved_precision = test_env_push ("SR_CPU_PRECISION", "fp32");
   guint8 *whole = upscale (model, &lr, 256, 1);
   double off = test_fraction_off (whole, golden.width, golden.data, golden.width, golden.width,
       golden.height, 1);
@@ -266,7 +266,7 @@ test_reference_matches_pytorch (void)
     g_free (tiled);
   }
   g_free (whole);
-  g_unsetenv ("SR_CPU_PRECISION");
+  test_env_pop ("SR_CPU_PRECISION", saved_precision);
   sr_model_free (model);
   g_free (lr.data);
   g_free (golden.data);

@@ -150,7 +150,7 @@ test_output_matches_golden (void)
   g_autofree char *sr_path = test_data_path ("golden-sr.pgm");
   TestImage lr = test_read_pgm (lr_path), golden = test_read_pgm (sr_path);
   /* golden-sr.pgm is the full-depth fp32 output */
-  g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
+  char *saved_precision = test_env_push ("SR_CPU_PRECISION", "fp32");
   GstHarness *hx = harness_for ("GRAY8", lr.width, lr.height, "exit-threshold=0");
   GstMapInfo map;
   GstBuffer *out = gst_harness_push_and_pull (hx, gray8_buffer (&lr));
@@ -163,7 +163,7 @@ test_output_matches_golden (void)
   g_assert_cmpfloat (off, <=, 0.001);
   gst_buffer_unref (out);
   gst_harness_teardown (hx);
-  g_unsetenv ("SR_CPU_PRECISION");
+  test_env_pop ("SR_CPU_PRECISION", saved_precision);
   g_free (lr.data);
   g_free (golden.data);
 }
@@ -340,7 +340,7 @@ test_gpu_backend_in_pipeline (void)
   GstBuffer *outs[3];
   SrModel *model = sr_model_load (test_model_path (), NULL);
   /* the GPU backends compute in fp32: compare with the CPU's fp32 path */
-  g_setenv ("SR_CPU_PRECISION", "fp32", TRUE);
+  char *saved_precision = test_env_push ("SR_CPU_PRECISION", "fp32");
   for (guint i = 0; i < 3; i++) {
     if (i) {
       /* the harness cannot take a failed start: probe the backend first */
@@ -373,7 +373,7 @@ test_gpu_backend_in_pipeline (void)
     }
   }
   gst_buffer_unref (outs[0]);
-  g_unsetenv ("SR_CPU_PRECISION");
+  test_env_pop ("SR_CPU_PRECISION", saved_precision);
   sr_model_free (model);
   g_free (lr.data);
 }

@@ -5,6 +5,26 @@
 #include <glib.h>
 #include <stdio.h>
 
+/* Sets an environment variable for part of a test; test_env_pop puts back what was there,
+ * so a suite run under e.g. SR_CPU_PRECISION=bf16 keeps it for the tests that follow. */
+static inline char *
+test_env_push (const char *name, const char *value)
+{
+  char *saved = g_strdup (g_getenv (name));
+  g_setenv (name, value, TRUE);
+  return saved;
+}
+
+static inline void
+test_env_pop (const char *name, char *saved)
+{
+  if (saved)
+    g_setenv (name, saved, TRUE);
+  else
+    g_unsetenv (name);
+  g_free (saved);
+}
+
 /* A binary PGM (P5, maxval 255) as a tightly packed plane; aborts the test on error. */
 typedef struct {
   int width, height;
