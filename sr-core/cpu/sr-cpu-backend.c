@@ -135,12 +135,12 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   SrLowpFormat format;
   gboolean lowp = choose_format (model, &format);
   if (model->type == SR_ARCH_GHOST_EXIT) {
-    cpu->ghost = sr_cpu_ghost_new (model, cpu, lowp); /* the ghost net's only low format is bf16 */
+    cpu->ghost = sr_cpu_ghost_new (model, cpu, lowp && format == SR_LOWP_BF16);
   } else {
     sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
     cpu->lowp = lowp ? sr_lowp_net_new (model, format) : NULL;
     if (cpu->lowp) {
-      cpu->lowp_row = sr_lowp_net_row (cpu->lowp);
+      cpu->lowp_row = sr_lowp_row (format);
       if (config->tile_size <= 0)
         cpu->tile = SR_LOWP_TILE;
     }

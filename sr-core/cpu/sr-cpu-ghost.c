@@ -158,15 +158,8 @@ init_shift_groups (SrCpuGhost *g)
     s->n = 0;
     for (int c = 0; c < half; c++) {
       const gint8 *d = m->shifts[j * half + c];
-      gssize offset = ((gssize) d[0] * (gssize) g->pitch + d[1]) * g->layers[j + 1].out_stride;
-      int i = 0;
-      while (i < s->n && s->offset[i] != offset)
-        i++;
-      if (i == s->n) {
-        s->offset[s->n] = offset;
-        s->lanes[s->n++] = 0;
-      }
-      s->lanes[i] |= 1u << c;
+      sr_ghost_shifts_add (s, ((gssize) d[0] * (gssize) g->pitch + d[1]) *
+          g->layers[j + 1].out_stride, c);
     }
   }
 }

@@ -198,6 +198,19 @@ sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int 
 }
 
 void
+sr_ghost_shifts_add (SrGhostShifts *shifts, gssize offset, int c)
+{
+  int i = 0;
+  while (i < shifts->n && shifts->offset[i] != offset)
+    i++;
+  if (i == shifts->n) {
+    shifts->offset[i] = offset;
+    shifts->lanes[shifts->n++] = 0;
+  }
+  shifts->lanes[i] |= 1u << c;
+}
+
+void
 sr_ghost_add_row_c (float *feat, guint8 *feat_b, const guint8 *intr, const SrGhostShifts *shifts,
     int n)
 {
@@ -323,12 +336,6 @@ sr_lowp_row_is_amx (SrLowpRowFn row)
 #else
   return FALSE;
 #endif
-}
-
-SrLowpRowFn
-sr_lowp_net_row (const SrLowpNet *net)
-{
-  return sr_lowp_row (net->format);
 }
 
 /* input (one word a pixel), two activation buffers, the last layer's floats */

@@ -81,6 +81,9 @@ typedef struct {
   guint8 lanes[9];    /* bit c: channel c reads there */
 } SrGhostShifts;
 
+/* Channel c (< 8) reads its shifted copy `offset` bytes away: joins that direction's group. */
+void sr_ghost_shifts_add (SrGhostShifts *shifts, gssize offset, int c);
+
 /* n pixels: feat[c] += intr[c], feat[8 + c] += the neighbour's intr[c] (c < 8), then
  * feat_b = feat rounded to bf16 (nearest even). Pixel-major: feat 16 floats, feat_b 16 bf16
  * (32 bytes) and intr 8 bf16 (16 bytes) a pixel. Exact fp32 adds and one rounding: the SIMD
@@ -126,7 +129,6 @@ void sr_lowp_net_free (SrLowpNet *net);
 SrLowpFormat sr_lowp_net_format (const SrLowpNet *net);
 /* The format's best row kernel on this CPU. */
 SrLowpRowFn sr_lowp_row (SrLowpFormat format);
-SrLowpRowFn sr_lowp_net_row (const SrLowpNet *net);
 gboolean sr_lowp_row_is_amx (SrLowpRowFn row);
 gsize sr_lowp_scratch_bytes (const SrLowpNet *net, int tile);
 /* The tile at (x0, y0) of size w x h, like sr_cpu_ref_run_tile. */
