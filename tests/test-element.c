@@ -93,13 +93,12 @@ test_negotiation_all_formats (void)
     }
 }
 
-/* Downstream asking for an odd output size, input below 8x8 or interlaced input cannot be met. */
-static void
-test_negotiation_refuses_impossible (void)
+/* Plays the pipeline until its first error or EOS, asserts it was an error and returns that
+ * message; the pipeline is stopped and freed. */
+static GstMessage *
+pipeline_error (const char *desc)
 {
-  GstElement *pipe = gst_parse_launch ("videotestsrc num-buffers=1 ! "
-      "video/x-raw,format=I420,width=33,height=20 ! superres ! "
-      "video/x-raw,width=65 ! fakesink", NULL);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
   g_assert_true (GST_IS_PIPELINE (pipe));
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (pipe);
@@ -108,9 +107,18 @@ test_negotiation_refuses_impossible (void)
   gst_object_unref (bus);
   g_assert_nonnull (msg);
   g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
-  gst_message_unref (msg);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (pipe);
+  return msg;
+}
+
+/* Downstream asking for an odd output size, input below 8x8 or interlaced input cannot be met. */
+static void
+test_negotiation_refuses_impossible (void)
+{
+  gst_message_unref (pipeline_error ("videotestsrc num-buffers=1 ! "
+      "video/x-raw,format=I420,width=33,height=20 ! superres ! "
+      "video/x-raw,width=65 ! fakesink"));
 
   /* below 8x8, and interlaced video (its fields would be mixed: deinterlace first) */
   GstHarness *hx = gst_harness_new ("superres");
@@ -302,14 +310,7 @@ test_named_backend_fails_start (void)
     g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=2 ! "
         "video/x-raw,format=GRAY8,width=16,height=16 ! superres backend=%s "
         "device=no-such-device-xyz ! fakesink", kinds[i]);
-    GstElement *pipe = gst_parse_launch (desc, NULL);
-    g_assert_true (GST_IS_PIPELINE (pipe));
-    gst_element_set_state (pipe, GST_STATE_PLAYING);
-    GstBus *bus = gst_element_get_bus (pipe);
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
-        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
-    g_assert_nonnull (msg);
-    g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
+    GstMessage *msg = pipeline_error (desc);
     GError *error = NULL;
     char *debug = NULL;
     gst_message_parse_error (msg, &error, &debug);
@@ -320,9 +321,6 @@ test_named_backend_fails_start (void)
     g_error_free (error);
     g_free (debug);
     gst_message_unref (msg);
-    gst_object_unref (bus);
-    gst_element_set_state (pipe, GST_STATE_NULL);
-    gst_object_unref (pipe);
   }
 }
 

@@ -158,6 +158,23 @@ compare_speed (GRand *rand, SrLowpFormat format, SrLowpRowFn a, const char *a_na
   g_free (src.bias);
 }
 
+/* One row of n outputs by `ref` into *a and by `other` into *b, each with a guard pixel of
+ * px bytes (0xA5) on both sides; asserts `other` wrote nothing outside the row. */
+static void
+run_row_pair (const SrLowpLayer *l, SrLowpRowFn ref, SrLowpRowFn other, const guint8 *in,
+    int W, int n, gsize px, guint8 **a, guint8 **b)
+{
+  gsize size = (n + 2) * px;
+  *a = g_malloc (size);
+  *b = g_malloc (size);
+  memset (*a, 0xA5, size);
+  memset (*b, 0xA5, size);
+  ref (l, in, W, n, *a + px);
+  other (l, in, W, n, *b + px);
+  for (gsize i = 0; i < px; i++)
+    g_assert_true ((*b)[i] == 0xA5 && (*b)[size - 1 - i] == 0xA5);
+}
+
 /* The int8 and int16 (VNNI) and bf16 (AVX-512 BF16) rows against their C references: exact (the same
  * sums in the same order, one IEEE rounding each), u8/bf16 and fp32 outputs, partial
  * channel words and output blocks, and nothing written outside the row. */
@@ -198,17 +215,11 @@ check_lowp (SrLowpFormat format)
     gsize px = last ? l.out_ch * sizeof (float) : (gsize) l.out_stride;
     for (guint wi = 0; wi < G_N_ELEMENTS (widths); wi++) {
       int n = widths[wi];
-      gsize size = (n + 2) * px;
-      guint8 *a = g_malloc (size), *b = g_malloc (size);
-      memset (a, 0xA5, size);
-      memset (b, 0xA5, size);
-      ref (&l, in, W, n, a + px);
-      simd (&l, in, W, n, b + px);
-      if (memcmp (a, b, size) != 0)
+      guint8 *a, *b;
+      run_row_pair (&l, ref, simd, in, W, n, px, &a, &b);
+      if (memcmp (a, b, (n + 2) * px) != 0)
         g_error ("%s %d->%d n=%d: SIMD differs from C", sr_lowp_format_name (format), l.in_ch,
             l.out_ch, n);
-      for (gsize i = 0; i < px; i++) /* nothing written outside the row */
-        g_assert_true (b[i] == 0xA5 && b[size - 1 - i] == 0xA5);
       g_free (a);
       g_free (b);
     }
@@ -255,16 +266,10 @@ test_bf16_amx (void)
     gsize px = last ? l.out_ch * sizeof (float) : (gsize) l.out_stride;
     for (guint wi = 0; wi < G_N_ELEMENTS (widths); wi++) {
       int n = widths[wi];
-      gsize size = (n + 2) * px;
-      guint8 *a = g_malloc (size), *b = g_malloc (size);
-      memset (a, 0xA5, size);
-      memset (b, 0xA5, size);
-      sr_bf16_conv3x3_row_c (&l, in, W, n, a + px);
-      sr_bf16_conv3x3_row_amx (&l, in, W, n, b + px);
-      for (gsize i = 0; i < px; i++) /* nothing written outside the row */
-        g_assert_true (b[i] == 0xA5 && b[size - 1 - i] == 0xA5);
+      guint8 *a, *b;
+      run_row_pair (&l, sr_bf16_conv3x3_row_c, sr_bf16_conv3x3_row_amx, in, W, n, px, &a, &b);
       if (!sr_bf16_amx_takes (&l)) {
-        g_assert_cmpmem (a, size, b, size);
+        g_assert_cmpmem (a, (n + 2) * px, b, (n + 2) * px);
       } else if (last) {
         for (int i = 0; i < n * l.out_ch; i++) {
           float fa = ((float *) (a + px))[i], fb = ((float *) (b + px))[i];
@@ -335,15 +340,7 @@ test_ghost_add (void)
     SrGhostShifts shifts = { 0 };
     for (int c = 0; c < 8; c++) {
       int d = trial == 0 ? 4 : g_rand_int_range (rand, 0, 9);
-      gssize offset = ((gssize) (d / 3 - 1) * pitch + d % 3 - 1) * 16;
-      int i = 0;
-      while (i < shifts.n && shifts.offset[i] != offset)
-        i++;
-      if (i == shifts.n) {
-        shifts.offset[i] = offset;
-        shifts.lanes[shifts.n++] = 0;
-      }
-      shifts.lanes[i] |= 1u << c;
+      sr_ghost_shifts_add (&shifts, ((gssize) (d / 3 - 1) * pitch + d % 3 - 1) * 16, c);
     }
     const int x0 = pitch + 1, n = g_rand_int_range (rand, 1, pitch - 2);
     float *fa = g_new (float, 16 * n_px), *fb = g_new (float, 16 * n_px);

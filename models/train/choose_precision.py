@@ -175,11 +175,16 @@ def main():
     meta['precision'] = ','.join(allowed)
     meta['act_max'] = json.dumps([float(np.float32(r)) for r in act_max])
     meta['precision_loss'] = json.dumps(losses)
-    # each allowed format's picture of the golden frame, which sr-core must reproduce
-    lr = read_pgm(os.path.join(args.golden, 'golden-lr.pgm'))
-    for fmt in allowed[1:]:
+    write_results(args, meta, tensors, lambda fmt, x: forward(model, x, fmt, act_max))
+
+
+def write_results(args, meta, tensors, run):
+    """Each allowed low format's picture of the golden frame (golden-sr-FORMAT.pgm, which
+    sr-core must reproduce; run(fmt, luma) gives it), then the model file with `meta`."""
+    lr = luma(read_pgm(os.path.join(args.golden, 'golden-lr.pgm')))
+    for fmt in meta['precision'].split(',')[1:]:
         with torch.no_grad():
-            sr = forward(model, luma(lr), fmt, act_max)[0, 0].numpy()
+            sr = run(fmt, lr)[0, 0].numpy()
         write_pgm(os.path.join(args.golden, 'golden-sr-%s.pgm' % fmt), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
     write_safetensors(args.model, [(n, tensors[n].numpy()) for n in tensors], meta)
     print('wrote', args.model)
@@ -220,12 +225,7 @@ def choose_ghost(args, meta, tensors, model):
     meta['precision'] = ','.join(allowed)
     if len(allowed) > 1:
         meta['precision_loss'] = json.dumps({'bf16': worst})
-        lr = read_pgm(os.path.join(args.golden, 'golden-lr.pgm'))
-        with torch.no_grad():
-            sr = ghost_forward(model, luma(lr), 'bf16', B)[0, 0].numpy()
-        write_pgm(os.path.join(args.golden, 'golden-sr-bf16.pgm'), np.clip(np.floor(sr * 255 + 0.5), 0, 255))
-    write_safetensors(args.model, [(n, tensors[n].numpy()) for n in tensors], meta)
-    print('wrote', args.model)
+    write_results(args, meta, tensors, lambda fmt, x: ghost_forward(model, x, fmt, B))
 
 
 if __name__ == '__main__':
