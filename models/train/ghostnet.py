@@ -21,10 +21,14 @@ def shift_kernels(onehot):
     return onehot.view(-1, 1, 3, 3)
 
 
+def plain_conv(cin, cout, k=3):
+    return nn.Conv2d(cin, cout, k, padding=k // 2)
+
+
 class GhostBlock(nn.Module):
-    def __init__(self, channels):
+    def __init__(self, channels, conv=plain_conv):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels // 2, 3, padding=1)
+        self.conv = conv(channels, channels // 2, 3)
         # per ghost channel logits over the 9 directions; learned with Gumbel-softmax, then frozen
         self.shift_logits = nn.Parameter(torch.zeros(channels // 2, 9))
         self.register_buffer('frozen', torch.full((channels // 2,), -1, dtype=torch.long))
@@ -62,12 +66,13 @@ class GhostBlock(nn.Module):
 
 
 class GhostExitSR(nn.Module):
-    def __init__(self, channels=16, blocks=10, scale=2):
+    def __init__(self, channels=16, blocks=10, scale=2, conv=plain_conv):
+        """`conv` makes each 3x3 conv: plain, or re-parameterisable (recipe.RepConv) for training."""
         super().__init__()
         self.channels, self.n_blocks, self.scale = channels, blocks, scale
-        self.head = nn.Conv2d(1, channels, 3, padding=1)
-        self.blocks = nn.ModuleList(GhostBlock(channels) for _ in range(blocks))
-        self.tail = nn.Conv2d(channels, scale * scale, 3, padding=1)
+        self.head = conv(1, channels, 3)
+        self.blocks = nn.ModuleList(GhostBlock(channels, conv) for _ in range(blocks))
+        self.tail = conv(channels, scale * scale, 3)
 
     def exit(self, f, x):
         return F.pixel_shuffle(self.tail(f) + x.repeat(1, self.scale ** 2, 1, 1), self.scale)

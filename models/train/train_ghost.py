@@ -19,24 +19,25 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ghostnet import ExitPredictor, GhostExitSR  # noqa: E402
-from train import (cosine_schedule, evaluate, load_training_set, optimizer_step, sample_batch, start,  # noqa: E402
-                   training_args)
+import modelfile  # noqa: E402
+import recipe  # noqa: E402
+from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR  # noqa: E402
+from train import HERE, cosine_schedule, evaluate, optimizer_step, start, training_args  # noqa: E402
 
 TILE = 32  # the exit decision tile, in LR pixels
 
 
-def tile_gains(net, pairs, rng, count, batch=32):
+def tile_gains(net, images, rng, count, batch=32):
     """`count` random LR tiles and the per-block PSNR gains of the frozen net on them."""
     r = net.receptive_radius()
     side = TILE + 2 * r
     tiles, gains = [], []
-    usable = [p for p in pairs if min(p[1].shape) >= side]
+    usable = [im for im in images if min(im.lr.shape) >= side]
     eps = (0.5 / 255) ** 2  # keeps flat tiles from making huge ratios
     net.eval()
     with torch.no_grad():
         while len(tiles) * batch < count:
-            lrs, hrs = sample_batch(usable, np.full(len(usable), 1 / len(usable)), rng, batch, side)
+            lrs, hrs, _ = recipe.sample_batch(usable, rng, batch, side)
             outs = net.forward_all(lrs)
             c = slice(2 * r, 2 * r + 2 * TILE)
             mse = torch.stack([((o - hrs)[:, :, c, c] ** 2).mean((1, 2, 3)) for o in outs], 1)
@@ -44,6 +45,27 @@ def tile_gains(net, pairs, rng, count, batch=32):
             tiles.append(lrs[:, :, r:r + TILE, r:r + TILE].clone())
             gains.append(g)
     return torch.cat(tiles), torch.cat(gains)
+
+
+def recipe_args(ap):
+    """The recipe's switches (each off by default = the old recipe, for ablations)."""
+    ap.add_argument('--rep-expand', type=int, default=0,
+                    help='train each 3x3 conv over-parameterised: + 3x3 C->E then 1x1 E->C (E here), folded')
+    ap.add_argument('--rep-edges', action='store_true', help='+ ECBSR\'s 1x1 + Sobel/Laplacian branches')
+    ap.add_argument('--ema', type=float, default=0.0, help='weight EMA decay for the exported weights (0.999)')
+    ap.add_argument('--betas', default='0.9,0.999', help='Adam betas (the recipe: 0.9,0.99)')
+    ap.add_argument('--scales', default='1', help='HR scale augmentation, e.g. 1,0.7,0.5')
+    ap.add_argument('--folder-weights', default='', help='e.g. bsd200=0.3,photos2=1 (default 1 each)')
+    ap.add_argument('--hard-frac', type=float, default=0.0,
+                    help='fraction of each batch placed where bicubic fails most (0.5)')
+    ap.add_argument('--distill', type=float, default=0.0, help='weight of the L1 loss towards the teacher')
+    ap.add_argument('--teacher', default=os.path.join(HERE, '..', '..', '..', 'shared', 'peers', 'etds',
+                                                      'etds-l-x2.npz'))
+    ap.add_argument('--teacher-cache', default='build/teacher-cache')
+    ap.add_argument('--final-only', action='store_true',
+                    help='train the full-depth exit alone (the trunk; earlier exits are tuned later)')
+    ap.add_argument('--no-shifts', action='store_true', help='ablation: every ghost channel unshifted')
+    ap.add_argument('--init-model', help='start from a model file\'s weights (e.g. models/superres-x2-ghost.safetensors)')
 
 
 def main():
@@ -56,19 +78,21 @@ def main():
     ap.add_argument('--bf16', action='store_true',
                     help='bf16 autocast + channels_last (2x faster on CPUs with AVX-512 BF16/AMX; fp32 master weights)')
     ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there)')
+    recipe_args(ap)
     args = ap.parse_args()
     ckpt_path = start(args)
-    net = GhostExitSR(args.channels, args.blocks)
+    net = GhostExitSR(args.channels, args.blocks, conv=recipe.conv_factory(args.rep_expand, args.rep_edges))
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     pred = ExitPredictor(args.blocks)
-    opt = torch.optim.Adam([p for p in net.parameters()], lr=args.lr)
+    betas = tuple(float(b) for b in args.betas.split(','))
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr, betas=betas)
     sched = cosine_schedule(opt, args.steps, 0.01)
     popt = torch.optim.Adam(pred.parameters(), lr=2e-3)
     step, pstep, ck = 0, 0, {}
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
-        net.load_state_dict(ck['net'])
+        net.load_state_dict(ck['net_train'])
         pred.load_state_dict(ck['pred'])
         step, pstep = ck['step'], ck['pstep']
         if ck.get('opt'):
@@ -76,29 +100,47 @@ def main():
             sched.load_state_dict(ck['sched'])
         popt.load_state_dict(ck['popt'])
         print('resumed at step %d, predictor step %d' % (step, pstep), flush=True)
-    elif args.init:
-        net.load_state_dict(torch.load(args.init)['net'])
-        print('net initialised from %s' % args.init, flush=True)
+    elif args.init or args.init_model:
+        state = torch.load(args.init)['net'] if args.init else modelfile.load(args.init_model)[0].state_dict()
+        recipe.load_plain_state(net, state)
+        print('net initialised from %s' % (args.init or args.init_model), flush=True)
+    if args.no_shifts:
+        for b in net.blocks:
+            b.frozen.fill_(DIRECTIONS.index((0, 0)))
+    ema = recipe.WeightEMA(net, args.ema) if args.ema else None
+    if ema and 'ema' in ck:
+        ema.net.load_state_dict(ck['ema'])
     rng = np.random.default_rng(args.seed + step + 7 * pstep)
     freeze_step = int(args.freeze_at * args.steps)
     if step >= freeze_step or net.blocks[0].frozen[0] >= 0:
         for b in net.blocks:
             b.freeze() if b.frozen[0] < 0 else b.shift_logits.requires_grad_(False)
 
+    def exported():
+        """The net whose weights are exported and evaluated: the EMA if kept, else the live one."""
+        return ema.net if ema else net
+
     def save(extra=None):
-        state = {'net': net.state_dict(), 'pred': pred.state_dict(), 'step': step, 'pstep': pstep,
+        state = {'net': recipe.folded_state_dict(exported()), 'net_train': net.state_dict(),
+                 'pred': pred.state_dict(), 'step': step, 'pstep': pstep,
                  'opt': opt.state_dict() if step < args.steps else None,
                  'sched': sched.state_dict() if step < args.steps else None,
                  'popt': popt.state_dict(), 'args': vars(args)}
+        if ema:
+            state['ema'] = ema.net.state_dict()
         state.update({k: v for k, v in ck.items() if k.startswith('eval')})
         state.update(extra or {})
         torch.save(state, ckpt_path + '.tmp')
         os.replace(ckpt_path + '.tmp', ckpt_path)
 
-    folders = sorted(os.path.join(args.data, d) for d in os.listdir(args.data))
-    pairs = load_training_set(folders, max(args.patch, TILE + 2 * net.receptive_radius()))
-    weights = np.full(len(pairs), 1.0 / len(pairs))
-    print('%d images; %d MACs per LR pixel at full depth' % (len(pairs), net.macs_per_lr_pixel()), flush=True)
+    t0 = time.time()
+    folder_weights = {k: float(v) for k, v in (kv.split('=') for kv in args.folder_weights.split(',') if kv)}
+    scales = [float(s) for s in args.scales.split(',')]
+    images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()), folder_weights, scales)
+    if args.distill:
+        recipe.attach_teacher(images, args.teacher, args.teacher_cache)
+    print('%d training pictures (%.1f LR Mpx) in %.0f s; %d MACs per LR pixel at full depth' % (
+        len(images), sum(im.lr.size for im in images) / 1e6, time.time() - t0, net.macs_per_lr_pixel()), flush=True)
 
     net.train()
     t0, loss_sum = time.time(), 0.0
@@ -111,33 +153,42 @@ def main():
         tau = 2.0 * (0.3 / 2.0) ** min(1.0, step / max(1, freeze_step))
         for b in net.blocks:
             b.tau = tau
-        lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
+        lr, hr, te = recipe.sample_batch(images, rng, args.batch, args.patch, args.hard_frac, args.distill > 0)
         if args.bf16:
             lr = lr.contiguous(memory_format=torch.channels_last)
-        earlier = sorted(int(k) + 1 for k in rng.choice(args.blocks - 1, size=2, replace=False))
+        if args.final_only:
+            depths = [args.blocks]
+        else:
+            depths = sorted(int(k) + 1 for k in rng.choice(args.blocks - 1, size=2, replace=False)) + [args.blocks]
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=args.bf16):
-            outs = net.forward_exits(lr, earlier + [args.blocks])
-        losses = [F.l1_loss(o.float(), hr) for o in outs]
-        loss = (args.final_weight * losses[-1] + sum(losses[:-1]) / 2) / (args.final_weight + 1)
+            outs = net.forward_exits(lr, depths)
+        losses = [F.l1_loss(o.float(), hr) + (args.distill * F.l1_loss(o.float(), te) if args.distill else 0)
+                  for o in outs]
+        if args.final_only:
+            loss = losses[0]
+        else:
+            loss = (args.final_weight * losses[-1] + sum(losses[:-1]) / 2) / (args.final_weight + 1)
         loss_sum += optimizer_step(opt, sched, loss)
+        if ema:
+            ema.update(net)
         step += 1
         if step % args.ckpt_every == 0 or step == args.steps:
-            net.eval()
-            s5 = evaluate(net, os.path.join(args.eval, 'set5'))
-            s14 = evaluate(net, os.path.join(args.eval, 'set14'))
+            s5 = evaluate(exported(), os.path.join(args.eval, 'set5'))
+            s14 = evaluate(exported(), os.path.join(args.eval, 'set14'))
             net.train()
-            print('step %d loss %.5f tau %.2f set5 %.2f set14 %.2f (%.1f steps/s)' % (
+            print('step %d loss %.5f tau %.2f set5 %.3f set14 %.3f (%.1f steps/s)' % (
                 step, loss_sum / args.ckpt_every, tau, s5, s14, args.ckpt_every / (time.time() - t0)), flush=True)
             loss_sum, t0 = 0.0, time.time()
             ck.update(eval_set5=s5, eval_set14=s14)
             save()
 
+    net = exported()
     if pstep < args.predictor_steps:
         tiles_path = os.path.join(args.out, 'tiles.pt')
         if os.path.exists(tiles_path):
             tiles, gains = torch.load(tiles_path)
         else:
-            tiles, gains = tile_gains(net, pairs, rng, args.predictor_tiles)
+            tiles, gains = tile_gains(net, images, rng, args.predictor_tiles)
             torch.save((tiles, gains), tiles_path)
         print('predictor: %d tiles, mean gain per block %s dB' % (
             len(tiles), np.round(gains.mean(0).numpy(), 3).tolist()), flush=True)

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""The training recipe's folds are exact: a net trained with re-parameterisable convs
+(models/train/recipe.py) and exported folded computes what it computed in training.
+
+- RepConv's folded conv equals the sum of its branches run one by one (plain, 3x3 -> 1x1
+  expansion, identity, Sobel/Laplacian edge branches), for every shape the nets use;
+- a whole ghost-exit net with RepConvs equals the plain-conv net built from its folded state
+  (what export.py writes), at every exit depth;
+- load_plain_state then fold gives back the plain weights (a shipped model as the start);
+- the weight EMA moves towards the live weights by (1 - decay).
+Skips (77) where PyTorch is not installed (CI installs no training stack).
+"""
+import os
+import sys
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    print('SKIP: PyTorch (python3-torch) is not installed')
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'models', 'train'))
+import recipe  # noqa: E402
+from ghostnet import GhostExitSR  # noqa: E402
+
+failures = []
+
+
+def check(name, err, bound):
+    ok = err <= bound
+    print('%s %s: max error %.2e (bound %.0e)' % ('ok' if ok else 'FAIL', name, err, bound))
+    if not ok:
+        failures.append(name)
+
+
+def branches_one_by_one(r, x):
+    """RepConv's output from its branches, without folding."""
+    pad = r.kernel_size[0] // 2
+    out = r.conv(x)
+    if r.expand is not None:
+        out = out + r.squeeze(r.expand(x))
+    if r.identity:
+        out = out + x
+    if r.edge_mix is not None:
+        for m in range(len(recipe.EDGE_MASKS)):
+            mixed = torch.einsum('oi,bihw->bohw', r.edge_mix[m], x)
+            k = (r.edge_scale[m][:, None, None, None] * r.edge_masks[m]).expand(r.out_channels, 1, 3, 3)
+            out = out + F.conv2d(mixed, k.contiguous(), padding=pad, groups=r.out_channels)
+    return out
+
+
+torch.manual_seed(0)
+for cin, cout, expand, edges in [(1, 16, 64, True), (16, 8, 64, True), (16, 16, 128, False), (16, 4, 0, True)]:
+    r = recipe.RepConv(cin, cout, 3, expand, edges)
+    for p in r.parameters():
+        p.data.normal_(0, 0.2)
+    x = torch.randn(2, cin, 19, 23)
+    ref = branches_one_by_one(r, x)
+    check('RepConv %d->%d E=%d edges=%s (relative)' % (cin, cout, expand, edges),
+          ((r(x) - ref).abs().max() / ref.abs().max()).item(), 5e-6)
+
+rep = GhostExitSR(16, 4, conv=recipe.conv_factory(64, True))
+for p in rep.parameters():
+    p.data.normal_(0, 0.05)
+for b in rep.blocks:
+    b.freeze()
+plain = GhostExitSR(16, 4)
+plain.load_state_dict(recipe.folded_state_dict(rep))
+rep.eval()
+plain.eval()
+x = torch.rand(1, 1, 40, 37)
+with torch.no_grad():
+    err = max((a - b).abs().max().item() for a, b in zip(rep.forward_all(x), plain.forward_all(x)))
+check('ghost-exit net folded = trained, every depth', err, 1e-5)
+
+restart = GhostExitSR(16, 4, conv=recipe.conv_factory(64, True))
+recipe.load_plain_state(restart, plain.state_dict())
+err = max((restart.state_dict()[k] if k in restart.state_dict() else recipe.folded_state_dict(restart)[k])
+          .sub(v).abs().max().item() for k, v in plain.state_dict().items())
+check('load_plain_state then fold = the plain weights', err, 1e-6)
+
+ema = recipe.WeightEMA(plain, 0.9)
+before = next(ema.net.parameters()).detach().clone()
+live = next(plain.parameters())
+with torch.no_grad():
+    live.add_(1.0)
+ema.update(plain)
+check('EMA step = decay * old + (1 - decay) * live',
+      (next(ema.net.parameters()) - (0.9 * before + 0.1 * live)).abs().max().item(), 1e-6)
+
+if failures:
+    print('%d failed: %s' % (len(failures), ', '.join(failures)))
+    sys.exit(1)
