@@ -75,6 +75,11 @@ grep -q "/gstreamer-1.0/libgstsuperres.so" inspect.txt
 plugin=$(pkg-config --variable=pluginsdir gstreamer-1.0)/libgstsuperres.so
 [ -f "$plugin" ] || { echo "FAIL: $plugin not installed"; exit 1; }
 
+for f in /usr/share/doc/gstreamer1.0-superres/copyright /usr/share/doc/gstreamer1.0-superres/README.md \
+    /usr/share/doc/gstreamer1.0-superres/element-superres.md; do
+  [ -f "$f" ] || { echo "FAIL: $f not installed"; exit 1; }
+done
+
 echo "== a pipeline (empty environment): 64x48 -> 128x96, the installed model"
 clean_env /usr/bin/gst-launch-1.0 -q videotestsrc num-buffers=5 ! \
   video/x-raw,format=I420,width=64,height=48 ! superres ! \
