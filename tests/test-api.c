@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include "test-util.h"
+
 static void
 test_exports_only_the_api (void)
 {
@@ -124,11 +126,12 @@ test_argument_checks (void)
 static void
 test_default_model_lookup (void)
 {
-  g_setenv ("SR_MODEL_PATH", "/some/model.safetensors", TRUE);
+  char *saved = test_env_push ("SR_MODEL_PATH", "/some/model.safetensors");
   g_autofree char *from_env = sr_model_find_default ();
   g_assert_cmpstr (from_env, ==, "/some/model.safetensors");
   g_unsetenv ("SR_MODEL_PATH");
   g_autofree char *found = sr_model_find_default ();
+  test_env_pop ("SR_MODEL_PATH", saved);
   if (found && g_str_has_prefix (found, SR_SOURCE_ROOT))
     g_error ("the default model was found in the source tree: %s", found);
 }
