@@ -40,7 +40,7 @@ cd "$work/src"
 missing=$(dpkg-checkbuilddeps 2>&1) || skip "build dependencies missing: ${missing#*: }"
 
 echo "== dpkg-buildpackage -b -us -uc"
-DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -b -us -uc > ../build.log 2>&1 ||
+DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" dpkg-buildpackage -b -us -uc > ../build.log 2>&1 ||
   { tail -40 ../build.log; echo "FAIL: dpkg-buildpackage (log: $work/build.log)"; exit 1; }
 cd "$work"
 ls -1 ./*.deb
