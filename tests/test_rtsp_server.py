@@ -44,16 +44,19 @@ class Server:
 
 
 def receive(url, seconds):
-    """Decoded frames from `url` until EOS or `seconds`: (count, (width, height), eos)."""
+    """Decoded frames from `url` until EOS or `seconds` after the first one (which must come
+    within 30 s): (count, (width, height), eos)."""
     pipe = Gst.parse_launch('rtspsrc location=%s protocols=tcp ! rtph264depay ! h264parse ! '
                             'avdec_h264 ! appsink name=sink sync=false' % url)
     sink = pipe.get_by_name('sink')
     pipe.set_state(Gst.State.PLAYING)
     frames, size, eos = 0, None, False
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         sample = sink.emit('try-pull-sample', 100 * Gst.MSECOND)
         if sample:
+            if not frames:
+                deadline = time.monotonic() + seconds
             frames += 1
             s = sample.get_caps().get_structure(0)
             size = (s.get_value('width'), s.get_value('height'))
@@ -85,19 +88,20 @@ class RtspServerTest(unittest.TestCase):
         self.assertEqual(frames, CLIP_FRAMES)
 
     def test_live(self):
-        """A live source (30 fps) for 4 s: a steady stream at twice the size."""
+        """A live source (30 fps): 3 s of a steady stream at twice the size."""
         server = Server('--live', 'videotestsrc is-live=true pattern=ball ! '
-                        'video/x-raw,width=320,height=240,framerate=30/1')
+                        'video/x-raw,width=160,height=96,framerate=30/1')
         try:
-            frames, size, eos = receive(server.url, 4)
+            frames, size, eos = receive(server.url, 3)
         finally:
             server.close()
-        print('live: %d frames in 4 s at %s' % (frames, size))
-        self.assertEqual(size, (640, 480))
+        print('live: %d frames in 3 s at %s' % (frames, size))
+        self.assertEqual(size, (320, 192))
         self.assertFalse(eos)
-        # 4 s at 30 fps less the connection set-up (about 1 s here) and the leaky queue's
-        # drops on a busy machine: well over a second's worth
-        self.assertGreater(frames, 45)
+        # 90 at 30 fps (91-94 measured at load averages of 12-14 on 2 cores, the first
+        # frames coming in a burst), less what the leaky queue drops on a busier machine:
+        # at least a third
+        self.assertGreaterEqual(frames, 30)
 
 
 if __name__ == '__main__':
