@@ -9,7 +9,8 @@
 
 Watch it with `gst-play-1.0 rtsp://127.0.0.1:8554/superres` (or VLC, ffplay). A file is
 played from its start for each client, in real time: the machine must keep up with it
-(decode, superres, H.264 encode) or frames are lost. A live source is shared by all
+(decode, superres, H.264 encode), else frames arrive late and clients (rtspsrc) end the
+stream at the file's duration, before its last frames. A live source is shared by all
 clients and sits behind a leaky queue, so it never waits for the upscaler (frames the
 upscaler cannot take in time are dropped before it, not queued). Prints "serving URL"
 once it listens.

@@ -20,7 +20,9 @@ CLIP_FRAMES = 60
 
 def make_clip(path):
     """A small file (MJPEG in Matroska, 160x96, 60 frames at 30 fps): small enough that the
-    server keeps real time on a busy CI machine, so the frame count is exact."""
+    server keeps real time on a busy CI machine, so the frame count is exact (a server
+    slower than real time sends every frame, late, and rtspsrc ends the stream at the
+    file's duration: measured with 10 fps processing, 27 of 60 frames)."""
     subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=%d' % CLIP_FRAMES,
                     'pattern=ball', '!', 'video/x-raw,width=160,height=96,framerate=30/1', '!',
                     'jpegenc', '!', 'matroskamux', '!', 'filesink', 'location=' + path], check=True)
