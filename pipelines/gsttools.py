@@ -1,4 +1,5 @@
 """Small GStreamer helpers shared by the pipeline tools (upscale_clip.py, compare.py)."""
+import os
 import sys
 import time
 
@@ -8,6 +9,11 @@ import gi
 gi.require_version('Gst', '1.0')
 gi.require_version('GstVideo', '1.0')
 from gi.repository import Gst, GstVideo  # noqa: E402,F401
+
+# These tools run from the source tree: the element uses its model unless SR_MODEL_PATH
+# names another (the library itself looks only at SR_MODEL_PATH and the installed model).
+os.environ.setdefault('SR_MODEL_PATH', os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    '..', 'models', 'superres-x2.safetensors'))
 
 
 def planes_of(sample):

@@ -94,6 +94,9 @@ sr_bicubic_x2_rows (const SrPlane *src, SrPlane *dst, int y0, int y1, gint32 *tm
 gboolean
 sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
 {
+  g_return_val_if_fail (src != NULL, FALSE);
+  g_return_val_if_fail (dst != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!sr_bicubic_x2_check (src, dst, error))
     return FALSE;
   gint32 *tmp = g_new (gint32, sr_bicubic_x2_scratch (dst, dst->height));

@@ -49,16 +49,32 @@ sr_backend_is_built (SrBackendKind kind)
   return kind == SR_BACKEND_AUTO || find_backend (kind) != NULL;
 }
 
+void
+sr_engine_config_init (SrEngineConfig *config)
+{
+  g_return_if_fail (config != NULL);
+  *config = (SrEngineConfig) { .backend = SR_BACKEND_AUTO };
+}
+
 SrEngine *
 sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error)
 {
-  SrEngineConfig defaults = { SR_BACKEND_AUTO, 0, 0, NULL };
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  SrEngineConfig defaults;
+  sr_engine_config_init (&defaults);
   if (!config)
     config = &defaults;
   if (config->tile_size < 0 || config->n_threads < 0) {
     g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "tile size and thread count must be >= 0");
     return NULL;
   }
+  for (guint i = 0; i < G_N_ELEMENTS (config->reserved); i++)
+    if (config->reserved[i]) {
+      g_set_error (error, SR_ERROR, SR_ERROR_INVALID,
+          "the engine config's reserved fields are not zero (use sr_engine_config_init)");
+      return NULL;
+    }
   SrEngine *engine = g_new0 (SrEngine, 1);
   engine->model = model;
   if (config->backend != SR_BACKEND_AUTO) {
@@ -114,24 +130,31 @@ sr_engine_free (SrEngine *engine)
 const char *
 sr_engine_get_device_name (const SrEngine *engine)
 {
+  g_return_val_if_fail (engine != NULL, NULL);
   return engine->ops->device_name (engine->state);
 }
 
 const char *
 sr_engine_get_fallback_note (const SrEngine *engine)
 {
+  g_return_val_if_fail (engine != NULL, NULL);
   return engine->fallback_note;
 }
 
 SrBackendKind
 sr_engine_get_backend (const SrEngine *engine)
 {
+  g_return_val_if_fail (engine != NULL, SR_BACKEND_AUTO);
   return engine->ops->kind;
 }
 
 gboolean
 sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
 {
+  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (src != NULL, FALSE);
+  g_return_val_if_fail (dst != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
     return FALSE;
   const int s = engine->model->scale;
@@ -155,6 +178,10 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
 gboolean
 sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
 {
+  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (src != NULL, FALSE);
+  g_return_val_if_fail (dst != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!engine->ops->bicubic_x2)
     return sr_bicubic_x2 (src, dst, error);
   if (!sr_bicubic_x2_check (src, dst, error))
@@ -165,17 +192,21 @@ sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError
 void
 sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db)
 {
+  g_return_if_fail (engine != NULL);
   engine->exit_threshold = MAX (threshold_db, 0.0);
 }
 
 double
 sr_engine_get_exit_threshold (const SrEngine *engine)
 {
+  g_return_val_if_fail (engine != NULL, 0.0);
   return engine->exit_threshold;
 }
 
 void
 sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats)
 {
+  g_return_if_fail (engine != NULL);
+  g_return_if_fail (stats != NULL);
   *stats = engine->stats;
 }

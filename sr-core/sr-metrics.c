@@ -23,6 +23,10 @@ same_size (const SrPlane *a, const SrPlane *b, GError **error)
 gboolean
 sr_plane_sse (const SrPlane *a, const SrPlane *b, guint64 *sse, GError **error)
 {
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (b != NULL, FALSE);
+  g_return_val_if_fail (sse != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!same_size (a, b, error))
     return FALSE;
   guint64 sum = 0;
@@ -53,6 +57,10 @@ sr_psnr_from_sse (guint64 sse, guint64 samples)
 gboolean
 sr_plane_ssim (const SrPlane *a, const SrPlane *b, double *ssim, GError **error)
 {
+  g_return_val_if_fail (a != NULL, FALSE);
+  g_return_val_if_fail (b != NULL, FALSE);
+  g_return_val_if_fail (ssim != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!same_size (a, b, error))
     return FALSE;
   const int w = a->width, h = a->height;

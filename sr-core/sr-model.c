@@ -418,6 +418,8 @@ parse_precision (SrModel *model, const char *precision, const char *text, GError
 SrModel *
 sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
 {
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   if (size < 8) {
     fail (error, "%" G_GSIZE_FORMAT " bytes is too short for a safetensors file", size);
     return NULL;
@@ -495,6 +497,8 @@ sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
 SrModel *
 sr_model_load (const char *path, GError **error)
 {
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   g_autofree char *contents = NULL;
   gsize size;
   g_autoptr (GError) io_error = NULL;
@@ -515,12 +519,14 @@ sr_model_load (const char *path, GError **error)
 int
 sr_model_get_scale (const SrModel *model)
 {
+  g_return_val_if_fail (model != NULL, 0);
   return model->scale;
 }
 
 const char *
 sr_model_get_name (const SrModel *model)
 {
+  g_return_val_if_fail (model != NULL, NULL);
   return model->name;
 }
 
@@ -540,18 +546,21 @@ sr_ghost_macs_per_pixel (const SrModel *model, int depth)
 int
 sr_model_get_max_depth (const SrModel *model)
 {
+  g_return_val_if_fail (model != NULL, 0);
   return model->type == SR_ARCH_GHOST_EXIT ? model->ghost.n_blocks : 0;
 }
 
 double
 sr_model_get_default_exit_threshold (const SrModel *model)
 {
+  g_return_val_if_fail (model != NULL, 0.0);
   return model->default_exit_threshold;
 }
 
 guint64
 sr_model_get_macs_per_pixel (const SrModel *model)
 {
+  g_return_val_if_fail (model != NULL, 0);
   if (model->type == SR_ARCH_GHOST_EXIT)
     return sr_ghost_macs_per_pixel (model, model->ghost.n_blocks);
   guint64 macs = 0;
@@ -565,6 +574,7 @@ sr_model_get_macs_per_pixel (const SrModel *model)
 int
 sr_model_get_receptive_radius (const SrModel *model)
 {
+  g_return_val_if_fail (model != NULL, 0);
   if (model->type == SR_ARCH_GHOST_EXIT)
     return 2 * model->ghost.n_blocks + 2; /* head 1, each block conv 1 + shift 1, tail 1 */
   int r = 0;
@@ -579,12 +589,9 @@ sr_model_find_default (void)
   const char *env = g_getenv ("SR_MODEL_PATH");
   if (env && *env)
     return g_strdup (env);
-  const char *dirs[] = { SR_MODEL_INSTALL_DIR, SR_MODEL_SOURCE_DIR };
-  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++) {
-    char *path = g_build_filename (dirs[i], SR_DEFAULT_MODEL_FILE, NULL);
-    if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-      return path;
-    g_free (path);
-  }
+  char *path = g_build_filename (SR_MODEL_INSTALL_DIR, SR_DEFAULT_MODEL_FILE, NULL);
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return path;
+  g_free (path);
   return NULL;
 }

@@ -9,7 +9,8 @@ PKGS="build-essential pkg-config meson ninja-build
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-libav
   python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy python3-pil
-  libvulkan-dev glslc mesa-vulkan-drivers ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd"
+  libvulkan-dev glslc mesa-vulkan-drivers ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
+  debhelper fakeroot gir1.2-gst-rtsp-server-1.0"
 
 missing=""
 for p in $PKGS; do

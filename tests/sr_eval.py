@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PSNR of the `superres` element on Set5/Set14 (x2, Y BT.601, shave 2, PIL bicubic LR).
 
-  GST_PLUGIN_PATH=builddir/gst tests/sr_eval.py [--data tests/data] [--min-set5 36.5 --min-set14 32.3]
+  meson devenv -C builddir -w . tests/sr_eval.py [--data tests/data] [--min-set5 36.5 --min-set14 32.3]
 
 Each LR luma plane goes through `appsrc ! superres ! appsink` as GRAY8; the element's 8-bit
 output is compared with the HR luma. Prints bicubic beside it; exits 1 if a bound fails.

@@ -3,16 +3,43 @@
  * A C library with no GStreamer dependency: load a model file (safetensors with the
  * architecture in its metadata), make an engine on a backend, upscale 8-bit luma planes
  * with the network and chroma planes with bicubic interpolation.
+ *
+ * Use: `pkg-config --cflags --libs sr-core-1.0`, `#include <sr-core/sr-core.h>`.
+ *
+ * Conventions for every call below, unless its comment says otherwise:
+ * - Ownership: a returned `char *` is the caller's (g_free); a returned `const char *` or
+ *   `const` pointer belongs to the object it came from and lives as long as it. Objects
+ *   made by `*_new` / `*_load*` are freed by their `*_free`, which accepts NULL.
+ * - Errors: calls that can fail take `GError **error` (may be NULL), return FALSE or NULL
+ *   and set it in the SR_ERROR domain. A programming error (a NULL object, an error
+ *   already set) is reported with a g_critical and the call returns FALSE / NULL / 0
+ *   without doing anything (g_return_val_if_fail).
+ * - Threads: an SrModel is immutable once loaded and may be shared by any number of
+ *   engines and threads. An SrEngine is used by one thread at a time (calls on the same
+ *   engine must not overlap); different engines run in parallel. Functions on planes
+ *   only (bicubic, metrics) are reentrant.
  */
 #ifndef SR_CORE_H
 #define SR_CORE_H
 
 #include <glib.h>
+#include <sr-core/sr-core-version.h>
 
 G_BEGIN_DECLS
 
+/* Marks the API: the library is built with -fvisibility=hidden and exports only these. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SR_API __attribute__ ((visibility ("default"))) extern
+#else
+#define SR_API extern
+#endif
+
+/* The version of the library running (which may be newer than SR_CORE_VERSION_STRING, the
+ * headers compiled against): "major.minor.micro", static; any argument may be NULL. */
+SR_API const char *sr_core_get_version (int *major, int *minor, int *micro);
+
 #define SR_ERROR (sr_error_quark ())
-GQuark sr_error_quark (void);
+SR_API GQuark sr_error_quark (void);
 
 typedef enum {
   SR_ERROR_IO,          /* the model file cannot be read */
@@ -25,7 +52,8 @@ typedef enum {
 } SrError;
 
 /* An 8-bit plane. pixel_stride > 1 addresses one component of an interleaved
- * plane (the U or V of NV12: pixel_stride 2). */
+ * plane (the U or V of NV12: pixel_stride 2). The caller owns `data`: sr-core reads or
+ * writes it only during the call it is passed to. */
 typedef struct {
   guint8 *data;
   int width;
@@ -36,25 +64,30 @@ typedef struct {
 
 typedef struct _SrModel SrModel;
 
-SrModel *sr_model_load (const char *path, GError **error);
-SrModel *sr_model_load_from_data (const guint8 *data, gsize size, GError **error);
-void sr_model_free (SrModel *model);
-int sr_model_get_scale (const SrModel *model);
+/* Loads and validates a model file (every size, offset and value checked: a hostile file
+ * gives an error, never a crash). The model owns a copy of what it needs: `data` may be
+ * freed after the call. Free the model with sr_model_free, after every engine using it. */
+SR_API SrModel *sr_model_load (const char *path, GError **error);
+SR_API SrModel *sr_model_load_from_data (const guint8 *data, gsize size, GError **error);
+SR_API void sr_model_free (SrModel *model);
+SR_API int sr_model_get_scale (const SrModel *model);
 /* Multiply-accumulates per input (LR) pixel at full depth. */
-guint64 sr_model_get_macs_per_pixel (const SrModel *model);
+SR_API guint64 sr_model_get_macs_per_pixel (const SrModel *model);
 /* How far (in LR pixels) one output pixel sees: the halo a tile needs. */
-int sr_model_get_receptive_radius (const SrModel *model);
-/* The model's "name" metadata, or "" */
-const char *sr_model_get_name (const SrModel *model);
+SR_API int sr_model_get_receptive_radius (const SrModel *model);
+/* The model's "name" metadata, or "" (owned by the model) */
+SR_API const char *sr_model_get_name (const SrModel *model);
 /* Blocks at full depth for a model with adaptive exits, else 0. */
-int sr_model_get_max_depth (const SrModel *model);
+SR_API int sr_model_get_max_depth (const SrModel *model);
 /* The exit threshold (dB) the model's training recommends ("default_exit_threshold"
  * metadata), or 0. */
-double sr_model_get_default_exit_threshold (const SrModel *model);
+SR_API double sr_model_get_default_exit_threshold (const SrModel *model);
 
-/* Path of the default model: $SR_MODEL_PATH if set, else the installed model, else the
- * one in the source tree (running uninstalled). Returns NULL when none exists. */
-char *sr_model_find_default (void);
+/* Path of the default model (newly allocated): $SR_MODEL_PATH if set, else the installed
+ * <datadir>/gst-superres/models/superres-x2.safetensors; NULL when neither is set or
+ * exists. An uninstalled build finds the source tree's model through `meson devenv`, which
+ * sets SR_MODEL_PATH: the library itself never looks into a source tree. */
+SR_API char *sr_model_find_default (void);
 
 typedef enum {
   SR_BACKEND_AUTO,
@@ -63,42 +96,61 @@ typedef enum {
   SR_BACKEND_OPENCL,
 } SrBackendKind;
 
-const char *sr_backend_kind_name (SrBackendKind kind);
+/* "auto", "cpu", "vulkan", "opencl" (static), or "unknown". */
+SR_API const char *sr_backend_kind_name (SrBackendKind kind);
 /* Whether this build has the backend at all (it may still fail to start). */
-gboolean sr_backend_is_built (SrBackendKind kind);
+SR_API gboolean sr_backend_is_built (SrBackendKind kind);
 
+/* How to make an engine. Fill it with sr_engine_config_init (or zero it: all zeros are the
+ * defaults) and set the fields wanted: later versions add fields in place of `reserved`,
+ * with 0 meaning their default, so such code keeps working. */
 typedef struct {
   SrBackendKind backend;
   int n_threads; /* 0: one per processor */
   int tile_size; /* LR tile side; 0: default */
-  /* GPU backends: the device's index or a substring of its name; NULL: the first GPU */
+  /* GPU backends: the device's index or a substring of its name; NULL: the first GPU.
+   * Read during sr_engine_new only. */
   const char *device;
+  /*< private >*/
+  gpointer reserved[8]; /* must be zero */
 } SrEngineConfig;
+
+/* Sets every field to its default: AUTO backend, a thread per processor, default tiles. */
+SR_API void sr_engine_config_init (SrEngineConfig *config);
 
 typedef struct _SrEngine SrEngine;
 
 /* Fails with SR_ERROR_UNSUPPORTED when the backend asked for is not built; with
- * SR_ERROR_BACKEND when it is built but cannot start. AUTO tries Vulkan, OpenCL, then the
+ * SR_ERROR_BACKEND when it is built but cannot start; with SR_ERROR_INVALID for negative
+ * sizes or a config whose reserved fields are not zero. AUTO tries Vulkan, OpenCL, then the
  * CPU, and takes a GPU backend only on a hardware GPU (software devices such as lavapipe
- * or PoCL are slower than the CPU backend; name the backend to use them). */
-SrEngine *sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **error);
-void sr_engine_free (SrEngine *engine);
-SrBackendKind sr_engine_get_backend (const SrEngine *engine);
-/* The device the engine runs on, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu: 2 threads". */
-const char *sr_engine_get_device_name (const SrEngine *engine);
+ * or PoCL are slower than the CPU backend; name the backend to use them). `config` may be
+ * NULL (the defaults) and is not kept. The engine borrows `model`: the model must outlive
+ * it. Starting a backend can take a while (GPU pipelines, thread pool): make engines once,
+ * not per frame. */
+SR_API SrEngine *sr_engine_new (const SrModel *model, const SrEngineConfig *config,
+    GError **error);
+/* Frees the engine and its backend's threads, buffers and device; not while a call on the
+ * engine runs. The model it borrowed is untouched. */
+SR_API void sr_engine_free (SrEngine *engine);
+SR_API SrBackendKind sr_engine_get_backend (const SrEngine *engine);
+/* The device the engine runs on, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu: 2 threads"
+ * (owned by the engine). */
+SR_API const char *sr_engine_get_device_name (const SrEngine *engine);
 /* Under AUTO, why backends before the one chosen failed to start on a device they found
- * (a backend that found no device is not a failure); NULL if none failed. */
-const char *sr_engine_get_fallback_note (const SrEngine *engine);
+ * (a backend that found no device is not a failure); NULL if none failed. Owned by the
+ * engine. */
+SR_API const char *sr_engine_get_fallback_note (const SrEngine *engine);
 
 /* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
  * predicted PSNR gain is at least `threshold_db`; 0 (the default) = always full depth.
- * Not thread-safe against a running upscale: call it between frames. */
-void sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db);
-double sr_engine_get_exit_threshold (const SrEngine *engine);
+ * Like every engine call, not to overlap a running upscale: call it between frames. */
+SR_API void sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db);
+SR_API double sr_engine_get_exit_threshold (const SrEngine *engine);
 
 #define SR_MAX_DEPTH 32
 
-/* What the last frame cost. */
+/* What the last frame cost (sr_engine_get_stats copies it into the caller's struct). */
 typedef struct {
   int n_tiles;
   int max_depth;                      /* blocks at full depth; 0 for nets without exits */
@@ -116,29 +168,34 @@ typedef struct {
   const guint8 *tile_depths;
 } SrFrameStats;
 
-void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
+/* The stats of the last successful sr_engine_upscale_luma (all zero before the first). */
+SR_API void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 
-/* dst must be exactly scale x src in both dimensions. */
-gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+/* Runs the network on an 8-bit luma plane. dst must be exactly scale x src in both
+ * dimensions; src and dst must not overlap. Blocks until dst is written (the CPU backend
+ * spreads the work over its threads, the GPU backends wait for the device). */
+SR_API gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
 /* Bicubic resampling by 2 (Keys, a = -0.5, sample centres aligned as in PIL/MATLAB,
  * edges clamped). dst may have any size up to 2x src: for a 4:2:0 frame of odd width
  * the chroma of the 2x frame is one sample narrower than 2x the input chroma. */
-gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error);
+SR_API gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error);
 /* The same, bit for bit, on the engine's device (GPU backends), so a frame's chroma does not
  * cost the CPU; on the CPU backend it is sr_bicubic_x2. */
-gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+SR_API gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
 /* Quality metrics (sr-metrics.c). Planes must have the same size. */
 #define SR_PSNR_IDENTICAL 100.0 /* the PSNR reported for identical planes */
-gboolean sr_plane_sse (const SrPlane *a, const SrPlane *b, guint64 *sse, GError **error);
+SR_API gboolean sr_plane_sse (const SrPlane *a, const SrPlane *b, guint64 *sse,
+    GError **error);
 /* PSNR in dB of `samples` 8-bit values with squared error sum `sse`, capped at
  * SR_PSNR_IDENTICAL. */
-double sr_psnr_from_sse (guint64 sse, guint64 samples);
+SR_API double sr_psnr_from_sse (guint64 sse, guint64 samples);
 /* Mean SSIM (Gaussian 11x11, sigma 1.5); planes of at least 11x11. */
-gboolean sr_plane_ssim (const SrPlane *a, const SrPlane *b, double *ssim, GError **error);
+SR_API gboolean sr_plane_ssim (const SrPlane *a, const SrPlane *b, double *ssim,
+    GError **error);
 
 G_END_DECLS
 
