@@ -340,6 +340,26 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   return GST_FLOW_OK;
 }
 
+/* GstVideoFilter answers a buffer smaller than its caps with a warning and then pushes the
+ * output buffer unwritten; drop such a frame here instead, with a warning saying so. */
+static GstFlowReturn
+gst_superres_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
+{
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  GstVideoFrame frame;
+  if (!filter->negotiated) /* the base class reports it */
+    return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->transform (trans, inbuf, outbuf);
+  if (!gst_video_frame_map (&frame, &filter->in_info, inbuf, GST_MAP_READ)) {
+    GST_ELEMENT_WARNING (trans, STREAM, FORMAT, ("Dropped an invalid input frame."),
+        ("a buffer of %" G_GSIZE_FORMAT " bytes does not hold the %" G_GSIZE_FORMAT
+            "-byte frame its caps describe", gst_buffer_get_size (inbuf),
+            GST_VIDEO_INFO_SIZE (&filter->in_info)));
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
+  gst_video_frame_unmap (&frame);
+  return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->transform (trans, inbuf, outbuf);
+}
+
 static void
 gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
     GParamSpec *pspec)
@@ -349,7 +369,6 @@ gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
   switch (prop_id) {
     case PROP_MODEL:
       g_free (self->model_path);
-  g_free (self->device);
       self->model_path = g_value_dup_string (value);
       break;
     case PROP_BACKEND:
@@ -495,6 +514,7 @@ gst_superres_class_init (GstSuperresClass *klass)
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_superres_transform_caps);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_superres_transform);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_superres_set_info);
   filter_class->transform_frame = GST_DEBUG_FUNCPTR (gst_superres_transform_frame);
 }

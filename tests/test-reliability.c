@@ -1,0 +1,262 @@
+/* superres under hostile use (docs/reliability.md): properties set in every order and
+ * while playing, short input buffers, frame sizes beyond the memory bound, a GPU backend
+ * failing mid-stream. */
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <sr-core/sr-core.h>
+#include <string.h>
+
+#include "test-util.h"
+
+/* The element's own writable properties, each with a value other than its default. */
+typedef struct {
+  GParamSpec *pspec;
+  GValue value;
+} PropValue;
+
+static PropValue *
+writable_props (GObjectClass *klass, guint *n_out)
+{
+  guint n_all;
+  GParamSpec **all = g_object_class_list_properties (klass, &n_all);
+  PropValue *props = g_new0 (PropValue, n_all);
+  guint n = 0;
+  for (guint i = 0; i < n_all; i++) {
+    GParamSpec *p = all[i];
+    if (p->owner_type != G_OBJECT_CLASS_TYPE (klass) || !(p->flags & G_PARAM_WRITABLE) ||
+        !(p->flags & G_PARAM_READABLE) || (p->flags & G_PARAM_CONSTRUCT_ONLY))
+      continue;
+    GValue *v = &props[n].value;
+    g_value_init (v, p->value_type);
+    if (G_IS_PARAM_SPEC_STRING (p)) {
+      g_autofree char *s = g_strdup_printf ("value-of-%s", p->name);
+      g_value_set_string (v, s);
+    } else if (G_IS_PARAM_SPEC_ENUM (p)) {
+      GEnumClass *e = G_PARAM_SPEC_ENUM (p)->enum_class;
+      g_value_set_enum (v, e->values[e->n_values - 1].value);
+    } else if (G_IS_PARAM_SPEC_UINT (p)) {
+      g_value_set_uint (v, G_PARAM_SPEC_UINT (p)->minimum + 3);
+    } else if (G_IS_PARAM_SPEC_INT (p)) {
+      g_value_set_int (v, G_PARAM_SPEC_INT (p)->minimum + 3);
+    } else if (G_IS_PARAM_SPEC_DOUBLE (p)) {
+      g_value_set_double (v, G_PARAM_SPEC_DOUBLE (p)->minimum + 0.25);
+    } else if (G_IS_PARAM_SPEC_BOOLEAN (p)) {
+      g_value_set_boolean (v, !G_PARAM_SPEC_BOOLEAN (p)->default_value);
+    } else {
+      g_error ("no test value for property %s of type %s", p->name, g_type_name (p->value_type));
+    }
+    g_assert_false (g_param_value_defaults (p, v));
+    props[n++].pspec = p;
+  }
+  g_free (all);
+  *n_out = n;
+  return props;
+}
+
+static void
+free_props (PropValue *props, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    g_value_unset (&props[i].value);
+  g_free (props);
+}
+
+static void
+assert_props_read_back (GObject *obj, PropValue *props, guint n)
+{
+  for (guint i = 0; i < n; i++) {
+    GValue got = G_VALUE_INIT;
+    g_value_init (&got, props[i].pspec->value_type);
+    g_object_get_property (obj, props[i].pspec->name, &got);
+    if (g_param_values_cmp (props[i].pspec, &got, &props[i].value) != 0)
+      g_error ("property %s does not read back what was set", props[i].pspec->name);
+    g_value_unset (&got);
+  }
+}
+
+/* Heap's algorithm: every permutation of order[0..k) in turn. */
+static void
+each_order (guint *order, guint k, guint n, void (*run) (const guint *, guint, gpointer),
+    gpointer data)
+{
+  if (k <= 1) {
+    run (order, n, data);
+    return;
+  }
+  for (guint i = 0; i < k; i++) {
+    each_order (order, k - 1, n, run, data);
+    guint j = k % 2 ? 0 : i, t = order[j];
+    order[j] = order[k - 1];
+    order[k - 1] = t;
+  }
+}
+
+static void
+set_in_order (const guint *order, guint n, gpointer data)
+{
+  PropValue *props = data;
+  GstElement *el = gst_element_factory_make ("superres", NULL);
+  for (guint i = 0; i < n; i++)
+    g_object_set_property (G_OBJECT (el), props[order[i]].pspec->name, &props[order[i]].value);
+  assert_props_read_back (G_OBJECT (el), props, n);
+  gst_object_unref (el);
+}
+
+/* Every writable property set in every order (all permutations) reads back what was set:
+ * setting one must never disturb another (model used to free device). */
+static void
+test_properties_every_order (void)
+{
+  GstElement *el = gst_element_factory_make ("superres", NULL);
+  guint n;
+  PropValue *props = writable_props (G_OBJECT_GET_CLASS (el), &n);
+  gst_object_unref (el);
+  g_assert_cmpuint (n, >=, 7);
+  /* all n! orders up to 8 properties (40320 elements, about a second); beyond that every
+   * rotation of every ordered pair, so the test stays fast as properties are added */
+  guint *order = g_new (guint, n);
+  for (guint i = 0; i < n; i++)
+    order[i] = i;
+  if (n <= 8) {
+    each_order (order, n, n, set_in_order, props);
+  } else {
+    for (guint a = 0; a < n; a++)
+      for (guint b = 0; b < n; b++) {
+        if (a == b)
+          continue;
+        guint k = 0;
+        order[k++] = a;
+        order[k++] = b;
+        for (guint i = 0; i < n; i++)
+          if (i != a && i != b)
+            order[k++] = i;
+        set_in_order (order, n, props);
+      }
+  }
+  g_free (order);
+  free_props (props, n);
+}
+
+static GstHarness *
+gray8_harness (int w, int h, const char *props)
+{
+  g_autofree char *desc = g_strdup_printf ("superres %s", props ? props : "");
+  GstHarness *hx = gst_harness_new_parse (desc);
+  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
+      "framerate=30/1", w, h);
+  gst_harness_set_src_caps_str (hx, caps);
+  return hx;
+}
+
+/* A GRAY8 frame (stride rounded up to 4) with a pattern that changes with `seed`. */
+static GstBuffer *
+gray8_frame (int w, int h, int seed, GstClockTime pts)
+{
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, w, h);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  GstMapInfo map;
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      map.data[y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0) + x] = (x * 7 + y * 13 + seed * 29) & 255;
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
+  return buf;
+}
+
+/* Properties that may change while PLAYING do, between frames, and the stream goes on;
+ * each reads back what was set. */
+static void
+test_properties_while_playing (void)
+{
+  GstHarness *hx = gray8_harness (40, 24, NULL);
+  GstElement *el = gst_harness_find_element (hx, "superres");
+  guint n;
+  PropValue *props = writable_props (G_OBJECT_GET_CLASS (el), &n);
+  guint frame = 0, mutable = 0;
+  for (guint i = 0; i < n; i++) {
+    if (!(props[i].pspec->flags & GST_PARAM_MUTABLE_PLAYING))
+      continue;
+    mutable++;
+    gst_buffer_unref (gst_harness_push_and_pull (hx, gray8_frame (40, 24, frame, frame *
+                GST_SECOND / 30)));
+    frame++;
+    g_object_set_property (G_OBJECT (el), props[i].pspec->name, &props[i].value);
+    GstBuffer *out = gst_harness_push_and_pull (hx, gray8_frame (40, 24, frame, frame *
+            GST_SECOND / 30));
+    g_assert_nonnull (out);
+    g_assert_cmpuint (GST_BUFFER_PTS (out), ==, frame * GST_SECOND / 30);
+    gst_buffer_unref (out);
+    frame++;
+    assert_props_read_back (G_OBJECT (el), &props[i], 1);
+  }
+  g_assert_cmpuint (mutable, >=, 3); /* exit-threshold, target-fps, post-stats */
+  free_props (props, n);
+  gst_object_unref (el);
+  gst_harness_teardown (hx);
+}
+
+/* The element's bus, so its warnings and errors can be read in a harness. */
+static GstBus *
+watch_bus (GstHarness *hx)
+{
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (hx->element, bus);
+  return bus;
+}
+
+static int
+count_messages (GstBus *bus, GstMessageType type, const char *needle)
+{
+  int n = 0;
+  GstMessage *msg;
+  while ((msg = gst_bus_pop_filtered (bus, type))) {
+    GError *error = NULL;
+    char *debug = NULL;
+    if (type == GST_MESSAGE_WARNING)
+      gst_message_parse_warning (msg, &error, &debug);
+    else
+      gst_message_parse_error (msg, &error, &debug);
+    g_test_message ("%s | %s", error->message, debug);
+    n += needle == NULL || strstr (error->message, needle) || (debug && strstr (debug, needle));
+    g_error_free (error);
+    g_free (debug);
+    gst_message_unref (msg);
+  }
+  return n;
+}
+
+/* A buffer shorter than its caps (or empty) is dropped with a warning, never answered with
+ * an output frame superres did not write. */
+static void
+test_short_buffer_dropped (void)
+{
+  GstHarness *hx = gray8_harness (32, 16, NULL);
+  GstBus *bus = watch_bus (hx);
+  GstBuffer *shorts[] = { gst_buffer_new_allocate (NULL, 100, NULL), gst_buffer_new () };
+  for (guint i = 0; i < G_N_ELEMENTS (shorts); i++) {
+    GST_BUFFER_PTS (shorts[i]) = i * GST_SECOND / 30;
+    g_assert_cmpint (gst_harness_push (hx, shorts[i]), ==, GST_FLOW_OK);
+  }
+  g_assert_cmpint (gst_harness_push (hx, gray8_frame (32, 16, 0, GST_SECOND)), ==, GST_FLOW_OK);
+  g_assert_cmpuint (gst_harness_buffers_received (hx), ==, 1);
+  GstBuffer *out = gst_harness_pull (hx);
+  g_assert_cmpuint (GST_BUFFER_PTS (out), ==, GST_SECOND);
+  gst_buffer_unref (out);
+  g_assert_cmpint (count_messages (bus, GST_MESSAGE_WARNING, "Dropped"), ==, 2);
+  gst_object_unref (bus);
+  gst_harness_teardown (hx);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/reliability/properties-every-order", test_properties_every_order);
+  g_test_add_func ("/reliability/properties-while-playing", test_properties_while_playing);
+  g_test_add_func ("/reliability/short-buffer-dropped", test_short_buffer_dropped);
+  return g_test_run ();
+}
