@@ -369,11 +369,10 @@ tail_tile (gpointer ctx, int t, int worker)
       g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
     for (int x = 0; x < w; x++)
-      for (int c = 0; c < s * s; c++) {
-        int q = (int) floorf ((res[c * cs + x * xs] + anchor[x]) * 255.f + 0.5f);
+      for (int c = 0; c < s * s; c++)
         f->dst->data[((gsize) y * s + c / s) * f->dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] = CLAMP (q, 0, 255);
-      }
+            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] =
+            sr_unit_to_u8 (res[c * cs + x * xs] + anchor[x]);
   }
 }
 
