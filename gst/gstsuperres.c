@@ -245,6 +245,15 @@ gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
         outcaps, SCALE, incaps);
     return FALSE;
   }
+  GstSuperres *self = GST_SUPERRES (filter);
+  GError *error = NULL;
+  if (self->engine && !sr_engine_check_frame_size (self->engine, GST_VIDEO_INFO_WIDTH (in_info),
+          GST_VIDEO_INFO_HEIGHT (in_info), &error)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames of %dx%d are too large to upscale.",
+            GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info)), ("%s", error->message));
+    g_clear_error (&error);
+    return FALSE;
+  }
   return TRUE;
 }
 

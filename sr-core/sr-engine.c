@@ -9,6 +9,7 @@ struct _SrEngine {
   double exit_threshold;
   SrFrameStats stats;
   char *fallback_note;
+  guint64 max_frame_memory;
 };
 
 /* In the order `auto` tries them. */
@@ -61,6 +62,8 @@ sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **erro
   }
   SrEngine *engine = g_new0 (SrEngine, 1);
   engine->model = model;
+  const char *bound = g_getenv ("SR_MAX_FRAME_MEMORY");
+  engine->max_frame_memory = bound ? g_ascii_strtoull (bound, NULL, 10) << 20 : SR_MAX_FRAME_MEMORY;
   if (config->backend != SR_BACKEND_AUTO) {
     engine->ops = find_backend (config->backend);
     if (!engine->ops) {
@@ -130,6 +133,20 @@ sr_engine_get_backend (const SrEngine *engine)
 }
 
 gboolean
+sr_engine_check_frame_size (const SrEngine *engine, int width, int height, GError **error)
+{
+  guint64 bytes = engine->ops->frame_bytes ? engine->ops->frame_bytes (engine->state, width,
+      height) : 0;
+  if (bytes <= engine->max_frame_memory)
+    return TRUE;
+  g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "a %dx%d frame needs %" G_GUINT64_FORMAT
+      " MiB of working memory on the %s backend, more than the %" G_GUINT64_FORMAT " MiB limit",
+      width, height, bytes >> 20, sr_backend_kind_name (engine->ops->kind),
+      engine->max_frame_memory >> 20);
+  return FALSE;
+}
+
+gboolean
 sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
 {
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
@@ -140,6 +157,8 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
         dst->width, dst->height, s, src->width, src->height);
     return FALSE;
   }
+  if (!sr_engine_check_frame_size (engine, src->width, src->height, error))
+    return FALSE;
   SrFrameStats stats = { 0 };
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = engine->ops->upscale_luma (engine->state, src, dst, engine->exit_threshold,

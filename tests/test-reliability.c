@@ -250,6 +250,37 @@ test_short_buffer_dropped (void)
   gst_harness_teardown (hx);
 }
 
+/* Frame sizes whose working memory would pass SR_MAX_FRAME_MEMORY are refused at negotiation
+ * with a message saying so (the ghost net at 16384x16384 needs 25-32 GB); smaller ones
+ * and the plain net's tiles (no per-frame maps on the CPU) are accepted. */
+static void
+test_huge_frames_refused (void)
+{
+  const struct {
+    const char *model;
+    int side;
+    gboolean ok;
+  } cases[] = {
+    { SR_GHOST_MODEL, 16384, FALSE }, { SR_GHOST_MODEL, 2048, TRUE },
+    { SR_PLAIN_MODEL, 16384, TRUE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *desc = g_strdup_printf ("superres model=%s backend=cpu", cases[i].model);
+    GstHarness *hx = gst_harness_new_parse (desc);
+    GstBus *bus = watch_bus (hx);
+    g_autofree char *caps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
+        "framerate=30/1", cases[i].side, cases[i].side);
+    gst_harness_set_src_caps_str (hx, caps);
+    int refusals = count_messages (bus, GST_MESSAGE_ERROR, "limit");
+    if (cases[i].ok)
+      g_assert_cmpint (refusals, ==, 0);
+    else
+      g_assert_cmpint (refusals, >=, 1); /* once per negotiation attempt */
+    gst_object_unref (bus);
+    gst_harness_teardown (hx);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -258,5 +289,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/properties-every-order", test_properties_every_order);
   g_test_add_func ("/reliability/properties-while-playing", test_properties_while_playing);
   g_test_add_func ("/reliability/short-buffer-dropped", test_short_buffer_dropped);
+  g_test_add_func ("/reliability/huge-frames-refused", test_huge_frames_refused);
   return g_test_run ();
 }

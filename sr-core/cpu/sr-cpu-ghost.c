@@ -392,6 +392,15 @@ free_frame_buffers (SrCpuGhost *g)
   g->width = g->height = 0;
 }
 
+guint64
+sr_cpu_ghost_frame_bytes (const SrCpuGhost *g, int width, int height)
+{
+  const guint64 C = g->model->ghost.channels, plane = (guint64) (width + 2) * (height + 2);
+  if (g->layers) /* fp32 input and features, bf16 luma, features and intrinsics */
+    return plane * (4 * (1 + C) + 4 + g->layers[0].out_stride + g->layers[1].out_stride);
+  return 4 * plane * (1 + C + C / 2); /* fp32 input, features and intrinsics */
+}
+
 static gboolean
 ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
 {
@@ -403,21 +412,19 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
   g->plane = g->pitch * (height + 2);
   g->input = g_try_malloc0 (sizeof (float) * g->plane);
   g->feat = g_try_malloc0 (sizeof (float) * g->plane * C);
-  gsize bytes = sizeof (float) * g->plane * (1 + C);
   if (g->layers) {
     const gsize slack = ROW_SLACK_PIXELS * (gsize) g->layers[0].out_stride;
     g->luma_b = g_try_malloc0 ((g->plane + ROW_SLACK_PIXELS) * 4);
     g->feat_b = g_try_malloc0 (g->plane * g->layers[0].out_stride + slack);
     g->intr_b = g_try_malloc0 (g->plane * g->layers[1].out_stride + slack);
-    bytes += g->plane * (4 + g->layers[0].out_stride + g->layers[1].out_stride);
   } else {
     g->intr = g_try_malloc0 (sizeof (float) * g->plane * (C / 2));
-    bytes += sizeof (float) * g->plane * (C / 2);
   }
   if (!g->input || !g->feat || !(g->layers ? g->luma_b && g->feat_b && g->intr_b : !!g->intr)) {
     free_frame_buffers (g);
-    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
-        " bytes of feature maps for %dx%d", bytes, width, height);
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GUINT64_FORMAT
+        " bytes of feature maps for %dx%d", sr_cpu_ghost_frame_bytes (g, width, height), width,
+        height);
     return FALSE;
   }
   if (g->layers)

@@ -118,7 +118,18 @@ typedef struct {
 
 void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 
-/* dst must be exactly scale x src in both dimensions. */
+/* The most working memory (host and device, beyond the frames themselves) an engine
+ * allocates for one frame size, by default: the ghost-exit net holds its feature maps for the
+ * whole frame (100-120 bytes per LR pixel on the CPU), so 16384x16384 would need 25-32 GB.
+ * $SR_MAX_FRAME_MEMORY (MiB), read when the engine is made, sets another bound. */
+#define SR_MAX_FRAME_MEMORY (G_GUINT64_CONSTANT (4) << 30)
+/* FALSE with SR_ERROR_INVALID, saying how much it would need, when frames of width x height
+ * luma pixels need more than the bound on this engine's backend. */
+gboolean sr_engine_check_frame_size (const SrEngine *engine, int width, int height,
+    GError **error);
+
+/* dst must be exactly scale x src in both dimensions; the size must pass
+ * sr_engine_check_frame_size. */
 gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
