@@ -4,6 +4,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <sr-core/sr-core.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "test-util.h"
@@ -281,6 +282,81 @@ test_huge_frames_refused (void)
   }
 }
 
+/* qualitymeter with a harness on each sink pad; `segment` replaces the harness's time segment
+ * when not NULL. */
+typedef struct {
+  GstHarness *test, *ref;
+} Meter;
+
+static Meter
+meter_new (int w, int h, const GstSegment *segment)
+{
+  Meter m;
+  m.test = gst_harness_new_with_padnames ("qualitymeter", "test", "src");
+  m.ref = gst_harness_new_with_element (m.test->element, "reference", NULL);
+  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
+      "framerate=30/1", w, h);
+  gst_harness_set_src_caps_str (m.test, caps);
+  gst_harness_set_src_caps_str (m.ref, caps);
+  if (segment) {
+    gst_harness_push_event (m.test, gst_event_new_segment (segment));
+    gst_harness_push_event (m.ref, gst_event_new_segment (segment));
+  }
+  return m;
+}
+
+/* One frame pair through the meter; the test frame comes out. */
+static void
+meter_frame (Meter *m, int w, int h, int i)
+{
+  GstClockTime pts = i * GST_SECOND / 30;
+  g_assert_cmpint (gst_harness_push (m->ref, gray8_frame (w, h, i, pts)), ==, GST_FLOW_OK);
+  g_assert_cmpint (gst_harness_push (m->test, gray8_frame (w, h, i + 1, pts)), ==, GST_FLOW_OK);
+  GstBuffer *out = gst_harness_pull (m->test);
+  g_assert_nonnull (out);
+  gst_buffer_unref (out);
+}
+
+static void
+meter_free (Meter *m)
+{
+  gst_harness_teardown (m->ref);
+  gst_harness_teardown (m->test);
+}
+
+/* Segments not in time (bytes here) pair frames in arrival order, without the
+ * GStreamer-CRITICALs of converting them to running time (fatal in this test). */
+static void
+test_meter_non_time_segment (void)
+{
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_BYTES);
+  Meter m = meter_new (16, 16, &segment);
+  for (int i = 0; i < 5; i++)
+    meter_frame (&m, 16, 16, i);
+  meter_free (&m);
+}
+
+/* The meter keeps running sums, not every frame's score: the heap in use does not grow
+ * with the frame count (it grew by the score array, 48 bytes a frame, before). */
+static void
+test_meter_memory_flat (void)
+{
+  Meter m = meter_new (8, 8, NULL);
+  for (int i = 0; i < 2000; i++)
+    meter_frame (&m, 8, 8, i);
+  struct mallinfo2 before = mallinfo2 ();
+  for (int i = 2000; i < 30000; i++)
+    meter_frame (&m, 8, 8, i);
+  struct mallinfo2 after = mallinfo2 ();
+  /* uordblks: the heap in use; hblkhd: blocks too large for it (mmap) */
+  gssize growth = (gssize) (after.uordblks + after.hblkhd) - (gssize) (before.uordblks +
+      before.hblkhd);
+  g_test_message ("heap in use grew by %" G_GSSIZE_FORMAT " bytes over 28000 frames", growth);
+  g_assert_cmpint (growth, <, 128 * 1024);
+  meter_free (&m);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -290,5 +366,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/properties-while-playing", test_properties_while_playing);
   g_test_add_func ("/reliability/short-buffer-dropped", test_short_buffer_dropped);
   g_test_add_func ("/reliability/huge-frames-refused", test_huge_frames_refused);
+  g_test_add_func ("/reliability/meter-non-time-segment", test_meter_non_time_segment);
+  g_test_add_func ("/reliability/meter-memory-flat", test_meter_memory_flat);
   return g_test_run ();
 }
