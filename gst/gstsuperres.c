@@ -341,6 +341,10 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
     dst = frame_component (out, c);
     ok = sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
   }
+  g_autofree char *failover = sr_engine_take_failover_note (self->engine);
+  if (failover)
+    GST_ELEMENT_WARNING (self, LIBRARY, FAILED, ("The GPU backend failed; continuing on the CPU."),
+        ("%s", failover));
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));
     g_clear_error (&error);

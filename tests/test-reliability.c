@@ -139,32 +139,43 @@ test_properties_every_order (void)
 }
 
 static GstHarness *
-gray8_harness (int w, int h, const char *props)
+video_harness (const char *format, int w, int h, const char *props)
 {
   g_autofree char *desc = g_strdup_printf ("superres %s", props ? props : "");
   GstHarness *hx = gst_harness_new_parse (desc);
-  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
-      "framerate=30/1", w, h);
+  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
+      "framerate=30/1", format, w, h);
   gst_harness_set_src_caps_str (hx, caps);
   return hx;
 }
 
-/* A GRAY8 frame (stride rounded up to 4) with a pattern that changes with `seed`. */
+/* A frame of `format` whose bytes (every plane) follow a pattern that changes with `seed`. */
 static GstBuffer *
-gray8_frame (int w, int h, int seed, GstClockTime pts)
+video_frame (const char *format, int w, int h, int seed, GstClockTime pts)
 {
   GstVideoInfo info;
-  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, w, h);
+  gst_video_info_set_format (&info, gst_video_format_from_string (format), w, h);
   GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
   GstMapInfo map;
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      map.data[y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0) + x] = (x * 7 + y * 13 + seed * 29) & 255;
+  for (gsize i = 0; i < map.size; i++)
+    map.data[i] = (i * 7 + i / w * 13 + seed * 29) & 255;
   gst_buffer_unmap (buf, &map);
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
   return buf;
+}
+
+static GstHarness *
+gray8_harness (int w, int h, const char *props)
+{
+  return video_harness ("GRAY8", w, h, props);
+}
+
+static GstBuffer *
+gray8_frame (int w, int h, int seed, GstClockTime pts)
+{
+  return video_frame ("GRAY8", w, h, seed, pts);
 }
 
 /* Properties that may change while PLAYING do, between frames, and the stream goes on;
@@ -357,6 +368,106 @@ test_meter_memory_flat (void)
   meter_free (&m);
 }
 
+/* n I420 frames of w x h through superres with `props`, pts i/30 s; warnings naming `needle`
+ * are counted into *warnings. */
+static GstBuffer **
+upscale_frames (const char *props, int w, int h, int n, const char *needle, int *warnings)
+{
+  GstHarness *hx = video_harness ("I420", w, h, props);
+  GstBus *bus = watch_bus (hx);
+  GstBuffer **out = g_new (GstBuffer *, n);
+  for (int i = 0; i < n; i++) {
+    out[i] = gst_harness_push_and_pull (hx, video_frame ("I420", w, h, i, i * GST_SECOND / 30));
+    g_assert_nonnull (out[i]);
+  }
+  g_assert_cmpuint (gst_harness_buffers_received (hx), ==, n);
+  *warnings = count_messages (bus, GST_MESSAGE_WARNING, needle);
+  gst_object_unref (bus);
+  gst_harness_teardown (hx);
+  return out;
+}
+
+/* A GPU backend failing at frame 3 (SR_FAULT_GPU_FRAME) hands that frame and the rest to the
+ * CPU: every frame comes out with its timestamp, one warning names the cause, the GPU's
+ * frames match the CPU within 1/255 and the CPU's are the CPU's exactly. */
+static void
+test_gpu_failover (gconstpointer data)
+{
+  SrBackendKind kind = GPOINTER_TO_INT (data);
+  const char *name = sr_backend_kind_name (kind), *required = g_getenv ("SR_REQUIRE_BACKENDS");
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  SrEngineConfig config = { kind, 0, 0, NULL };
+  SrEngine *probe = sr_engine_new (model, &config, NULL);
+  sr_engine_free (probe);
+  sr_model_free (model);
+  if (!probe) {
+    g_assert_true (!required || !strstr (required, name));
+    g_test_skip ("backend not available here");
+    return;
+  }
+  /* the GPU backends compute in fp32: compare with the CPU's fp32 path */
+  char *saved_precision = test_env_push ("SR_CPU_PRECISION", "fp32");
+  const int w = 48, h = 40, n = 8, fail_at = 3;
+  int warnings;
+  GstBuffer **cpu = upscale_frames ("backend=cpu", w, h, n, NULL, &warnings);
+  g_assert_cmpint (warnings, ==, 0);
+  char *saved_fault = test_env_push ("SR_FAULT_GPU_FRAME", "3");
+  g_autofree char *props = g_strdup_printf ("backend=%s", name);
+  GstBuffer **gpu = upscale_frames (props, w, h, n, "injected fault", &warnings);
+  test_env_pop ("SR_FAULT_GPU_FRAME", saved_fault);
+  test_env_pop ("SR_CPU_PRECISION", saved_precision);
+  g_assert_cmpint (warnings, ==, 1);
+  for (int i = 0; i < n; i++) {
+    g_assert_cmpuint (GST_BUFFER_PTS (gpu[i]), ==, i * GST_SECOND / 30);
+    GstMapInfo a, b;
+    gst_buffer_map (cpu[i], &a, GST_MAP_READ);
+    gst_buffer_map (gpu[i], &b, GST_MAP_READ);
+    g_assert_cmpuint (a.size, ==, b.size);
+    double off = test_fraction_off (a.data, a.size, b.data, b.size, a.size, 1, 1);
+    g_test_message ("%s frame %d (%s): %.4f%% of samples off by > 1/255", name, i,
+        i < fail_at ? "gpu" : "cpu", 100 * off);
+    g_assert_cmpfloat (off, ==, 0);
+    if (i >= fail_at)
+      g_assert_cmpmem (a.data, a.size, b.data, b.size);
+    gst_buffer_unmap (cpu[i], &a);
+    gst_buffer_unmap (gpu[i], &b);
+    gst_buffer_unref (cpu[i]);
+    gst_buffer_unref (gpu[i]);
+  }
+  g_free (cpu);
+  g_free (gpu);
+}
+
+/* A real failure, not an injected one: a frame whose feature maps pass lavapipe's 128 MiB
+ * per buffer goes to the CPU backend, which then keeps the engine. */
+static void
+test_vulkan_too_large_fails_over (void)
+{
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  SrEngineConfig config = { SR_BACKEND_VULKAN, 0, 0, "llvmpipe" };
+  SrEngine *engine = sr_engine_new (model, &config, NULL);
+  if (!engine) {
+    sr_model_free (model);
+    g_test_skip ("no lavapipe here");
+    return;
+  }
+  const int w = 1500, h = 1500;
+  guint8 *in = g_malloc0 ((gsize) w * h), *out = g_malloc ((gsize) 4 * w * h);
+  SrPlane src = { in, w, h, w, 1 }, dst = { out, 2 * w, 2 * h, 2 * w, 1 };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sr_engine_upscale_luma (engine, &src, &dst, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (sr_engine_get_backend (engine), ==, SR_BACKEND_CPU);
+  g_autofree char *note = sr_engine_take_failover_note (engine);
+  g_test_message ("%s", note);
+  g_assert_nonnull (strstr (note, "bytes per buffer"));
+  g_assert_null (sr_engine_take_failover_note (engine)); /* reported once */
+  g_free (in);
+  g_free (out);
+  sr_engine_free (engine);
+  sr_model_free (model);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -368,5 +479,10 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/huge-frames-refused", test_huge_frames_refused);
   g_test_add_func ("/reliability/meter-non-time-segment", test_meter_non_time_segment);
   g_test_add_func ("/reliability/meter-memory-flat", test_meter_memory_flat);
+  g_test_add_data_func ("/reliability/failover/vulkan", GINT_TO_POINTER (SR_BACKEND_VULKAN),
+      test_gpu_failover);
+  g_test_add_data_func ("/reliability/failover/opencl", GINT_TO_POINTER (SR_BACKEND_OPENCL),
+      test_gpu_failover);
+  g_test_add_func ("/reliability/failover/vulkan-frame-too-large", test_vulkan_too_large_fails_over);
   return g_test_run ();
 }

@@ -90,6 +90,13 @@ const char *sr_engine_get_device_name (const SrEngine *engine);
  * (a backend that found no device is not a failure); NULL if none failed. */
 const char *sr_engine_get_fallback_note (const SrEngine *engine);
 
+/* When a GPU backend fails on a frame (device lost, allocation, kernel or queue error), the
+ * engine replaces it with the CPU backend, which redoes the frame and runs from then on.
+ * Returns (once, newly allocated) why, or NULL if that has not happened since the last call.
+ * $SR_FAULT_GPU_FRAME=N makes the N-th luma frame (from 0) given to a GPU backend fail, to
+ * test this. */
+char *sr_engine_take_failover_note (SrEngine *engine);
+
 /* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
  * predicted PSNR gain is at least `threshold_db`; 0 (the default) = always full depth.
  * Not thread-safe against a running upscale: call it between frames. */
