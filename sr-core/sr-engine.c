@@ -215,14 +215,13 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
         dst->width, dst->height, s, src->width, src->height);
     return FALSE;
   }
-  if (!sr_engine_check_frame_size (engine, src->width, src->height, error))
-    return FALSE;
   SrFrameStats stats = { 0 };
   gint64 t0 = g_get_monotonic_time ();
   GError *failure = NULL;
   gboolean ok;
-  do {
-    ok = !injected_fault (engine, &failure) && engine->ops->upscale_luma (engine->state, src,
+  do { /* the size is checked again on the backend a failover brings */
+    ok = sr_engine_check_frame_size (engine, src->width, src->height, &failure) &&
+        !injected_fault (engine, &failure) && engine->ops->upscale_luma (engine->state, src,
         dst, engine->exit_threshold, &stats, &failure);
   } while (!ok && fail_over (engine, g_steal_pointer (&failure), error));
   stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
