@@ -156,25 +156,6 @@ test_twenty_instances (void)
     g_assert_cmpint (counts[i], ==, frames);
 }
 
-/* Whether the backend starts here; a missing one is a failure where SR_REQUIRE_BACKENDS
- * names it. */
-static gboolean
-backend_available (SrBackendKind kind)
-{
-  const char *name = sr_backend_kind_name (kind), *required = g_getenv ("SR_REQUIRE_BACKENDS");
-  SrModel *model = sr_model_load (test_model_path (), NULL);
-  SrEngineConfig config = { kind, 0, 0, NULL };
-  SrEngine *probe = sr_engine_new (model, &config, NULL);
-  gboolean ok = probe != NULL;
-  sr_engine_free (probe);
-  sr_model_free (model);
-  if (!ok) {
-    g_assert_true (!required || !strstr (required, name));
-    g_test_skip ("backend not available here");
-  }
-  return ok;
-}
-
 /* SR_LOAD_CYCLES NULL->PLAYING->NULL cycles of a two-frame stream on the backend: every
  * cycle ends in EOS with both frames; RSS after the last cycle stays within 16 MiB of its
  * value after the tenth (devices and kernels are set up again each cycle). */
@@ -182,7 +163,7 @@ static void
 test_state_cycles (gconstpointer data)
 {
   SrBackendKind kind = GPOINTER_TO_INT (data);
-  if (!backend_available (kind))
+  if (!test_backend_available (kind))
     return;
   const guint64 cycles = env_count ("SR_LOAD_CYCLES", 100);
   g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=2 ! "
@@ -214,7 +195,7 @@ static void
 test_two_processes (gconstpointer data)
 {
   SrBackendKind kind = GPOINTER_TO_INT (data);
-  if (!backend_available (kind))
+  if (!test_backend_available (kind))
     return;
   const char *name = sr_backend_kind_name (kind);
   GSubprocess *children[2];
