@@ -20,12 +20,21 @@
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 #include <sr-core/sr-core.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <math.h>
+#include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_qualitymeter_debug);
 #define GST_CAT_DEFAULT gst_qualitymeter_debug
 
 #define CAPS GST_VIDEO_CAPS_MAKE ("{ I420, NV12, Y42B, Y444, GRAY8 }")
+
+/* what the summary keeps of one field */
+typedef struct {
+  double sum, min;
+  guint64 n;
+} Running;
 
 typedef struct {
   guint64 index;
@@ -43,7 +52,10 @@ struct _GstQualitymeter {
   /* streaming state */
   GstVideoInfo ref_info, test_info;
   gboolean have_ref_info, have_test_info;
-  GArray *scores; /* FrameScore */
+  guint64 frames;
+  Running totals[5]; /* per entry of fields[] */
+  FILE *report;      /* location, written as frames come */
+  gboolean report_csv;
   guint64 unmatched_test, unmatched_ref;
   gboolean summarized;
 };
@@ -164,30 +176,6 @@ post_score (GstQualitymeter *self, const FrameScore *s)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
 }
 
-typedef struct {
-  double mean, min;
-} Stat;
-
-/* Mean and minimum of one field over the scored frames, skipping NAN. */
-static Stat
-stat_of (GArray *scores, gsize offset)
-{
-  Stat st = { NAN, NAN };
-  double sum = 0;
-  guint n = 0;
-  for (guint i = 0; i < scores->len; i++) {
-    double v = *(double *) ((guint8 *) &g_array_index (scores, FrameScore, i) + offset);
-    if (isnan (v))
-      continue;
-    sum += v;
-    st.min = n == 0 ? v : MIN (st.min, v);
-    n++;
-  }
-  if (n)
-    st.mean = sum / n;
-  return st;
-}
-
 static const struct {
   const char *name;
   gsize offset;
@@ -199,74 +187,127 @@ static const struct {
   { "ssim-y", G_STRUCT_OFFSET (FrameScore, ssim_y) },
 };
 
-static void
-add_number (JsonBuilder *b, const char *name, double v)
+G_STATIC_ASSERT (G_N_ELEMENTS (fields) == G_N_ELEMENTS (((GstQualitymeter *) NULL)->totals));
+
+static double
+field_value (const FrameScore *s, guint f)
 {
-  if (isnan (v))
-    return;
-  json_builder_set_member_name (b, name);
-  json_builder_add_double_value (b, v);
+  return *(const double *) ((const guint8 *) s + fields[f].offset);
+}
+
+/* Running sums of each field (NAN values skipped), so memory stays flat on endless streams. */
+static void
+accumulate (GstQualitymeter *self, const FrameScore *s)
+{
+  self->frames++;
+  for (guint f = 0; f < G_N_ELEMENTS (fields); f++) {
+    double v = field_value (s, f);
+    if (isnan (v))
+      continue;
+    Running *r = &self->totals[f];
+    r->min = r->n == 0 ? v : MIN (r->min, v);
+    r->sum += v;
+    r->n++;
+  }
 }
 
 static char *
-report_json (GstQualitymeter *self, GstStructure *summary)
+json_text (JsonBuilder *b, gboolean pretty)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "summary");
-  json_builder_begin_object (b);
-  for (int i = 0; i < gst_structure_n_fields (summary); i++) {
-    const char *name = gst_structure_nth_field_name (summary, i);
-    const GValue *v = gst_structure_get_value (summary, name);
-    json_builder_set_member_name (b, name);
-    if (G_VALUE_HOLDS_DOUBLE (v))
-      json_builder_add_double_value (b, g_value_get_double (v));
-    else
-      json_builder_add_int_value (b, g_value_get_uint64 (v));
-  }
-  json_builder_end_object (b);
-  json_builder_set_member_name (b, "frames");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < self->scores->len; i++) {
-    const FrameScore *s = &g_array_index (self->scores, FrameScore, i);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "frame");
-    json_builder_add_int_value (b, s->index);
-    json_builder_set_member_name (b, "pts");
-    json_builder_add_int_value (b, s->pts);
-    for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
-      add_number (b, fields[f].name, *(double *) ((guint8 *) s + fields[f].offset));
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_pretty (gen, pretty);
   return json_generator_to_data (gen, NULL);
 }
 
-static char *
-report_csv (GstQualitymeter *self)
+/* Appends one frame's row to the report: written as frames come, never held. */
+static void
+report_frame (GstQualitymeter *self, const FrameScore *s)
 {
-  GString *out = g_string_new ("frame,pts");
-  for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
-    g_string_append_printf (out, ",%s", fields[f].name);
-  g_string_append_c (out, '\n');
-  for (guint i = 0; i < self->scores->len; i++) {
-    const FrameScore *s = &g_array_index (self->scores, FrameScore, i);
-    g_string_append_printf (out, "%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT, s->index, s->pts);
+  if (!self->report)
+    return;
+  if (self->report_csv) {
+    fprintf (self->report, "%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT, s->index, s->pts);
     for (guint f = 0; f < G_N_ELEMENTS (fields); f++) {
-      double v = *(double *) ((guint8 *) s + fields[f].offset);
-      if (isnan (v))
-        g_string_append (out, ",");
+      if (isnan (field_value (s, f)))
+        fputc (',', self->report);
       else
-        g_string_append_printf (out, ",%.6f", v);
+        fprintf (self->report, ",%.6f", field_value (s, f));
     }
-    g_string_append_c (out, '\n');
+    fputc ('\n', self->report);
+    return;
   }
-  return g_string_free (out, FALSE);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "frame");
+  json_builder_add_int_value (b, s->index);
+  json_builder_set_member_name (b, "pts");
+  json_builder_add_int_value (b, s->pts);
+  for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+    if (!isnan (field_value (s, f))) {
+      json_builder_set_member_name (b, fields[f].name);
+      json_builder_add_double_value (b, field_value (s, f));
+    }
+  json_builder_end_object (b);
+  g_autofree char *text = json_text (b, FALSE);
+  fprintf (self->report, "%s\n    %s", s->index ? "," : "", text);
+}
+
+/* Opens the report at start, so a file that cannot be written fails the start; JSON is
+ * {"frames": [...], "summary": {...}}, complete at EOS. */
+static gboolean
+open_report (GstQualitymeter *self)
+{
+  GST_OBJECT_LOCK (self);
+  g_autofree char *location = g_strdup (self->location);
+  GST_OBJECT_UNLOCK (self);
+  if (!location)
+    return TRUE;
+  self->report_csv = g_str_has_suffix (location, ".csv");
+  self->report = g_fopen (location, "w");
+  if (!self->report) {
+    int err = errno;
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not write \"%s\".", location),
+        ("%s", g_strerror (err)));
+    return FALSE;
+  }
+  if (self->report_csv) {
+    fputs ("frame,pts", self->report);
+    for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+      fprintf (self->report, ",%s", fields[f].name);
+    fputc ('\n', self->report);
+  } else {
+    fputs ("{\n  \"frames\": [", self->report);
+  }
+  return TRUE;
+}
+
+static void
+close_report (GstQualitymeter *self, GstStructure *summary)
+{
+  if (!self->report)
+    return;
+  if (summary && !self->report_csv) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    for (int i = 0; i < gst_structure_n_fields (summary); i++) {
+      const char *name = gst_structure_nth_field_name (summary, i);
+      const GValue *v = gst_structure_get_value (summary, name);
+      json_builder_set_member_name (b, name);
+      if (G_VALUE_HOLDS_DOUBLE (v))
+        json_builder_add_double_value (b, g_value_get_double (v));
+      else
+        json_builder_add_int_value (b, g_value_get_uint64 (v));
+    }
+    json_builder_end_object (b);
+    g_autofree char *text = json_text (b, FALSE);
+    fprintf (self->report, "\n  ],\n  \"summary\": %s\n}\n", text);
+  }
+  if (fclose (self->report) != 0 && summary)
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not write the quality report."),
+        ("%s", g_strerror (errno)));
+  self->report = NULL;
 }
 
 static void
@@ -276,37 +317,28 @@ post_summary (GstQualitymeter *self)
     return;
   self->summarized = TRUE;
   GstStructure *st = gst_structure_new ("qualitymeter-summary",
-      "frames", G_TYPE_UINT64, (guint64) self->scores->len,
+      "frames", G_TYPE_UINT64, self->frames,
       "unmatched-test", G_TYPE_UINT64, self->unmatched_test,
       "unmatched-reference", G_TYPE_UINT64, self->unmatched_ref, NULL);
   for (guint f = 0; f < G_N_ELEMENTS (fields); f++) {
-    Stat s = stat_of (self->scores, fields[f].offset);
-    if (isnan (s.mean))
+    const Running *r = &self->totals[f];
+    if (r->n == 0)
       continue;
     g_autofree char *mean = g_strconcat (fields[f].name, "-mean", NULL);
     g_autofree char *min = g_strconcat (fields[f].name, "-min", NULL);
-    gst_structure_set (st, mean, G_TYPE_DOUBLE, s.mean, min, G_TYPE_DOUBLE, s.min, NULL);
+    gst_structure_set (st, mean, G_TYPE_DOUBLE, r->sum / r->n, min, G_TYPE_DOUBLE, r->min, NULL);
   }
   GST_INFO_OBJECT (self, "summary: %" GST_PTR_FORMAT, st);
-
-  GST_OBJECT_LOCK (self);
-  char *location = g_strdup (self->location);
-  GST_OBJECT_UNLOCK (self);
-  if (location) {
-    g_autofree char *text = g_str_has_suffix (location, ".csv") ? report_csv (self)
-        : report_json (self, st);
-    g_autoptr (GError) error = NULL;
-    if (!g_file_set_contents (location, text, -1, &error))
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not write \"%s\".", location),
-          ("%s", error->message));
-  }
-  g_free (location);
+  close_report (self, st);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
 }
 
+/* NONE outside a time segment: such frames pair in arrival order */
 static GstClockTime
 running_time (GstAggregatorPad *pad, GstBuffer *buf)
 {
+  if (pad->segment.format != GST_FORMAT_TIME)
+    return GST_CLOCK_TIME_NONE;
   return gst_segment_to_running_time (&pad->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
 }
 
@@ -350,15 +382,16 @@ gst_qualitymeter_aggregate (GstAggregator *agg, gboolean timeout)
   }
 
   if (ref) {
-    FrameScore score = { self->scores->len, GST_BUFFER_PTS (test), { 0 }, 0, 0 };
+    FrameScore score = { self->frames, GST_BUFFER_PTS (test), { 0 }, 0, 0 };
     if (!measure (self, ref, test, &score)) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not measure a frame."),
-          ("mapping or measuring frame %u failed", self->scores->len));
+          ("mapping or measuring frame %" G_GUINT64_FORMAT " failed", self->frames));
       gst_buffer_unref (ref);
       gst_buffer_unref (test);
       return GST_FLOW_ERROR;
     }
-    g_array_append_val (self->scores, score);
+    report_frame (self, &score);
+    accumulate (self, &score);
     post_score (self, &score);
     gst_buffer_unref (ref);
     gst_aggregator_pad_drop_buffer (self->ref_pad);
@@ -373,10 +406,18 @@ static gboolean
 gst_qualitymeter_start (GstAggregator *agg)
 {
   GstQualitymeter *self = GST_QUALITYMETER (agg);
-  g_array_set_size (self->scores, 0);
+  self->frames = 0;
+  memset (self->totals, 0, sizeof self->totals);
   self->unmatched_test = self->unmatched_ref = 0;
   self->summarized = FALSE;
   self->have_ref_info = self->have_test_info = FALSE;
+  return open_report (self);
+}
+
+static gboolean
+gst_qualitymeter_stop (GstAggregator *agg)
+{
+  close_report (GST_QUALITYMETER (agg), NULL); /* stopped before EOS: rows so far, no summary */
   return TRUE;
 }
 
@@ -418,7 +459,6 @@ gst_qualitymeter_finalize (GObject *object)
 {
   GstQualitymeter *self = GST_QUALITYMETER (object);
   g_free (self->location);
-  g_array_unref (self->scores);
   G_OBJECT_CLASS (gst_qualitymeter_parent_class)->finalize (object);
 }
 
@@ -436,8 +476,8 @@ gst_qualitymeter_class_init (GstQualitymeterClass *klass)
   gobject_class->finalize = gst_qualitymeter_finalize;
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
-          "Write per-frame scores and the summary here at EOS: CSV if the name ends in .csv, "
-          "else JSON", NULL,
+          "Write per-frame scores here as they come and the summary at EOS: CSV if the name "
+          "ends in .csv, else JSON", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_set_static_metadata (element_class, "Video quality meter",
@@ -453,6 +493,7 @@ gst_qualitymeter_class_init (GstQualitymeterClass *klass)
   agg_class->sink_event = GST_DEBUG_FUNCPTR (gst_qualitymeter_sink_event);
   agg_class->aggregate = GST_DEBUG_FUNCPTR (gst_qualitymeter_aggregate);
   agg_class->start = GST_DEBUG_FUNCPTR (gst_qualitymeter_start);
+  agg_class->stop = GST_DEBUG_FUNCPTR (gst_qualitymeter_stop);
 }
 
 static GstAggregatorPad *
@@ -468,7 +509,6 @@ add_sink_pad (GstQualitymeter *self, const char *name)
 static void
 gst_qualitymeter_init (GstQualitymeter *self)
 {
-  self->scores = g_array_new (FALSE, FALSE, sizeof (FrameScore));
   self->ref_pad = add_sink_pad (self, "reference");
   self->test_pad = add_sink_pad (self, "test");
 }

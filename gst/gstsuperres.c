@@ -245,6 +245,15 @@ gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
         outcaps, SCALE, incaps);
     return FALSE;
   }
+  GstSuperres *self = GST_SUPERRES (filter);
+  GError *error = NULL;
+  if (self->engine && !sr_engine_check_frame_size (self->engine, GST_VIDEO_INFO_WIDTH (in_info),
+          GST_VIDEO_INFO_HEIGHT (in_info), &error)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames of %dx%d are too large to upscale.",
+            GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info)), ("%s", error->message));
+    g_clear_error (&error);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -332,12 +341,36 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
     dst = frame_component (out, c);
     ok = sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
   }
+  g_autofree char *failover = sr_engine_take_failover_note (self->engine);
+  if (failover)
+    GST_ELEMENT_WARNING (self, LIBRARY, FAILED, ("The GPU backend failed; continuing on the CPU."),
+        ("%s", failover));
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));
     g_clear_error (&error);
     return GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;
+}
+
+/* GstVideoFilter answers a buffer smaller than its caps with a warning and then pushes the
+ * output buffer unwritten; drop such a frame here instead, with a warning saying so. */
+static GstFlowReturn
+gst_superres_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
+{
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  GstVideoFrame frame;
+  if (!filter->negotiated) /* the base class reports it */
+    return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->transform (trans, inbuf, outbuf);
+  if (!gst_video_frame_map (&frame, &filter->in_info, inbuf, GST_MAP_READ)) {
+    GST_ELEMENT_WARNING (trans, STREAM, FORMAT, ("Dropped an invalid input frame."),
+        ("a buffer of %" G_GSIZE_FORMAT " bytes does not hold the %" G_GSIZE_FORMAT
+            "-byte frame its caps describe", gst_buffer_get_size (inbuf),
+            GST_VIDEO_INFO_SIZE (&filter->in_info)));
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
+  gst_video_frame_unmap (&frame);
+  return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->transform (trans, inbuf, outbuf);
 }
 
 static void
@@ -349,7 +382,6 @@ gst_superres_set_property (GObject *object, guint prop_id, const GValue *value,
   switch (prop_id) {
     case PROP_MODEL:
       g_free (self->model_path);
-  g_free (self->device);
       self->model_path = g_value_dup_string (value);
       break;
     case PROP_BACKEND:
@@ -495,6 +527,7 @@ gst_superres_class_init (GstSuperresClass *klass)
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_superres_transform_caps);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_superres_transform);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_superres_set_info);
   filter_class->transform_frame = GST_DEBUG_FUNCPTR (gst_superres_transform_frame);
 }

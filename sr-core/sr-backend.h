@@ -17,6 +17,9 @@ typedef struct {
   const char *(*device_name) (gpointer state);
   /* optional: sr_bicubic_x2 on the device; planes already checked */
   gboolean (*bicubic_x2) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
+  /* the working memory (host and device) it allocates for frames of that size, beyond
+   * the frames themselves */
+  guint64 (*frame_bytes) (gpointer state, int width, int height);
 } SrBackendOps;
 
 /* The tile side both GPU backends dispatch the plain net's convs over (the ghost net uses its

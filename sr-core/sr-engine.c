@@ -1,4 +1,5 @@
-/* The engine: picks a backend and checks every plane before handing it over. */
+/* The engine: picks a backend and checks every plane before handing it over. A GPU backend
+ * that fails on a frame is replaced by the CPU backend, which redoes that frame. */
 #include "sr-backend.h"
 #include "sr-plane-private.h"
 
@@ -9,6 +10,11 @@ struct _SrEngine {
   double exit_threshold;
   SrFrameStats stats;
   char *fallback_note;
+  guint64 max_frame_memory;
+  SrEngineConfig config;  /* for the CPU backend a failover makes (device not kept) */
+  char *failover_note;    /* why the GPU backend was dropped, until taken */
+  gint64 gpu_frames;      /* luma frames given to a GPU backend */
+  gint64 fail_at;         /* $SR_FAULT_GPU_FRAME: the GPU frame that fails on purpose; -1 */
 };
 
 /* In the order `auto` tries them. */
@@ -77,6 +83,12 @@ sr_engine_new (const SrModel *model, const SrEngineConfig *config, GError **erro
     }
   SrEngine *engine = g_new0 (SrEngine, 1);
   engine->model = model;
+  engine->config = *config;
+  engine->config.device = NULL;
+  const char *fault = g_getenv ("SR_FAULT_GPU_FRAME");
+  engine->fail_at = fault ? g_ascii_strtoll (fault, NULL, 10) : -1;
+  const char *bound = g_getenv ("SR_MAX_FRAME_MEMORY");
+  engine->max_frame_memory = bound ? g_ascii_strtoull (bound, NULL, 10) << 20 : SR_MAX_FRAME_MEMORY;
   if (config->backend != SR_BACKEND_AUTO) {
     engine->ops = find_backend (config->backend);
     if (!engine->ops) {
@@ -124,6 +136,7 @@ sr_engine_free (SrEngine *engine)
     return;
   engine->ops->destroy (engine->state);
   g_free (engine->fallback_note);
+  g_free (engine->failover_note);
   g_free (engine);
 }
 
@@ -148,6 +161,68 @@ sr_engine_get_backend (const SrEngine *engine)
   return engine->ops->kind;
 }
 
+/* After a GPU backend failed with `failure` (consumed): the CPU backend replaces it; TRUE if
+ * the frame should be redone there. Bad arguments are not the device's fault and fail as
+ * they are, as does any failure on the CPU. */
+static gboolean
+fail_over (SrEngine *engine, GError *failure, GError **error)
+{
+  if (engine->ops->kind == SR_BACKEND_CPU || g_error_matches (failure, SR_ERROR, SR_ERROR_INVALID)) {
+    g_propagate_error (error, failure);
+    return FALSE;
+  }
+  GError *cpu_error = NULL;
+  gpointer cpu = sr_cpu_backend.create (engine->model, &engine->config, FALSE, &cpu_error);
+  if (!cpu) {
+    g_propagate_prefixed_error (error, failure, "%s (and the cpu backend could not start: %s): ",
+        sr_backend_kind_name (engine->ops->kind), cpu_error->message);
+    g_error_free (cpu_error);
+    return FALSE;
+  }
+  g_free (engine->failover_note);
+  engine->failover_note = g_strdup_printf ("the %s backend failed on %s: %s; the cpu backend "
+      "runs from this frame on", sr_backend_kind_name (engine->ops->kind),
+      engine->ops->device_name (engine->state), failure->message);
+  g_debug ("sr-core: %s", engine->failover_note);
+  g_error_free (failure);
+  engine->ops->destroy (engine->state);
+  engine->ops = &sr_cpu_backend;
+  engine->state = cpu;
+  return TRUE;
+}
+
+char *
+sr_engine_take_failover_note (SrEngine *engine)
+{
+  return g_steal_pointer (&engine->failover_note);
+}
+
+/* The GPU frame $SR_FAULT_GPU_FRAME names fails as a lost device would (fault injection
+ * for the failover tests). */
+static gboolean
+injected_fault (SrEngine *engine, GError **error)
+{
+  if (engine->ops->kind == SR_BACKEND_CPU || engine->gpu_frames++ != engine->fail_at)
+    return FALSE;
+  g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "injected fault at GPU frame %" G_GINT64_FORMAT
+      " (SR_FAULT_GPU_FRAME)", engine->fail_at);
+  return TRUE;
+}
+
+gboolean
+sr_engine_check_frame_size (const SrEngine *engine, int width, int height, GError **error)
+{
+  guint64 bytes = engine->ops->frame_bytes ? engine->ops->frame_bytes (engine->state, width,
+      height) : 0;
+  if (bytes <= engine->max_frame_memory)
+    return TRUE;
+  g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "a %dx%d frame needs %" G_GUINT64_FORMAT
+      " MiB of working memory on the %s backend, more than the %" G_GUINT64_FORMAT " MiB limit",
+      width, height, bytes >> 20, sr_backend_kind_name (engine->ops->kind),
+      engine->max_frame_memory >> 20);
+  return FALSE;
+}
+
 gboolean
 sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
 {
@@ -165,8 +240,13 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
   }
   SrFrameStats stats = { 0 };
   gint64 t0 = g_get_monotonic_time ();
-  gboolean ok = engine->ops->upscale_luma (engine->state, src, dst, engine->exit_threshold,
-      &stats, error);
+  GError *failure = NULL;
+  gboolean ok;
+  do { /* the size is checked again on the backend a failover brings */
+    ok = sr_engine_check_frame_size (engine, src->width, src->height, &failure) &&
+        !injected_fault (engine, &failure) && engine->ops->upscale_luma (engine->state, src,
+        dst, engine->exit_threshold, &stats, &failure);
+  } while (!ok && fail_over (engine, g_steal_pointer (&failure), error));
   stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
   if (ok && engine->model->type != SR_ARCH_GHOST_EXIT) /* every pixel runs the whole plain net */
     stats.macs_per_pixel = stats.macs_per_pixel_full = sr_model_get_macs_per_pixel (engine->model);
@@ -186,7 +266,10 @@ sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError
     return sr_bicubic_x2 (src, dst, error);
   if (!sr_bicubic_x2_check (src, dst, error))
     return FALSE;
-  return engine->ops->bicubic_x2 (engine->state, src, dst, error);
+  GError *failure = NULL;
+  if (engine->ops->bicubic_x2 (engine->state, src, dst, &failure))
+    return TRUE;
+  return fail_over (engine, failure, error) && sr_engine_bicubic_x2 (engine, src, dst, error);
 }
 
 void

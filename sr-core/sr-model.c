@@ -7,13 +7,25 @@
  * problem, never a crash. */
 #include "sr-model-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define SR_FORMAT_NAME "gst-superres"
 #define SR_FORMAT_VERSION "1"
 #define SR_MAX_HEADER (16 * 1024 * 1024)
+/* The shipped models are 0.1-0.3 MB; this leaves room for much larger nets while a path such
+ * as /dev/zero or a huge file is refused before anything is read. */
+#define SR_MAX_MODEL_FILE (64 * 1024 * 1024)
+/* json-glib parses by recursion: deeper nesting than any model needs (the header 3 levels,
+ * the ghost arch's shifts 4) is refused before parsing, so a hostile file cannot overflow
+ * the stack. */
+#define SR_MAX_JSON_DEPTH 8
 
 G_DEFINE_QUARK (sr-error-quark, sr_error)
 
@@ -94,6 +106,47 @@ get_string (JsonObject *obj, const char *member)
   if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (node);
+}
+
+/* The deepest nesting of arrays and objects in JSON text (strings skipped), stopping as
+ * soon as it passes `limit`. */
+static int
+json_depth (const char *text, gsize len, int limit)
+{
+  int depth = 0, deepest = 0;
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len && text[i] && deepest <= limit; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      depth++;
+      deepest = MAX (deepest, depth);
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/* Parses JSON text (len -1: NUL-terminated) from the model file, refusing nesting deeper
+ * than SR_MAX_JSON_DEPTH first; `what` names it in errors. */
+static gboolean
+parse_json (JsonParser *parser, const char *text, gssize len, const char *what, GError **error)
+{
+  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  if (json_depth (text, n, SR_MAX_JSON_DEPTH) > SR_MAX_JSON_DEPTH)
+    return fail (error, "%s nests arrays or objects deeper than %d levels", what,
+        SR_MAX_JSON_DEPTH);
+  g_autoptr (GError) json_error = NULL;
+  if (!json_parser_load_from_data (parser, text, n, &json_error))
+    return fail (error, "%s is not valid JSON: %s", what, json_error->message);
+  return TRUE;
 }
 
 static gboolean
@@ -204,9 +257,8 @@ static gboolean
 parse_arch (SrModel *model, const char *arch_json, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) json_error = NULL;
-  if (!json_parser_load_from_data (parser, arch_json, -1, &json_error))
-    return fail (error, "metadata \"arch\" is not valid JSON: %s", json_error->message);
+  if (!parse_json (parser, arch_json, -1, "metadata \"arch\"", error))
+    return FALSE;
   JsonNode *root = json_parser_get_root (parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT (root))
     return fail (error, "metadata \"arch\" is not a JSON object");
@@ -396,8 +448,9 @@ parse_precision (SrModel *model, const char *precision, const char *text, GError
   if (!text)
     return fail (error, "metadata precision %s needs act_max", precision);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
-      !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+  if (!parse_json (parser, text, -1, "metadata act_max", error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
     return fail (error, "metadata act_max is not a JSON array");
   JsonArray *a = json_node_get_array (json_parser_get_root (parser));
   if ((int) json_array_get_length (a) != model->n_layers)
@@ -434,11 +487,8 @@ sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
   }
 
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) json_error = NULL;
-  if (!json_parser_load_from_data (parser, (const char *) data + 8, header_len, &json_error)) {
-    fail (error, "the header is not valid JSON: %s", json_error->message);
+  if (!parse_json (parser, (const char *) data + 8, header_len, "the header", error))
     return NULL;
-  }
   JsonNode *root = json_parser_get_root (parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
     fail (error, "the header is not a JSON object");
@@ -494,21 +544,62 @@ sr_model_load_from_data (const guint8 *data, gsize size, GError **error)
   return model;
 }
 
+/* The whole model file, read only if it is a regular file of at most SR_MAX_MODEL_FILE
+ * bytes (checked before reading): /dev/zero would be read without end, and opening a FIFO
+ * without O_NONBLOCK waits for a writer forever. */
+static guint8 *
+read_model_file (const char *path, gsize *size, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    g_set_error (error, SR_ERROR, SR_ERROR_IO, "cannot read model %s: %s", path,
+        g_strerror (err));
+    return NULL;
+  }
+  struct stat st;
+  guint8 *data = NULL;
+  gsize got = 0;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    g_set_error (error, SR_ERROR, SR_ERROR_IO, "model %s is not a regular file", path);
+  } else if (st.st_size > SR_MAX_MODEL_FILE) {
+    g_set_error (error, SR_ERROR, SR_ERROR_IO, "model %s has %" G_GINT64_FORMAT
+        " bytes, more than the %d MiB a model file may have", path, (gint64) st.st_size,
+        SR_MAX_MODEL_FILE >> 20);
+  } else {
+    data = g_malloc (MAX (st.st_size, 1));
+    while (got < (gsize) st.st_size) {
+      gssize n = read (fd, data + got, st.st_size - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        if (n < 0) {
+          int err = errno;
+          g_set_error (error, SR_ERROR, SR_ERROR_IO, "cannot read model %s: %s", path,
+              g_strerror (err));
+          g_clear_pointer (&data, g_free);
+        }
+        break; /* a file shrunk since fstat is parsed as it is (and found truncated) */
+      }
+      got += n;
+    }
+  }
+  close (fd);
+  *size = got;
+  return data;
+}
+
 SrModel *
 sr_model_load (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  g_autofree char *contents = NULL;
   gsize size;
-  g_autoptr (GError) io_error = NULL;
-  if (!g_file_get_contents (path, &contents, &size, &io_error)) {
-    g_set_error (error, SR_ERROR, SR_ERROR_IO, "cannot read model %s: %s", path,
-        io_error->message);
+  g_autofree guint8 *contents = read_model_file (path, &size, error);
+  if (!contents)
     return NULL;
-  }
   GError *format_error = NULL;
-  SrModel *model = sr_model_load_from_data ((const guint8 *) contents, size, &format_error);
+  SrModel *model = sr_model_load_from_data (contents, size, &format_error);
   if (!model) {
     g_propagate_prefixed_error (error, format_error, "model %s: ", path);
     return NULL;

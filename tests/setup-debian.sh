@@ -1,6 +1,7 @@
 #!/bin/sh
-# Install the Debian 12 packages gst-superres needs (only those missing) and build it into
-# builddir/. Used by ./demo.sh and ./test.sh; run as root or with sudo available.
+# Install the Debian 12 packages gst-superres needs (only those missing; clang and libFuzzer
+# for tests/fuzz) and build it into builddir/. Used by ./demo.sh and ./test.sh; run as root
+# or with sudo available.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,8 @@ PKGS="build-essential pkg-config meson ninja-build
   gstreamer1.0-libav
   python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-numpy python3-pil
   libvulkan-dev glslc mesa-vulkan-drivers ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
-  debhelper fakeroot gir1.2-gst-rtsp-server-1.0"
+  debhelper fakeroot gir1.2-gst-rtsp-server-1.0
+  clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -1,9 +1,12 @@
 /* sr-core tests: model loading and validation, the reference network against PyTorch,
  * tiling, bicubic chroma, argument checks. */
 #include <sr-core/sr-core.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
@@ -191,6 +194,64 @@ test_load_huge_sizes (void)
   expect_load_error (huge_channels, SR_ERROR_FORMAT, "outside");
   expect_load_error (edit_header ("[16,1,3,3]", "[16,1,3,3,1000000000,1000000000]"),
       SR_ERROR_FORMAT, "shape");
+}
+
+/* `depth` nested arrays: "[[[...]]]". */
+static char *
+nested_arrays (int depth)
+{
+  char *s = g_malloc (2 * depth + 1);
+  memset (s, '[', depth);
+  memset (s + depth, ']', depth);
+  s[2 * depth] = 0;
+  return s;
+}
+
+/* Deep nesting in the header or in the arch JSON is refused with an error, not a stack
+ * overflow in the recursive parser; the nesting the format uses still loads. */
+static void
+test_load_deep_nesting (void)
+{
+  g_autofree char *deep = nested_arrays (1000000);
+  g_autofree char *member = g_strdup_printf ("\"deep\":%s,\"__metadata__\"", deep);
+  expect_load_error (edit_header ("\"__metadata__\"", member), SR_ERROR_FORMAT, "deeper than");
+  g_autofree char *arch = g_strdup_printf ("\"arch\":\"{\\\"deep\\\":%s,", deep);
+  expect_load_error (edit_header ("\"arch\":\"{", arch), SR_ERROR_FORMAT, "deeper than");
+  /* eight levels are allowed (and then rejected for what they are) */
+  g_autofree char *eight = nested_arrays (7);
+  g_autofree char *ok = g_strdup_printf ("\"deep\":%s,\"__metadata__\"", eight);
+  expect_load_error (edit_header ("\"__metadata__\"", ok), SR_ERROR_FORMAT, "entries");
+}
+
+/* The loader reads regular files only, and none over its size limit: /dev/zero, a FIFO
+ * (opening one used to wait for a writer forever), a directory and a 65 MiB file give an
+ * error at once. */
+static void
+test_load_not_regular_or_too_large (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sr-core-XXXXXX", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "fifo", NULL);
+  g_autofree char *big = g_build_filename (dir, "big.safetensors", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  FILE *f = fopen (big, "wb");
+  g_assert_nonnull (f);
+  g_assert_cmpint (ftruncate (fileno (f), 65 << 20), ==, 0); /* sparse: nothing written */
+  fclose (f);
+  const char *paths[] = { "/dev/zero", fifo, dir, big };
+  const char *needles[] = { "not a regular file", "not a regular file", "not a regular file",
+    "more than the 64 MiB" };
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++) {
+    g_autoptr (GError) error = NULL;
+    gint64 t0 = g_get_monotonic_time ();
+    g_assert_null (sr_model_load (paths[i], &error));
+    g_assert_error (error, SR_ERROR, SR_ERROR_IO);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, needles[i]));
+    g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
+  }
+  g_unlink (fifo);
+  g_unlink (big);
+  g_rmdir (dir);
 }
 
 /* Random corruption must give an error or a model, never a crash (a cheap fuzzer; run
@@ -423,6 +484,56 @@ test_engine_rejects_bad_planes (void)
 }
 
 /* Keys' cubic (a = -0.5) evaluated directly in floating point. */
+/* A model whose every weight and bias is `value`: huge values must saturate the picture
+ * (the float-to-int conversion of the output used to overflow, undefined behaviour that gave
+ * black for white on x86), on whatever precision the CPU picks for the model. */
+static void
+upscale_with_all_weights (float value, guint8 expect)
+{
+  guint64 len;
+  memcpy (&len, model_bytes, 8);
+  len = GUINT64_FROM_LE (len);
+  guint8 *copy = g_memdup2 (model_bytes, model_size);
+  float le = value;
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+  guint32 bits;
+  memcpy (&bits, &le, 4);
+  bits = GUINT32_SWAP_LE_BE (bits);
+  memcpy (&le, &bits, 4);
+#endif
+  for (gsize at = 8 + len; at + 4 <= model_size; at += 4)
+    memcpy (copy + at, &le, 4);
+  g_autoptr (GError) error = NULL;
+  SrModel *model = sr_model_load_from_data (copy, model_size, &error);
+  g_assert_no_error (error);
+  g_autofree char *lr_path = test_data_path ("golden-lr.pgm");
+  TestImage lr = test_read_pgm (lr_path);
+  SrEngine *engine = sr_engine_new (model, NULL, &error);
+  g_assert_no_error (error);
+  sr_engine_set_exit_threshold (engine, 0.5); /* the exit predictor's output is huge too */
+  gsize n = 4 * (gsize) lr.width * lr.height;
+  guint8 *out = g_malloc (n);
+  SrPlane src = { lr.data, lr.width, lr.height, lr.width, 1 };
+  SrPlane dst = { out, 2 * lr.width, 2 * lr.height, 2 * lr.width, 1 };
+  g_assert_true (sr_engine_upscale_luma (engine, &src, &dst, &error));
+  for (gsize i = 0; i < n; i++)
+    if (out[i] != expect)
+      g_error ("weights %g: pixel %" G_GSIZE_FORMAT " is %d, expected %d", value, i, out[i],
+          expect);
+  g_free (out);
+  g_free (lr.data);
+  sr_engine_free (engine);
+  sr_model_free (model);
+  g_free (copy);
+}
+
+static void
+test_wild_weights_saturate (void)
+{
+  upscale_with_all_weights (1e30f, 255);
+  upscale_with_all_weights (-1e30f, 0);
+}
+
 static double
 keys (double t)
 {
@@ -509,6 +620,9 @@ main (int argc, char **argv)
   g_test_add_func ("/model/wrong-dtype", test_load_wrong_dtype);
   g_test_add_func ("/model/huge-sizes", test_load_huge_sizes);
   g_test_add_func ("/model/random-corruption", test_load_random_corruption);
+  g_test_add_func ("/model/deep-nesting", test_load_deep_nesting);
+  g_test_add_func ("/model/not-regular-or-too-large", test_load_not_regular_or_too_large);
+  g_test_add_func ("/engine/wild-weights-saturate", test_wild_weights_saturate);
   g_test_add_func ("/engine/reference-matches-pytorch", test_reference_matches_pytorch);
   g_test_add_func ("/engine/lowp-matches-simulation", test_lowp_matches_simulation);
   g_test_add_func ("/engine/exits-match-pytorch", test_exits_match_pytorch);

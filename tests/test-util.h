@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Sets an environment variable for part of a test; test_env_pop puts back what was there,
  * so a suite run under e.g. SR_CPU_PRECISION=bf16 keeps it for the tests that follow. */
@@ -64,6 +65,27 @@ test_model_path (void)
   const char *path = g_getenv ("SR_TEST_MODEL");
   return path ? path : SR_TEST_MODEL;
 }
+
+/* Whether the backend starts here with the test model; if not, the test is skipped, or fails
+ * where SR_REQUIRE_BACKENDS names the backend. For tests that include sr-core.h. */
+#ifdef SR_CORE_H
+static inline gboolean
+test_backend_available (SrBackendKind kind)
+{
+  const char *name = sr_backend_kind_name (kind), *required = g_getenv ("SR_REQUIRE_BACKENDS");
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  SrEngineConfig config = { kind, 0, 0, NULL };
+  SrEngine *probe = sr_engine_new (model, &config, NULL);
+  gboolean ok = probe != NULL;
+  sr_engine_free (probe);
+  sr_model_free (model);
+  if (!ok) {
+    g_assert_true (!required || !strstr (required, name));
+    g_test_skip ("backend not available here");
+  }
+  return ok;
+}
+#endif
 
 /* Fraction of pixels that differ by more than `tolerance`. */
 static inline double

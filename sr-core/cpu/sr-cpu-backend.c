@@ -245,6 +245,14 @@ cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error
   return TRUE;
 }
 
+/* The plain net runs in tiles whose scratch does not grow with the frame. */
+static guint64
+cpu_frame_bytes (gpointer state, int width, int height)
+{
+  SrCpu *cpu = state;
+  return cpu->ghost ? sr_cpu_ghost_frame_bytes (cpu->ghost, width, height) : 0;
+}
+
 const SrBackendOps sr_cpu_backend = {
   .kind = SR_BACKEND_CPU,
   .create = cpu_create,
@@ -252,4 +260,5 @@ const SrBackendOps sr_cpu_backend = {
   .destroy = cpu_destroy,
   .device_name = cpu_device_name,
   .bicubic_x2 = cpu_bicubic_x2,
+  .frame_bytes = cpu_frame_bytes,
 };

@@ -369,11 +369,10 @@ tail_tile (gpointer ctx, int t, int worker)
       g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
     for (int x = 0; x < w; x++)
-      for (int c = 0; c < s * s; c++) {
-        int q = (int) floorf ((res[c * cs + x * xs] + anchor[x]) * 255.f + 0.5f);
+      for (int c = 0; c < s * s; c++)
         f->dst->data[((gsize) y * s + c / s) * f->dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] = CLAMP (q, 0, 255);
-      }
+            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] =
+            sr_unit_to_u8 (res[c * cs + x * xs] + anchor[x]);
   }
 }
 
@@ -393,6 +392,15 @@ free_frame_buffers (SrCpuGhost *g)
   g->width = g->height = 0;
 }
 
+guint64
+sr_cpu_ghost_frame_bytes (const SrCpuGhost *g, int width, int height)
+{
+  const guint64 C = g->model->ghost.channels, plane = (guint64) (width + 2) * (height + 2);
+  if (g->layers) /* fp32 input and features, bf16 luma, features and intrinsics */
+    return plane * (4 * (1 + C) + 4 + g->layers[0].out_stride + g->layers[1].out_stride);
+  return 4 * plane * (1 + C + C / 2); /* fp32 input, features and intrinsics */
+}
+
 static gboolean
 ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
 {
@@ -404,21 +412,19 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
   g->plane = g->pitch * (height + 2);
   g->input = g_try_malloc0 (sizeof (float) * g->plane);
   g->feat = g_try_malloc0 (sizeof (float) * g->plane * C);
-  gsize bytes = sizeof (float) * g->plane * (1 + C);
   if (g->layers) {
     const gsize slack = ROW_SLACK_PIXELS * (gsize) g->layers[0].out_stride;
     g->luma_b = g_try_malloc0 ((g->plane + ROW_SLACK_PIXELS) * 4);
     g->feat_b = g_try_malloc0 (g->plane * g->layers[0].out_stride + slack);
     g->intr_b = g_try_malloc0 (g->plane * g->layers[1].out_stride + slack);
-    bytes += g->plane * (4 + g->layers[0].out_stride + g->layers[1].out_stride);
   } else {
     g->intr = g_try_malloc0 (sizeof (float) * g->plane * (C / 2));
-    bytes += sizeof (float) * g->plane * (C / 2);
   }
   if (!g->input || !g->feat || !(g->layers ? g->luma_b && g->feat_b && g->intr_b : !!g->intr)) {
     free_frame_buffers (g);
-    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
-        " bytes of feature maps for %dx%d", bytes, width, height);
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GUINT64_FORMAT
+        " bytes of feature maps for %dx%d", sr_cpu_ghost_frame_bytes (g, width, height), width,
+        height);
     return FALSE;
   }
   if (g->layers)

@@ -31,6 +31,19 @@ void sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize 
 void sr_conv3x3_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
 
+/* A network output (residual plus anchor, 1.0 = white) as an 8-bit sample: floor (v * 255
+ * + 0.5) clamped to [0, 255]. The clamp comes before the conversion, so a model with wild
+ * weights gives 0 or 255 (NaN: 0), never an out-of-range float-to-int conversion (undefined
+ * behaviour); in this form the loops that call it still vectorise. */
+static inline guint8
+sr_unit_to_u8 (float v)
+{
+  float u = v * 255.f + 0.5f;
+  u = u > 0.f ? u : 0.f;
+  u = u < 255.f ? u : 255.f;
+  return (guint8) (int) u;
+}
+
 /* The best the CPU runs, capped by $SR_CPU_ISA (c, avx2, avx512) when set. */
 SrIsa sr_cpu_detect_isa (void);
 /* Kernels for `isa`; FALSE (and C kernels) when this CPU or build cannot run it. */

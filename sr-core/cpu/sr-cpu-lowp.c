@@ -408,8 +408,7 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
     in = out;
   }
 
-  /* residuals plus the anchor, shuffled and rounded as the fp32 path does: on [0, 255]
-   * floor (u + 0.5) is the truncating cast, which lets the loop vectorise */
+  /* residuals plus the anchor, shuffled and rounded as the fp32 path does */
   const int s = net->model->scale, oc = s * s;
   for (int y = 0; y < h; y++) {
     const guint8 *arow = src->data + (gsize) (y0 + y) * src->stride + (gsize) x0 * src->pixel_stride;
@@ -418,13 +417,9 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
       guint8 *drow = dst->data + ((gsize) (y0 + y) * s + c / s) * dst->stride +
           ((gsize) x0 * s + c % s) * dst->pixel_stride;
       const gsize step = (gsize) s * dst->pixel_stride;
-      for (int x = 0; x < w; x++) {
-        float u = (r[(gsize) x * oc + c] + arow[(gsize) x * src->pixel_stride] * (1.f / 255.f)) *
-            255.f + 0.5f;
-        u = u > 0.f ? u : 0.f; /* also keeps the cast defined for wild values */
-        u = u < 255.f ? u : 255.f;
-        drow[x * step] = (guint8) (int) u;
-      }
+      for (int x = 0; x < w; x++)
+        drow[x * step] = sr_unit_to_u8 (r[(gsize) x * oc + c] +
+            arow[(gsize) x * src->pixel_stride] * (1.f / 255.f));
     }
   }
 }

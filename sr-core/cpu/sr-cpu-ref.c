@@ -4,6 +4,7 @@
  * layer shrinks the valid region by its kernel radius; positions outside the frame are
  * reset to zero after each layer, which is what a whole-frame "same" convolution sees. */
 #include "sr-cpu-ref.h"
+#include "sr-cpu-kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -113,11 +114,9 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       float anchor = input[(gsize) (y + R) * W + x + R];
-      for (int c = 0; c < s * s; c++) {
-        float v = (in[c * plane + (gsize) (y + R) * W + x + R] + anchor) * 255.f;
-        int q = (int) floorf (v + 0.5f);
+      for (int c = 0; c < s * s; c++)
         dst->data[((gsize) (y0 + y) * s + c / s) * dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] = CLAMP (q, 0, 255);
-      }
+            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] =
+            sr_unit_to_u8 (in[c * plane + (gsize) (y + R) * W + x + R] + anchor);
     }
 }

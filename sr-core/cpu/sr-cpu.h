@@ -18,6 +18,8 @@ typedef struct _SrCpuGhost SrCpuGhost;
 SrCpuGhost *sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, gboolean bf16);
 const char *sr_cpu_ghost_kernels_name (const SrCpuGhost *ghost);
 void sr_cpu_ghost_free (SrCpuGhost *ghost);
+/* Bytes of feature maps it allocates for a width x height frame. */
+guint64 sr_cpu_ghost_frame_bytes (const SrCpuGhost *ghost, int width, int height);
 gboolean sr_cpu_ghost_upscale (SrCpuGhost *ghost, const SrPlane *src, SrPlane *dst,
     double exit_threshold, SrFrameStats *stats, GError **error);
 

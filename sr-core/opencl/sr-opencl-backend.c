@@ -255,6 +255,27 @@ make_buffer (SrCl *cl, cl_mem_flags flags, gsize size, GError **error)
   return mem;
 }
 
+/* The device buffers of a w x h frame; act_bytes gets the two feature maps' sizes: plain
+ * ping-pong of max_channels, ghost feat (C) and intr (C/2). */
+static gsize
+device_bytes (const SrCl *cl, int w, int h, gsize act_bytes[2])
+{
+  const int C = feature_channels (cl), s = cl->model->scale;
+  const gsize plane = (gsize) w * h, feature = cl->dev->fp16 ? 2 : 4;
+  act_bytes[0] = feature * plane * C;
+  act_bytes[1] = feature * plane * (is_ghost (cl) ? C / 2 : C);
+  return act_bytes[0] + act_bytes[1] + plane * (4 + 1 + s * s);
+}
+
+/* Device buffers plus the host copies of the frame (host_src, host_dst). */
+static guint64
+cl_frame_bytes (gpointer state, int w, int h)
+{
+  gsize act_bytes[2];
+  const int s = ((SrCl *) state)->model->scale;
+  return device_bytes (state, w, h, act_bytes) + (guint64) w * h * (1 + s * s);
+}
+
 /* Buffers for a w x h frame, after checking they fit the device (before touching it: a
  * frame too large fails cleanly and the engine stays usable). */
 static gboolean
@@ -265,10 +286,8 @@ ensure_frame (SrCl *cl, int w, int h, GError **error)
   free_frame (cl);
   const int T = tile_side (cl), C = feature_channels (cl), s = cl->model->scale;
   const gsize plane = (gsize) w * h;
-  /* the act buffers: plain ping-pong of max_channels, ghost feat (C) and intr (C/2) */
-  const gsize feature = cl->dev->fp16 ? 2 : 4;
-  gsize act_bytes[2] = { feature * plane * C, feature * plane * (is_ghost (cl) ? C / 2 : C) };
-  gsize total = act_bytes[0] + act_bytes[1] + plane * (4 + 1 + s * s);
+  gsize act_bytes[2];
+  gsize total = device_bytes (cl, w, h, act_bytes);
   if (plane * C >= G_MAXINT32 || plane * s * s >= G_MAXINT32 || act_bytes[0] > cl->max_alloc ||
       total > cl->global_mem) {
     g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d frame needs %" G_GSIZE_FORMAT
@@ -541,4 +560,5 @@ const SrBackendOps sr_opencl_backend = {
   .destroy = cl_destroy,
   .device_name = cl_device_name,
   .bicubic_x2 = cl_bicubic_x2,
+  .frame_bytes = cl_frame_bytes,
 };

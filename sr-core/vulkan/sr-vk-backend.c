@@ -133,6 +133,12 @@ vk_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
   return sr_vk_bicubic_x2 (state, src, dst, error);
 }
 
+static guint64
+vk_frame_bytes (gpointer state, int width, int height)
+{
+  return sr_vk_frame_bytes (state, width, height);
+}
+
 const SrBackendOps sr_vulkan_backend = {
   .kind = SR_BACKEND_VULKAN,
   .create = vk_create,
@@ -140,4 +146,5 @@ const SrBackendOps sr_vulkan_backend = {
   .destroy = vk_destroy,
   .device_name = vk_device_name,
   .bicubic_x2 = vk_bicubic_x2,
+  .frame_bytes = vk_frame_bytes,
 };

@@ -79,6 +79,26 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, Sizes *s)
   s->down = s->hr + s->depths;
 }
 
+static guint64
+device_bytes (const Sizes *s)
+{
+  return s->input + s->map_a + s->map_b + s->lists + s->depths + s->scratch + s->lr + s->hr;
+}
+
+static guint64
+host_bytes (const Sizes *s)
+{
+  return s->lr + s->down;
+}
+
+guint64
+sr_vk_frame_bytes (SrVk *vk, int width, int height)
+{
+  Sizes s;
+  compute_sizes (vk->model, vk->fp16, width, height, &s);
+  return device_bytes (&s) + host_bytes (&s);
+}
+
 /* The device's limits, checked before any allocation (or any touch of the planes). */
 static gboolean
 check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
@@ -101,9 +121,7 @@ check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
       return FALSE;
     }
   }
-  guint64 device = s->input + s->map_a + s->map_b + s->lists + s->depths + s->scratch + s->lr +
-      s->hr;
-  guint64 host = s->lr + s->down;
+  guint64 device = device_bytes (s), host = host_bytes (s);
   if (device > sr_vk_heap_size (&vk->dev, FALSE) || host > sr_vk_heap_size (&vk->dev, TRUE)) {
     g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "vulkan: a %dx%d frame needs %"
         G_GUINT64_FORMAT " bytes of device and %" G_GUINT64_FORMAT " of staging memory, more "

@@ -152,6 +152,8 @@ struct _SrVkFrame {
 /* Makes vk->frame fit width x height (checking the device's limits before allocating
  * anything); keeps the current one when the size is unchanged. */
 gboolean sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error);
+/* Device and staging bytes a frame of that size takes. */
+guint64 sr_vk_frame_bytes (SrVk *vk, int width, int height);
 void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
 
 /* ---- host side of planes (sr-vk-backend.c) ---- */

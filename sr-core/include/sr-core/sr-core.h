@@ -142,6 +142,13 @@ SR_API const char *sr_engine_get_device_name (const SrEngine *engine);
  * engine. */
 SR_API const char *sr_engine_get_fallback_note (const SrEngine *engine);
 
+/* When a GPU backend fails on a frame (device lost, allocation, kernel or queue error), the
+ * engine replaces it with the CPU backend, which redoes the frame and runs from then on.
+ * Returns (once, newly allocated) why, or NULL if that has not happened since the last call.
+ * $SR_FAULT_GPU_FRAME=N makes the N-th luma frame (from 0) given to a GPU backend fail, to
+ * test this. */
+SR_API char *sr_engine_take_failover_note (SrEngine *engine);
+
 /* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
  * predicted PSNR gain is at least `threshold_db`; 0 (the default) = always full depth.
  * Like every engine call, not to overlap a running upscale: call it between frames. */
@@ -171,9 +178,20 @@ typedef struct {
 /* The stats of the last successful sr_engine_upscale_luma (all zero before the first). */
 SR_API void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 
+/* The most working memory (host and device, beyond the frames themselves) an engine
+ * allocates for one frame size, by default: the ghost-exit net holds its feature maps for the
+ * whole frame (100-120 bytes per LR pixel on the CPU), so 16384x16384 would need 25-32 GB.
+ * $SR_MAX_FRAME_MEMORY (MiB), read when the engine is made, sets another bound. */
+#define SR_MAX_FRAME_MEMORY (G_GUINT64_CONSTANT (4) << 30)
+/* FALSE with SR_ERROR_INVALID, saying how much it would need, when frames of width x height
+ * luma pixels need more than the bound on this engine's backend. */
+SR_API gboolean sr_engine_check_frame_size (const SrEngine *engine, int width, int height,
+    GError **error);
+
 /* Runs the network on an 8-bit luma plane. dst must be exactly scale x src in both
- * dimensions; src and dst must not overlap. Blocks until dst is written (the CPU backend
- * spreads the work over its threads, the GPU backends wait for the device). */
+ * dimensions and the size must pass sr_engine_check_frame_size; src and dst must not overlap.
+ * Blocks until dst is written (the CPU backend spreads the work over its threads, the GPU
+ * backends wait for the device). */
 SR_API gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
