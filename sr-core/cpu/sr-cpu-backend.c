@@ -3,8 +3,8 @@
 #include "../sr-backend.h"
 #include "../sr-plane-private.h"
 #include "sr-cpu.h"
+#include "sr-cpu-dsp.h"
 #include "sr-cpu-ref.h"
-#include "sr-cpu-lowp.h"
 
 #define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
 /* the low-precision paths' buffers are 2-4x smaller: larger tiles, less halo (360p int8,
@@ -28,9 +28,11 @@ struct _SrCpu {
   /* plain path: scratch per worker (fp32 or low precision); ghost path: its own state */
   float **scratch;
   SrLowpNet *lowp;        /* the plain net in bf16, int16 or int8, when chosen */
-  SrLowpRowFn lowp_row;
-  SrCpuKernels k;
+  SrCpuConfig config;
+  SrCpuDsp dsp;
+  SrPrecision precision;  /* the precision the net runs in */
   SrCpuGhost *ghost;
+  char *kernels_name;
 };
 
 int
@@ -94,32 +96,31 @@ cpu_destroy (gpointer state)
   g_mutex_clear (&cpu->lock);
   g_cond_clear (&cpu->done);
   g_free (cpu->name);
+  g_free (cpu->kernels_name);
   g_free (cpu);
 }
 
-/* The fastest of the precisions the model file allows that this CPU runs well: bf16 on AMX,
- * then int8 and int16 on VNNI (bf16 without AMX is no faster than fp32 here). $SR_CPU_PRECISION
- * (fp32, bf16, int16, int8) narrows the choice to one, fp32 being the reference path.
- * FALSE: fp32. */
-static gboolean
-choose_format (const SrModel *model, SrLowpFormat *format)
+/* The fastest of the precisions the model file allows that the kernel tables run well: bf16
+ * on AMX, then int8 and int16 on VNNI or AVX2 (bf16 without AMX is no faster than fp32).
+ * config->precision (from $SR_CPU_PRECISION) narrows the choice to one, fp32 being the
+ * reference path. */
+static SrPrecision
+choose_precision (const SrModel *model, const SrCpuConfig *config, const SrCpuDsp *dsp)
 {
   guint allowed = model->precisions;
-  int narrowed = sr_precision_from_name (g_getenv ("SR_CPU_PRECISION"));
-  if (narrowed >= 0)
-    allowed &= 1u << narrowed;
-  if ((allowed & (1u << SR_PRECISION_BF16)) && sr_lowp_amx_supported ())
-    *format = SR_LOWP_BF16;
-  else if ((allowed & (1u << SR_PRECISION_INT8)) && sr_lowp_supported (SR_LOWP_INT8))
-    *format = SR_LOWP_INT8;
-  else if ((allowed & (1u << SR_PRECISION_INT16)) && sr_lowp_supported (SR_LOWP_INT16))
-    *format = SR_LOWP_INT16;
-  else if (narrowed == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
-      sr_lowp_supported (SR_LOWP_BF16))
-    *format = SR_LOWP_BF16;
-  else
-    return FALSE;
-  return TRUE;
+  if (config->precision >= 0)
+    allowed &= 1u << config->precision;
+  const SrKernelIsa *isa = dsp->conv.isa;
+  if ((allowed & (1u << SR_PRECISION_BF16)) && isa[SR_PRECISION_BF16] == SR_KERNEL_AMX)
+    return SR_PRECISION_BF16;
+  if ((allowed & (1u << SR_PRECISION_INT8)) && isa[SR_PRECISION_INT8] != SR_KERNEL_C)
+    return SR_PRECISION_INT8;
+  if ((allowed & (1u << SR_PRECISION_INT16)) && isa[SR_PRECISION_INT16] != SR_KERNEL_C)
+    return SR_PRECISION_INT16;
+  if (config->precision == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
+      isa[SR_PRECISION_BF16] != SR_KERNEL_C)
+    return SR_PRECISION_BF16;
+  return SR_PRECISION_FP32;
 }
 
 static gpointer
@@ -132,20 +133,30 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   cpu->n_threads = config->n_threads > 0 ? config->n_threads : (int) g_get_num_processors ();
   g_mutex_init (&cpu->lock);
   g_cond_init (&cpu->done);
-  SrLowpFormat format;
-  gboolean lowp = choose_format (model, &format);
+  sr_cpu_config_from_env (&cpu->config);
+  /* AMX only where bf16 may run: the kernel is asked for its tile state when it may */
+  guint flags = cpu->config.flags;
+  if (!(model->precisions & (1u << SR_PRECISION_BF16)) ||
+      (cpu->config.precision >= 0 && cpu->config.precision != SR_PRECISION_BF16))
+    flags &= ~SR_CPU_FLAG_AMX;
+  sr_cpu_dsp_init (&cpu->dsp, flags);
+  cpu->precision = choose_precision (model, &cpu->config, &cpu->dsp);
   if (model->type == SR_ARCH_GHOST_EXIT) {
-    cpu->ghost = sr_cpu_ghost_new (model, cpu, lowp && format == SR_LOWP_BF16);
+    if (cpu->precision == SR_PRECISION_BF16 && model->ghost.channels != 16) {
+      g_debug ("sr-core: the ghost net's bf16 path takes 16 channels, not %d: fp32",
+          model->ghost.channels);
+      cpu->precision = SR_PRECISION_FP32;
+    }
+    cpu->ghost = sr_cpu_ghost_new (model, cpu, &cpu->dsp, cpu->precision == SR_PRECISION_BF16);
   } else {
-    sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
-    cpu->lowp = lowp ? sr_lowp_net_new (model, format) : NULL;
-    if (cpu->lowp) {
-      cpu->lowp_row = sr_lowp_row (format);
-      if (config->tile_size <= 0)
+    if (cpu->precision != SR_PRECISION_FP32) {
+      cpu->lowp = sr_lowp_net_new (model, cpu->precision);
+      if (!cpu->lowp)
+        cpu->precision = SR_PRECISION_FP32;
+      else if (config->tile_size <= 0)
         cpu->tile = SR_LOWP_TILE;
     }
-    g_debug ("sr-core: cpu kernels: %s%s%s", sr_isa_name (cpu->k.isa), cpu->lowp ? ", " : "",
-        cpu->lowp ? sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)) : "");
+    g_debug ("sr-core: cpu kernels: %s", sr_cpu_kernels_name (cpu));
     cpu->scratch = g_new0 (float *, cpu->n_threads);
     gsize floats = cpu->lowp ? sr_lowp_scratch_bytes (cpu->lowp, cpu->tile) / sizeof (float) + 1
         : sr_cpu_ref_scratch_floats (model, cpu->tile);
@@ -170,16 +181,26 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   return cpu;
 }
 
+/* "bf16 amx", "int16 avx2", "avx512" (fp32): what the net runs in and on */
+const char *
+sr_cpu_kernels_name (SrCpu *cpu)
+{
+  if (!cpu->kernels_name) {
+    SrKernelIsa isa = cpu->dsp.conv.isa[cpu->precision];
+    cpu->kernels_name = cpu->precision == SR_PRECISION_FP32 ?
+        g_strdup (sr_kernel_isa_name (isa)) : isa == SR_KERNEL_AMX ? g_strdup ("bf16 amx") :
+        g_strdup_printf ("%s %s", sr_precision_name (cpu->precision), sr_kernel_isa_name (isa));
+  }
+  return cpu->kernels_name;
+}
+
 static const char *
 cpu_device_name (gpointer state)
 {
   SrCpu *cpu = state;
   if (!cpu->name)
     cpu->name = g_strdup_printf ("cpu: %d thread%s, %s kernels", cpu->n_threads,
-        cpu->n_threads > 1 ? "s" : "", cpu->ghost ? sr_cpu_ghost_kernels_name (cpu->ghost) :
-        !cpu->lowp ? sr_isa_name (sr_cpu_detect_isa ()) :
-        sr_lowp_row_is_amx (cpu->lowp_row) ? "bf16 amx" :
-        sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)));
+        cpu->n_threads > 1 ? "s" : "", sr_cpu_kernels_name (cpu));
   return cpu->name;
 }
 
@@ -199,10 +220,10 @@ plain_tile (gpointer ctx, int t, int worker)
   int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
   if (f->cpu->lowp)
     sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
-        (guint8 *) f->cpu->scratch[worker], f->cpu->lowp_row);
+        (guint8 *) f->cpu->scratch[worker], f->cpu->dsp.conv.lowp[f->cpu->precision]);
   else
     sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h, f->cpu->scratch[worker],
-        f->cpu->k.conv3x3_row);
+        f->cpu->dsp.conv.fp32);
 }
 
 static gboolean

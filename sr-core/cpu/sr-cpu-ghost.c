@@ -15,8 +15,6 @@
  * input is rounded, as in the plain net's bf16 path. The exit decisions do not change (the
  * predictor reads the fp32 luma). */
 #include "sr-cpu.h"
-#include "sr-cpu-kernels.h"
-#include "sr-cpu-lowp.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,7 +29,7 @@ struct _SrCpuGhost {
   guint8 *depth;              /* per tile */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* per worker: predictor maps or tail rows */
-  SrCpuKernels k;
+  SrConvRowFn conv;           /* fp32 */
   double *macs;               /* per worker: MACs computed this frame */
   /* bf16 path (layers NULL: fp32) */
   SrLowpLayer *layers;        /* head, blocks 1..B, tail */
@@ -181,10 +179,10 @@ layer_row (gpointer ctx, int y, int worker)
     if (g->layers) {
       bf16_run (f, y, xa, len);
     } else if (f->phase == PHASE_HEAD) {
-      g->k.conv3x3_row (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
+      g->conv (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
           g->plane);
     } else if (f->phase == PHASE_CONV) {
-      g->k.conv3x3_row (&m->blocks[f->block - 1], g->feat, g->plane, g->pitch, y, xa, len,
+      g->conv (&m->blocks[f->block - 1], g->feat, g->plane, g->pitch, y, xa, len,
           g->intr + at (g, y, xa), g->plane);
     } else {
       /* the residual: intrinsic maps to the first half, their shifted copies to the second;
@@ -366,7 +364,7 @@ tail_tile (gpointer ctx, int t, int worker)
       g->row (&g->layers[g->model->ghost.n_blocks + 1], g->feat_b + at (g, y - 1, x0 - 1) *
           g->layers[0].out_stride, g->pitch, w, res);
     else
-      g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
+      g->conv (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
     for (int x = 0; x < w; x++)
       for (int c = 0; c < s * s; c++) {
@@ -436,31 +434,24 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
 }
 
 SrCpuGhost *
-sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, gboolean bf16)
+sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, const SrCpuDsp *dsp, gboolean bf16)
 {
   SrCpuGhost *g = g_new0 (SrCpuGhost, 1);
   const SrGhostExit *m = &model->ghost;
   g->model = model;
   g->cpu = cpu;
   g->tile = m->exit_tile;
-  sr_cpu_kernels_init (&g->k, sr_cpu_detect_isa ());
-  if (bf16 && m->channels != 16)
-    g_debug ("sr-core: the ghost net's bf16 path takes 16 channels, not %d: fp32", m->channels);
-  if (bf16 && m->channels == 16) {
+  g->conv = dsp->conv.fp32;
+  if (bf16) {
     g->layers = g_new0 (SrLowpLayer, m->n_blocks + 2);
     g->shifts = g_new0 (SrGhostShifts, m->n_blocks);
-    sr_lowp_layer_init (&g->layers[0], SR_LOWP_BF16, &m->head, 1 / 255.f, 0.f, FALSE);
+    sr_lowp_layer_init (&g->layers[0], SR_PRECISION_BF16, &m->head, 1 / 255.f, 0.f, FALSE);
     for (int j = 0; j < m->n_blocks; j++)
-      sr_lowp_layer_init (&g->layers[j + 1], SR_LOWP_BF16, &m->blocks[j], 1.f, 0.f, FALSE);
-    sr_lowp_layer_init (&g->layers[m->n_blocks + 1], SR_LOWP_BF16, &m->tail, 1.f, 0.f, TRUE);
-    g->row = sr_lowp_row (SR_LOWP_BF16);
-    g->add = sr_ghost_add_row_c;
-#if defined(HAVE_X86_KERNELS)
-    if (sr_lowp_supported (SR_LOWP_BF16))
-      g->add = sr_ghost_add_row_avx512;
-#endif
+      sr_lowp_layer_init (&g->layers[j + 1], SR_PRECISION_BF16, &m->blocks[j], 1.f, 0.f, FALSE);
+    sr_lowp_layer_init (&g->layers[m->n_blocks + 1], SR_PRECISION_BF16, &m->tail, 1.f, 0.f, TRUE);
+    g->row = dsp->conv.lowp[SR_PRECISION_BF16];
+    g->add = dsp->ghost.add_bf16;
   }
-  g_debug ("sr-core: cpu kernels: %s", sr_cpu_ghost_kernels_name (g));
   int workers = sr_cpu_n_workers (cpu);
   gsize floats = MAX (predictor_floats (g->tile, model->ghost.pred[0].out_ch),
       (gsize) g->tile * model->scale * model->scale);
@@ -485,14 +476,6 @@ sr_cpu_ghost_free (SrCpuGhost *g)
   g_free (g->layers);
   g_free (g->shifts);
   g_free (g);
-}
-
-const char *
-sr_cpu_ghost_kernels_name (const SrCpuGhost *g)
-{
-  if (!g->layers)
-    return sr_isa_name (g->k.isa);
-  return sr_lowp_row_is_amx (g->row) ? "bf16 amx" : "bf16";
 }
 
 gboolean

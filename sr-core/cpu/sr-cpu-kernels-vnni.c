@@ -32,7 +32,7 @@ store (const SrLowpLayer *l, __m512i acc, int b, int x, gpointer out)
   const __m512 r = _mm512_max_ps (v, _mm512_setzero_ps ());
   __m512i q = _mm512_cvtps_epi32 (_mm512_mul_ps (r, _mm512_set1_ps (l->out_inv_scale)));
   q = _mm512_min_epi32 (q, _mm512_set1_epi32 (l->out_max));
-  if (l->format == SR_LOWP_INT8) {
+  if (l->precision == SR_PRECISION_INT8) {
     int n = MIN (16, l->out_stride - b * 16);
     _mm_mask_storeu_epi8 ((guint8 *) out + (gsize) x * l->out_stride + b * 16,
         (__mmask16) ((1u << n) - 1), _mm512_cvtepi32_epi8 (q));

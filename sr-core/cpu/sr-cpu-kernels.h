@@ -1,6 +1,5 @@
-/* The CPU kernels the ghost-exit path calls through function pointers, chosen at run
- * time (dav1d style): plain C is the reference and fallback; AVX2 and AVX-512 versions
- * are tested against it (tests/test-kernels.c). */
+/* The fp32 3x3 conv row: plain C is the reference; AVX2 and AVX-512 versions are chosen at
+ * run time through sr-cpu-dsp.h and tested against it (tests/test-kernels.c). */
 #ifndef SR_CPU_KERNELS_H
 #define SR_CPU_KERNELS_H
 
@@ -13,28 +12,11 @@
 typedef void (*SrConvRowFn) (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
 
-typedef enum {
-  SR_ISA_C,
-  SR_ISA_AVX2,
-  SR_ISA_AVX512,
-} SrIsa;
-
-typedef struct {
-  SrIsa isa;
-  SrConvRowFn conv3x3_row;
-} SrCpuKernels;
-
 void sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
     int xa, int n, float *out, gsize out_plane);
 void sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
     int xa, int n, float *out, gsize out_plane);
 void sr_conv3x3_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
-
-/* The best the CPU runs, capped by $SR_CPU_ISA (c, avx2, avx512) when set. */
-SrIsa sr_cpu_detect_isa (void);
-/* Kernels for `isa`; FALSE (and C kernels) when this CPU or build cannot run it. */
-gboolean sr_cpu_kernels_init (SrCpuKernels *k, SrIsa isa);
-const char *sr_isa_name (SrIsa isa);
 
 #endif
