@@ -14,14 +14,14 @@
  * where the CPU has it) and the residual stream stays fp32 beside them: only each conv's
  * input is rounded, as in the plain net's bf16 path. The exit decisions do not change (the
  * predictor reads the fp32 luma). */
-#include "sr-cpu.h"
+#include "sr-cpu-ghost.h"
 
 #include <math.h>
 #include <string.h>
 
 struct _SrCpuGhost {
   const SrModel *model;
-  SrCpu *cpu;
+  SrCpuPool *pool;
   int width, height;          /* frame size the buffers are for */
   gsize pitch, plane;         /* padded row and plane, in floats */
   float *input, *feat, *intr; /* 1, C and C/2 padded planes; bf16: feat pixel-major, no intr */
@@ -209,7 +209,7 @@ layer_row (gpointer ctx, int y, int worker)
 static int
 band_rows (const SrCpuGhost *g)
 {
-  int workers = sr_cpu_n_workers (g->cpu);
+  int workers = sr_cpu_pool_n_workers (g->pool);
   return MAX (8, (g->height + 2 * workers - 1) / (2 * workers));
 }
 
@@ -385,7 +385,7 @@ free_frame_buffers (SrCpuGhost *g)
   g_clear_pointer (&g->feat_b, g_free);
   g_clear_pointer (&g->intr_b, g_free);
   g_clear_pointer (&g->depth, g_free);
-  for (int i = 0; g->runs && i < sr_cpu_n_workers (g->cpu); i++)
+  for (int i = 0; g->runs && i < sr_cpu_pool_n_workers (g->pool); i++)
     g_free (g->runs[i]);
   g_clear_pointer (&g->runs, g_free);
   g->width = g->height = 0;
@@ -424,7 +424,7 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
   g->tiles_x = (width + g->tile - 1) / g->tile;
   g->tiles_y = (height + g->tile - 1) / g->tile;
   g->depth = g_new0 (guint8, g->tiles_x * g->tiles_y);
-  int workers = sr_cpu_n_workers (g->cpu);
+  int workers = sr_cpu_pool_n_workers (g->pool);
   g->runs = g_malloc0 (sizeof (int (*)[2]) * workers);
   for (int i = 0; i < workers; i++)
     g->runs[i] = g_malloc (sizeof (int[2]) * g->tiles_x);
@@ -434,12 +434,12 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
 }
 
 SrCpuGhost *
-sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, const SrCpuDsp *dsp, gboolean bf16)
+sr_cpu_ghost_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp, gboolean bf16)
 {
   SrCpuGhost *g = g_new0 (SrCpuGhost, 1);
   const SrGhostExit *m = &model->ghost;
   g->model = model;
-  g->cpu = cpu;
+  g->pool = pool;
   g->tile = m->exit_tile;
   g->conv = dsp->conv.fp32;
   if (bf16) {
@@ -452,7 +452,7 @@ sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, const SrCpuDsp *dsp, gboolea
     g->row = dsp->conv.lowp[SR_PRECISION_BF16];
     g->add = dsp->ghost.add_bf16;
   }
-  int workers = sr_cpu_n_workers (cpu);
+  int workers = sr_cpu_pool_n_workers (pool);
   gsize floats = MAX (predictor_floats (g->tile, model->ghost.pred[0].out_ch),
       (gsize) g->tile * model->scale * model->scale);
   g->scratch = g_new0 (float *, workers);
@@ -465,7 +465,7 @@ sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, const SrCpuDsp *dsp, gboolea
 void
 sr_cpu_ghost_free (SrCpuGhost *g)
 {
-  int workers = sr_cpu_n_workers (g->cpu);
+  int workers = sr_cpu_pool_n_workers (g->pool);
   free_frame_buffers (g);
   for (int i = 0; i < workers; i++)
     g_free (g->scratch[i]);
@@ -487,28 +487,28 @@ sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double th
     return FALSE;
   Frame f = { g, src, dst, threshold, PHASE_HEAD, 0 };
   const int n_tiles = g->tiles_x * g->tiles_y;
-  memset (g->macs, 0, sizeof (double) * sr_cpu_n_workers (g->cpu));
-  sr_cpu_parallel_for (g->cpu, src->height, fill_input_row, &f);
+  memset (g->macs, 0, sizeof (double) * sr_cpu_pool_n_workers (g->pool));
+  sr_cpu_pool_run (g->pool, src->height, fill_input_row, &f);
   if (threshold > 0)
-    sr_cpu_parallel_for (g->cpu, n_tiles, predict_tile, &f);
+    sr_cpu_pool_run (g->pool, n_tiles, predict_tile, &f);
   else
     memset (g->depth, m->n_blocks, n_tiles);
 
   const int bands = (src->height + band_rows (g) - 1) / band_rows (g);
-  sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
+  sr_cpu_pool_run (g->pool, bands, layer_band, &f);
   for (int j = 1; j <= m->n_blocks; j++) {
     f.block = j;
     f.phase = PHASE_CONV;
-    sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
+    sr_cpu_pool_run (g->pool, bands, layer_band, &f);
     f.phase = PHASE_ADD;
-    sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
-    sr_cpu_parallel_for (g->cpu, n_tiles, tail_tile, &f);
+    sr_cpu_pool_run (g->pool, bands, layer_band, &f);
+    sr_cpu_pool_run (g->pool, n_tiles, tail_tile, &f);
   }
 
   /* what it cost, per LR pixel: the MACs computed (the rings around early-exiting tiles
    * included) and the predictor's */
   double macs = 0, depth_sum = 0, area = (double) src->width * src->height;
-  for (int i = 0; i < sr_cpu_n_workers (g->cpu); i++)
+  for (int i = 0; i < sr_cpu_pool_n_workers (g->pool); i++)
     macs += g->macs[i];
   stats->n_tiles = n_tiles;
   stats->max_depth = m->n_blocks;
