@@ -293,6 +293,47 @@ check_ghost_add (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
   g_rand_free (rand);
 }
 
+/* The tail's anchor and shuffle: exact, pixel-major and planar residuals, packed and strided
+ * anchors and HR pixels, values that round either way, go out of [0, 255] or are not finite;
+ * nothing written outside the two HR rows' n pixels. */
+static void
+check_tail (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
+{
+  GRand *rand = g_rand_new_with_seed (17);
+  const int max_n = 240, guard = 16;
+  const float wild[] = { NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 0.5f / 255.f, -0.5f / 255.f };
+  float *res = g_new (float, 4 * (max_n + 8));
+  guint8 *anchor = g_new (guint8, 2 * max_n);
+  for (int trial = 0; trial < 40; trial++) {
+    const int n = trial < (int) G_N_ELEMENTS (widths) ? widths[trial] : g_rand_int_range (rand, 1, max_n);
+    const gboolean planar = trial % 3 == 2;
+    const gsize x_stride = planar ? 1 : 4, c_stride = planar ? max_n + 8 : 1;
+    const gsize a_step = trial % 5 == 4 ? 2 : 1, d_step = trial % 7 == 6 ? 2 : 1;
+    for (int i = 0; i < 4 * (max_n + 8); i++)
+      res[i] = g_rand_int_range (rand, 0, 20) == 0 ? wild[g_rand_int_range (rand, 0, 7)] :
+          g_rand_int_range (rand, -1020, 1020) / 2040.f; /* on and around the .5 boundaries */
+    for (int i = 0; i < 2 * max_n; i++)
+      anchor[i] = g_rand_int_range (rand, 0, 256);
+    const gsize row = 2 * n * d_step + 2 * guard;
+    guint8 *a = g_malloc (2 * row), *b = g_malloc (2 * row);
+    memset (a, 0xA5, 2 * row);
+    memset (b, 0xA5, 2 * row);
+    ref->tail.row (res, x_stride, c_stride, anchor, a_step, n, a + guard, a + row + guard, d_step);
+    k->tail.row (res, x_stride, c_stride, anchor, a_step, n, b + guard, b + row + guard, d_step);
+    if (memcmp (a, b, 2 * row) != 0)
+      g_error ("%s tail n=%d %s a_step=%zu d_step=%zu: differs from C", set, n,
+          planar ? "planar" : "pixel-major", a_step, d_step);
+    for (int i = 0; i < guard; i++) /* the guards (C leaves them too: a == b) */
+      g_assert_true (b[i] == 0xA5 && b[row - 1 - i] == 0xA5 && b[row + i] == 0xA5);
+    g_free (a);
+    g_free (b);
+  }
+  g_test_message ("%s: tail (%s) bit-exact with C", set, sr_kernel_isa_name (k->tail.isa));
+  g_free (res);
+  g_free (anchor);
+  g_rand_free (rand);
+}
+
 /* --bench: every conv entry of the set against C, 640-pixel rows, on the shipped models'
  * shapes. */
 static void
@@ -358,10 +399,12 @@ test_flag_set (gconstpointer data)
   /* the dispatcher never picks a kernel outside the set */
   for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
     g_assert_cmpuint (isa_flags (k.conv.isa[p]) & ~set->flags, ==, 0);
+  g_assert_cmpuint (isa_flags (k.tail.isa) & ~set->flags, ==, 0);
   g_assert_cmpuint (isa_flags (k.ghost.add_bf16_isa) & ~set->flags, ==, 0);
   if (set->flags == 0) { /* the C table is C throughout */
     for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
       g_assert_cmpint (k.conv.isa[p], ==, SR_KERNEL_C);
+    g_assert_cmpint (k.tail.isa, ==, SR_KERNEL_C);
     g_assert_cmpint (k.ghost.add_bf16_isa, ==, SR_KERNEL_C);
     return;
   }
@@ -371,6 +414,8 @@ test_flag_set (gconstpointer data)
   for (SrPrecision p = SR_PRECISION_BF16; p < SR_N_PRECISIONS; p++)
     if (k.conv.isa[p] != SR_KERNEL_C && first_time (k.conv.lowp[p]))
       check_conv_lowp (&ref, &k, p, set->name);
+  if (k.tail.isa != SR_KERNEL_C && first_time (k.tail.row))
+    check_tail (&ref, &k, set->name);
   if (k.ghost.add_bf16_isa != SR_KERNEL_C && first_time (k.ghost.add_bf16))
     check_ghost_add (&ref, &k, set->name);
   if (bench)

@@ -159,10 +159,11 @@ plain_tile (gpointer ctx, int t, int worker)
   int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
   if (f->cpu->lowp)
     sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
-        (guint8 *) f->cpu->scratch[worker], f->cpu->dsp.conv.lowp[f->cpu->precision]);
+        (guint8 *) f->cpu->scratch[worker], f->cpu->dsp.conv.lowp[f->cpu->precision],
+        f->cpu->dsp.tail.row);
   else
     sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h, f->cpu->scratch[worker],
-        f->cpu->dsp.conv.fp32);
+        f->cpu->dsp.conv.fp32, f->cpu->dsp.tail.row);
 }
 
 static gboolean

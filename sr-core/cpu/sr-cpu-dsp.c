@@ -92,6 +92,8 @@ init_x86 (SrCpuDsp *dsp, guint flags)
   dsp->conv.fp32 = sr_conv3x3_row_avx2;
   dsp->conv.isa[SR_PRECISION_FP32] = SR_KERNEL_AVX2;
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_avx2, SR_KERNEL_AVX2);
+  dsp->tail.row = sr_tail_row_avx2;
+  dsp->tail.isa = SR_KERNEL_AVX2;
 #endif
 #if defined(HAVE_AVXVNNI)
   if (flags & SR_CPU_FLAG_AVXVNNI) {
@@ -136,6 +138,7 @@ sr_cpu_dsp_init (SrCpuDsp *dsp, guint flags)
   set_conv (dsp, SR_PRECISION_BF16, sr_bf16_conv3x3_row_c, SR_KERNEL_C);
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_c, SR_KERNEL_C);
   set_conv (dsp, SR_PRECISION_INT8, sr_int8_conv3x3_row_c, SR_KERNEL_C);
+  dsp->tail.row = sr_tail_row_c;
   dsp->ghost.add_bf16 = sr_ghost_add_row_c;
   init_x86 (dsp, flags & sr_cpu_flags_probe ());
 }

@@ -54,6 +54,12 @@ typedef struct {
   SrKernelIsa isa[SR_N_PRECISIONS];
 } SrConvDsp;
 
+/* The anchor and pixel shuffle that end every net (sr-cpu-kernels.h). */
+typedef struct {
+  SrTailRowFn row;
+  SrKernelIsa isa;
+} SrTailDsp;
+
 /* The ghost net's residual add (bf16 path). */
 typedef struct {
   SrGhostAddFn add_bf16;
@@ -62,6 +68,7 @@ typedef struct {
 
 typedef struct {
   SrConvDsp conv;
+  SrTailDsp tail;
   SrGhostDsp ghost;
 } SrCpuDsp;
 

@@ -30,6 +30,7 @@ struct _SrCpuGhost {
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* per worker: predictor maps or tail rows */
   SrConvRowFn conv;           /* fp32 */
+  SrTailRowFn tail;
   double *macs;               /* per worker: MACs computed this frame */
   /* bf16 path (layers NULL: fp32) */
   SrLowpLayer *layers;        /* head, blocks 1..B, tail */
@@ -352,26 +353,21 @@ tail_tile (gpointer ctx, int t, int worker)
   if (g->depth[t] != f->block)
     return;
   const SrLayer *tail = &g->model->ghost.tail;
-  const int s = g->model->scale;
   int x0, y0, w, h;
   tile_rect (g, t, &x0, &y0, &w, &h);
   float *res = g->scratch[worker];
   g->macs[worker] += (double) w * h * tail->in_ch * tail->out_ch * 9;
   /* the residual of pixel x, sub-pixel c: res[c * cs + x * xs] */
-  const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? s * s : 1;
+  const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? 4 : 1;
   for (int y = y0; y < y0 + h; y++) {
     if (g->layers)
       g->row (&g->layers[g->model->ghost.n_blocks + 1], g->feat_b + at (g, y - 1, x0 - 1) *
           g->layers[0].out_stride, g->pitch, w, res);
     else
       g->conv (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
-    const float *anchor = g->input + at (g, y, x0);
-    for (int x = 0; x < w; x++)
-      for (int c = 0; c < s * s; c++) {
-        int q = (int) floorf ((res[c * cs + x * xs] + anchor[x]) * 255.f + 0.5f);
-        f->dst->data[((gsize) y * s + c / s) * f->dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] = CLAMP (q, 0, 255);
-      }
+    g->tail (res, xs, cs, sr_cpu_pixel (f->src, x0, y), f->src->pixel_stride, w,
+        sr_cpu_pixel (f->dst, 2 * x0, 2 * y), sr_cpu_pixel (f->dst, 2 * x0, 2 * y + 1),
+        f->dst->pixel_stride);
   }
 }
 
@@ -442,6 +438,7 @@ sr_cpu_ghost_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp, gb
   g->pool = pool;
   g->tile = m->exit_tile;
   g->conv = dsp->conv.fp32;
+  g->tail = dsp->tail.row;
   if (bf16) {
     g->layers = g_new0 (SrLowpLayer, m->n_blocks + 2);
     g->shifts = g_new0 (SrGhostShifts, m->n_blocks);

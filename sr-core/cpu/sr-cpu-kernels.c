@@ -1,4 +1,4 @@
-/* The plain-C reference of the fp32 3x3 conv row. */
+/* The plain-C references of the fp32 kernels. */
 #include "sr-cpu-kernels.h"
 
 void
@@ -23,5 +23,21 @@ sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, i
     if (l->act == SR_ACT_RELU)
       for (int x = 0; x < n; x++)
         o[x] = o[x] > 0.f ? o[x] : 0.f;
+  }
+}
+
+void
+sr_tail_row_c (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step)
+{
+  guint8 *dst[2] = { dst0, dst1 };
+  for (int x = 0; x < n; x++) {
+    const float a = anchor[(gsize) x * anchor_step] * (1.f / 255.f);
+    for (int c = 0; c < 4; c++) {
+      float u = (res[(gsize) x * x_stride + c * c_stride] + a) * 255.f + 0.5f;
+      u = u > 0.f ? u : 0.f; /* also keeps the cast defined for wild values (NaN: 0) */
+      u = u < 255.f ? u : 255.f;
+      dst[c / 2][(gsize) (2 * x + c % 2) * dst_step] = (guint8) (int) u;
+    }
   }
 }

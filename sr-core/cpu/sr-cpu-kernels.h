@@ -1,5 +1,6 @@
-/* The fp32 3x3 conv row: plain C is the reference; AVX2 and AVX-512 versions are chosen at
- * run time through sr-cpu-dsp.h and tested against it (tests/test-kernels.c). */
+/* The fp32 kernels (the 3x3 conv row, the tail's anchor and shuffle): plain C is the
+ * reference; SIMD versions are chosen at run time through sr-cpu-dsp.h and tested against it
+ * (tests/test-kernels.c). */
 #ifndef SR_CPU_KERNELS_H
 #define SR_CPU_KERNELS_H
 
@@ -11,6 +12,29 @@
  * order; ReLU if the layer has it. */
 typedef void (*SrConvRowFn) (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
+
+/* The last step of every net (scale 2) for n pixels of an LR row: pixel x's 4 sub-pixel
+ * residuals res[x * x_stride + c * c_stride] (c = 2 dy + dx) plus its luma as the nearest
+ * anchor, to 8 bits: u = (r + a / 255) * 255 + 0.5 clamped to [0, 255] and truncated (the
+ * rounding of every path), written to HR pixel 2 x + dx of row dst[dy]; anchors
+ * `anchor_step` bytes apart, HR pixels `dst_step` bytes apart. */
+/* pixel (x, y) of a plane */
+static inline guint8 *
+sr_cpu_pixel (const SrPlane *p, int x, int y)
+{
+  return p->data + (gsize) y * p->stride + (gsize) x * p->pixel_stride;
+}
+
+typedef void (*SrTailRowFn) (const float *res, gsize x_stride, gsize c_stride,
+    const guint8 *anchor, gsize anchor_step, int n, guint8 *dst0, guint8 *dst1,
+    gsize dst_step);
+
+void sr_tail_row_c (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step);
+/* 8 pixels a step where the residuals are pixel-major (x_stride 4, c_stride 1) and anchors
+ * and HR pixels are bytes next to each other; anything else goes to the C row */
+void sr_tail_row_avx2 (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step);
 
 void sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
     int xa, int n, float *out, gsize out_plane);

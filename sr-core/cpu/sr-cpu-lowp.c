@@ -286,7 +286,7 @@ sr_lowp_scratch_bytes (const SrLowpNet *net, int tile)
 
 void
 sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, guint8 *scratch, SrLowpRowFn row)
+    int w, int h, guint8 *scratch, SrLowpRowFn row, SrTailRowFn tail)
 {
   const int R = net->radius, W = w + 2 * R, H = h + 2 * R;
   const int ox = x0 - R, oy = y0 - R;
@@ -343,23 +343,9 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
     in = out;
   }
 
-  /* residuals plus the anchor, shuffled and rounded as the fp32 path does: on [0, 255]
-   * floor (u + 0.5) is the truncating cast, which lets the loop vectorise */
-  const int s = net->model->scale, oc = s * s;
-  for (int y = 0; y < h; y++) {
-    const guint8 *arow = src->data + (gsize) (y0 + y) * src->stride + (gsize) x0 * src->pixel_stride;
-    const float *r = res + (gsize) y * w * oc;
-    for (int c = 0; c < oc; c++) {
-      guint8 *drow = dst->data + ((gsize) (y0 + y) * s + c / s) * dst->stride +
-          ((gsize) x0 * s + c % s) * dst->pixel_stride;
-      const gsize step = (gsize) s * dst->pixel_stride;
-      for (int x = 0; x < w; x++) {
-        float u = (r[(gsize) x * oc + c] + arow[(gsize) x * src->pixel_stride] * (1.f / 255.f)) *
-            255.f + 0.5f;
-        u = u > 0.f ? u : 0.f; /* also keeps the cast defined for wild values */
-        u = u < 255.f ? u : 255.f;
-        drow[x * step] = (guint8) (int) u;
-      }
-    }
-  }
+  /* the residuals (pixel-major) plus the anchor, shuffled and rounded as every path does */
+  for (int y = 0; y < h; y++)
+    tail (res + (gsize) y * w * 4, 4, 1, sr_cpu_pixel (src, x0, y0 + y), src->pixel_stride, w,
+        sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y)), sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y) + 1),
+        dst->pixel_stride);
 }

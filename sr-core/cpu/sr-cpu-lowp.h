@@ -19,7 +19,7 @@
 #ifndef SR_CPU_LOWP_H
 #define SR_CPU_LOWP_H
 
-#include "../sr-model-private.h"
+#include "sr-cpu-kernels.h"
 
 #include <string.h>
 
@@ -124,7 +124,7 @@ SrPrecision sr_lowp_net_precision (const SrLowpNet *net);
 gsize sr_lowp_scratch_bytes (const SrLowpNet *net, int tile);
 /* The tile at (x0, y0) of size w x h, like sr_cpu_ref_run_tile. */
 void sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, guint8 *scratch, SrLowpRowFn row);
+    int w, int h, guint8 *scratch, SrLowpRowFn row, SrTailRowFn tail);
 
 /* Packs one layer as the net does (tests use it too). in_scale: what one unit of the input
  * is worth (1/255 for the luma); out_scale: int8/16 only, the next layer's input scale. */
