@@ -369,7 +369,10 @@ def main():
     report = {'clip': args.clip, 'element_frames': looped_input(meta, args.element_frames)[1], 'targets': targets, 'frames': meta['frames'], 'threads': args.threads, 'model': args.model,
               'macs_per_frame': macs, 'rows': rows, 'peak_gflops': peak, 'core': core, 'ratios': ratios}
     if args.plot:
-        plot(rows, args.plot, os.path.basename(args.clip), w, h)
+        try:
+            plot(rows, args.plot, os.path.basename(args.clip), w, h)
+        except ImportError as e:  # the plot is optional; the table and JSON still get written
+            print('no plot: %s' % e)
     if args.markdown:
         with open(args.markdown, 'w') as f:
             f.write('| what | fps | Y PSNR (dB) |\n|---|---|---|\n')
