@@ -27,16 +27,19 @@ typedef struct {
   float *bias;         /* [out_ch] */
 } SrLayer;
 
-/* What the CPU may run the plain net in, as the export chose it. */
+/* What the CPU may run a net in, as the export chose it; the one precision enum of the CPU
+ * backend's kernels too. */
 typedef enum {
   SR_PRECISION_FP32,
   SR_PRECISION_BF16,
   SR_PRECISION_INT16,
   SR_PRECISION_INT8,
+  SR_N_PRECISIONS
 } SrPrecision;
 
 /* "fp32", "bf16", "int16", "int8" as the SrPrecision, -1 for anything else. */
 int sr_precision_from_name (const char *name);
+const char *sr_precision_name (SrPrecision precision);
 
 typedef enum {
   SR_ARCH_PLAIN,       /* a chain of convs */

@@ -414,14 +414,21 @@ load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data
   return TRUE;
 }
 
+static const char *const precision_names[SR_N_PRECISIONS] = { "fp32", "bf16", "int16", "int8" };
+
 int
 sr_precision_from_name (const char *name)
 {
-  const char *names[] = { "fp32", "bf16", "int16", "int8" }; /* SrPrecision's order */
-  for (int i = 0; name && i < (int) G_N_ELEMENTS (names); i++)
-    if (strcmp (name, names[i]) == 0)
+  for (int i = 0; name && i < SR_N_PRECISIONS; i++)
+    if (strcmp (name, precision_names[i]) == 0)
       return i;
   return -1;
+}
+
+const char *
+sr_precision_name (SrPrecision precision)
+{
+  return precision < SR_N_PRECISIONS ? precision_names[precision] : "?";
 }
 
 /* "precision": the precisions the export found keep quality on the CPU's low-precision paths

@@ -1,19 +1,57 @@
-/* checkasm-style tests of the SIMD kernels: each against the plain-C reference on random
- * data, edge sizes (1 pixel, odd, remainders of the vector width) and channel counts that
- * leave partial groups; each kernel must also leave memory outside its row alone.
- * Prints each kernel's speed (not asserted: speed is the benchmark's job). */
+/* checkasm-style tests of the CPU kernels, reached through the library's own dispatch
+ * (sr_cpu_dsp_init) for every flag set up the x86 ladder this CPU has: each table entry
+ * must use only instructions of its set, and each new SIMD entry must match the plain-C
+ * table's on random data, edge sizes (1 pixel, odd, remainders of the vector width),
+ * channel counts that leave partial groups, and leave memory outside its row alone.
+ * With --bench, each entry's speed against C on the default models' shapes is printed. */
 #include <math.h>
 #include <string.h>
 
-#include "cpu/sr-cpu-kernels.h"
-#include "cpu/sr-cpu-lowp.h"
+#include "cpu/sr-cpu-dsp.h"
+#include "test-util.h"
 
 #define PAD 64 /* guard floats around every output row */
+
+static gboolean bench;
 
 typedef struct {
   int in_ch, out_ch;
   SrActivation act;
 } Shape;
+
+/* The flag sets up the ladder; each also tests what the ones below it left in place. */
+typedef struct {
+  const char *name;
+  guint flags;
+} FlagSet;
+
+#define F_AVX2 SR_CPU_FLAG_AVX2
+#define F_AVX512 (F_AVX2 | SR_CPU_FLAG_AVX512)
+static const FlagSet flag_sets[] = {
+  { "c", 0 },
+  { "avx2", F_AVX2 },
+  { "avxvnni", F_AVX2 | SR_CPU_FLAG_AVXVNNI },
+  { "avx512", F_AVX512 },
+  { "avx512vnni", F_AVX512 | SR_CPU_FLAG_AVX512VNNI },
+  { "avx512bf16", F_AVX512 | SR_CPU_FLAG_AVX512VNNI | SR_CPU_FLAG_AVX512BF16 },
+  { "amx", F_AVX512 | SR_CPU_FLAG_AVX512VNNI | SR_CPU_FLAG_AVX512BF16 | SR_CPU_FLAG_AMX },
+};
+
+/* The flags a kernel of `isa` needs. */
+static guint
+isa_flags (SrKernelIsa isa)
+{
+  switch (isa) {
+    case SR_KERNEL_C: return 0;
+    case SR_KERNEL_AVX2: return F_AVX2;
+    case SR_KERNEL_AVXVNNI: return F_AVX2 | SR_CPU_FLAG_AVXVNNI;
+    case SR_KERNEL_AVX512: return F_AVX512;
+    case SR_KERNEL_AVX512VNNI: return F_AVX512 | SR_CPU_FLAG_AVX512VNNI;
+    case SR_KERNEL_AVX512BF16: return F_AVX512 | SR_CPU_FLAG_AVX512BF16;
+    case SR_KERNEL_AMX: return F_AVX512 | SR_CPU_FLAG_AVX512BF16 | SR_CPU_FLAG_AMX;
+  }
+  g_assert_not_reached ();
+}
 
 static void
 random_layer (GRand *rand, SrLayer *l, const Shape *s)
@@ -32,21 +70,39 @@ random_layer (GRand *rand, SrLayer *l, const Shape *s)
 }
 
 static void
-check_isa (SrIsa isa)
+free_layer (SrLayer *l)
 {
-  SrCpuKernels ref, k;
-  sr_cpu_kernels_init (&ref, SR_ISA_C);
-  if (!sr_cpu_kernels_init (&k, isa)) {
-    g_test_skip ("this CPU or build has no such instruction set");
-    return;
-  }
-  const Shape shapes[] = {
-    { 1, 16, SR_ACT_RELU }, { 16, 8, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
-    { 16, 16, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 3, 13, SR_ACT_RELU },
-  };
-  const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100 };
-  GRand *rand = g_rand_new_with_seed (42 + isa);
-  const int W = 130, H = 5;
+  g_free (l->weight);
+  g_free (l->bias);
+}
+
+/* The conv shapes of the shipped models (1->16 head, 16->16 body, 16->8 ghost blocks,
+ * 16->4 tail) and odd ones that leave partial groups, words and blocks. */
+static const Shape shapes[] = {
+  { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 8, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
+  { 3, 13, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 20, 40, SR_ACT_RELU }, { 16, 13, SR_ACT_RELU },
+  { 8, 16, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE },
+};
+static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 240 };
+
+/* ns per output pixel of `run` (called with `reps` growing until 0.1 s has passed) */
+#define TIME_NS_PER_PX(n, call)                                                          \
+  ({                                                                                      \
+    gint64 t0_ = g_get_monotonic_time ();                                                 \
+    int reps_ = 0;                                                                        \
+    while (g_get_monotonic_time () - t0_ < 100000) {                                      \
+      call;                                                                               \
+      reps_++;                                                                            \
+    }                                                                                     \
+    (g_get_monotonic_time () - t0_) * 1000.0 / reps_ / (n);                               \
+  })
+
+/* fp32 conv: FMA rounds once where C rounds twice, a few ulps over ~150 terms. */
+static void
+check_conv_fp32 (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
+{
+  GRand *rand = g_rand_new_with_seed (42);
+  const int W = 260, H = 5;
   const gsize pitch = W + 2, plane = pitch * (H + 2);
   double worst = 0;
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
@@ -62,100 +118,30 @@ check_isa (SrIsa isa)
         float *a = g_new (float, out_plane * l.out_ch), *b = g_new (float, out_plane * l.out_ch);
         for (gsize i = 0; i < out_plane * l.out_ch; i++)
           a[i] = b[i] = 1234.5f;
-        ref.conv3x3_row (&l, in, plane, pitch, 2, xa, n, a + PAD, out_plane);
-        k.conv3x3_row (&l, in, plane, pitch, 2, xa, n, b + PAD, out_plane);
+        ref->conv.fp32 (&l, in, plane, pitch, 2, xa, n, a + PAD, out_plane);
+        k->conv.fp32 (&l, in, plane, pitch, 2, xa, n, b + PAD, out_plane);
         for (int oc = 0; oc < l.out_ch; oc++)
           for (gsize i = 0; i < out_plane; i++) {
             float ra = a[oc * out_plane + i], rb = b[oc * out_plane + i];
-            gboolean inside = i >= PAD && i < PAD + (gsize) n;
-            if (!inside) {
+            if (i < PAD || i >= PAD + (gsize) n) {
               g_assert_cmpfloat (rb, ==, 1234.5f); /* nothing written outside the row */
               continue;
             }
-            /* FMA rounds once where C rounds twice: a few ulps over ~150 terms */
             double err = fabs (ra - rb) / (1 + fabs (ra));
             worst = MAX (worst, err);
             if (err > 1e-5)
-              g_error ("%s %d->%d n=%d xa=%d oc=%d x=%zu: %.7f vs C %.7f", sr_isa_name (isa),
-                  l.in_ch, l.out_ch, n, xa, oc, i - PAD, rb, ra);
+              g_error ("%s fp32 %d->%d n=%d xa=%d oc=%d x=%zu: %.7f vs C %.7f", set, l.in_ch,
+                  l.out_ch, n, xa, oc, i - PAD, rb, ra);
           }
         g_free (a);
         g_free (b);
       }
     g_free (in);
-    g_free (l.weight);
-    g_free (l.bias);
+    free_layer (&l);
   }
-  g_test_message ("%s: worst relative difference from C %.2e", sr_isa_name (isa), worst);
-
-  /* speed on the ghost block's shape, 640-pixel rows */
-  SrLayer l;
-  random_layer (rand, &l, &(Shape) { 16, 8, SR_ACT_RELU });
-  const int n = 640;
-  const gsize bpitch = n + 2, bplane = bpitch * 3;
-  float *in = g_new0 (float, bplane * 16), *out = g_new (float, n * 8);
-  SrCpuKernels *kernels[] = { &ref, &k };
-  double ns[2];
-  for (int i = 0; i < 2; i++) {
-    gint64 t0 = g_get_monotonic_time ();
-    int reps = 0;
-    while (g_get_monotonic_time () - t0 < 100000) {
-      kernels[i]->conv3x3_row (&l, in, bplane, bpitch, 0, 0, n, out, n);
-      reps++;
-    }
-    ns[i] = (g_get_monotonic_time () - t0) * 1000.0 / reps / n;
-  }
-  g_test_message ("conv 16->8, 640 px: C %.2f ns/px, %s %.2f ns/px (%.1fx)", ns[0],
-      sr_isa_name (isa), ns[1], ns[0] / ns[1]);
-  g_free (in);
-  g_free (out);
-  g_free (l.weight);
-  g_free (l.bias);
+  g_test_message ("%s: conv fp32 (%s): worst relative difference from C %.2e", set,
+      sr_kernel_isa_name (k->conv.isa[SR_PRECISION_FP32]), worst);
   g_rand_free (rand);
-}
-
-static void
-test_avx2 (void)
-{
-  check_isa (SR_ISA_AVX2);
-}
-
-static void
-test_avx512 (void)
-{
-  check_isa (SR_ISA_AVX512);
-}
-
-/* Speed of two row kernels on the body's shape (16 -> 16, 640-pixel rows), printed, not
- * asserted. */
-static void
-compare_speed (GRand *rand, SrLowpFormat format, SrLowpRowFn a, const char *a_name,
-    SrLowpRowFn b, const char *b_name)
-{
-  SrLayer src;
-  random_layer (rand, &src, &(Shape) { 16, 16, SR_ACT_RELU });
-  SrLowpLayer l;
-  sr_lowp_layer_init (&l, format, &src, 0.005f, 0.005f, FALSE);
-  const int n = 640;
-  guint8 *in = g_new0 (guint8, (gsize) (n + 2) * 3 * l.in_stride + 1024);
-  guint8 *out = g_new (guint8, (gsize) n * l.out_stride);
-  double ns[2];
-  for (int i = 0; i < 2; i++) {
-    gint64 t0 = g_get_monotonic_time ();
-    int reps = 0;
-    while (g_get_monotonic_time () - t0 < 100000) {
-      (i ? b : a) (&l, in, n + 2, n, out);
-      reps++;
-    }
-    ns[i] = (g_get_monotonic_time () - t0) * 1000.0 / reps / n;
-  }
-  g_test_message ("%s conv 16->16, 640 px: %s %.2f ns/px, %s %.2f ns/px (%.1fx)",
-      sr_lowp_format_name (format), a_name, ns[0], b_name, ns[1], ns[0] / ns[1]);
-  g_free (in);
-  g_free (out);
-  sr_lowp_layer_clear (&l);
-  g_free (src.weight);
-  g_free (src.bias);
 }
 
 /* One row of n outputs by `ref` into *a and by `other` into *b, each with a guard pixel of
@@ -175,161 +161,98 @@ run_row_pair (const SrLowpLayer *l, SrLowpRowFn ref, SrLowpRowFn other, const gu
     g_assert_true ((*b)[i] == 0xA5 && (*b)[size - 1 - i] == 0xA5);
 }
 
-/* The int8 and int16 (VNNI) and bf16 (AVX-512 BF16) rows against their C references: exact (the same
- * sums in the same order, one IEEE rounding each), u8/bf16 and fp32 outputs, partial
- * channel words and output blocks, and nothing written outside the row. */
+/* AMX sums in its own order (even element of a pair first), so where it takes the layer its
+ * fp32 outputs agree with C within 1e-5 relative and bf16 outputs within one bf16 step;
+ * every other low-precision kernel equals C bit for bit (the same exact sums in the same
+ * order, one IEEE rounding each). */
 static void
-check_lowp (SrLowpFormat format)
+compare_lowp_rows (const SrLowpLayer *l, gboolean exact, const guint8 *a, const guint8 *b,
+    int n, const char *what, double *worst)
 {
-  if (!sr_lowp_supported (format)) {
-    g_test_skip ("this CPU or build has no such instructions");
+  if (exact) {
+    gsize px = l->last ? l->out_ch * sizeof (float) : (gsize) l->out_stride;
+    if (memcmp (a, b, n * px) != 0)
+      g_error ("%s %d->%d n=%d: differs from C", what, l->in_ch, l->out_ch, n);
     return;
   }
-  SrLowpRowFn refs[] = { sr_int8_conv3x3_row_c, sr_int16_conv3x3_row_c, sr_bf16_conv3x3_row_c };
-  SrLowpRowFn simds[] = { sr_int8_conv3x3_row_vnni, sr_int16_conv3x3_row_vnni,
-    sr_bf16_conv3x3_row_avx512 };
-  SrLowpRowFn ref = refs[format], simd = simds[format];
-  const Shape shapes[] = {
-    { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE }, { 16, 8, SR_ACT_RELU },
-    { 3, 13, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 20, 40, SR_ACT_RELU },
-  };
-  const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100 };
-  GRand *rand = g_rand_new_with_seed (7 + format);
-  const int W = 110;
-  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
-    SrLayer src;
-    random_layer (rand, &src, &shapes[s]);
-    SrLowpLayer l;
-    gboolean last = shapes[s].act == SR_ACT_NONE;
-    sr_lowp_layer_init (&l, format, &src, 1 / 255.f, 0.004f, last);
-    gsize in_size = (gsize) W * 3 * l.in_stride;
-    guint8 *in = g_new (guint8, in_size);
-    for (gsize i = 0; i < in_size; i++)
-      in[i] = g_rand_int_range (rand, 0, 256);
-    for (gsize i = 0; format != SR_LOWP_INT8 && i < in_size; i += 2) {
-      /* bf16 activations of either sign around 1; int16 levels 0..4095 */
-      guint16 v = format == SR_LOWP_BF16 ? sr_bf16_from_float (g_rand_double_range (rand, -2, 2))
-          : g_rand_int_range (rand, 0, 4096);
-      memcpy (in + i, &v, 2);
+  if (l->last) {
+    for (int i = 0; i < n * l->out_ch; i++) {
+      float fa = ((const float *) a)[i], fb = ((const float *) b)[i];
+      double err = fabs (fa - fb) / (1 + fabs (fa));
+      *worst = MAX (*worst, err);
+      if (err > 1e-5)
+        g_error ("%s %d->%d n=%d: %g vs C %g", what, l->in_ch, l->out_ch, n, fb, fa);
     }
-    gsize px = last ? l.out_ch * sizeof (float) : (gsize) l.out_stride;
-    for (guint wi = 0; wi < G_N_ELEMENTS (widths); wi++) {
-      int n = widths[wi];
-      guint8 *a, *b;
-      run_row_pair (&l, ref, simd, in, W, n, px, &a, &b);
-      if (memcmp (a, b, (n + 2) * px) != 0)
-        g_error ("%s %d->%d n=%d: SIMD differs from C", sr_lowp_format_name (format), l.in_ch,
-            l.out_ch, n);
-      g_free (a);
-      g_free (b);
-    }
-    g_free (in);
-    sr_lowp_layer_clear (&l);
-    g_free (src.weight);
-    g_free (src.bias);
+    return;
   }
-
-  compare_speed (rand, format, ref, "C", simd, "SIMD");
-  g_rand_free (rand);
+  for (int i = 0; i < n * l->out_stride / 2; i++) {
+    guint16 va, vb;
+    memcpy (&va, a + 2 * i, 2);
+    memcpy (&vb, b + 2 * i, 2);
+    if (ABS ((int) va - (int) vb) > 1)
+      g_error ("%s %d->%d n=%d: bf16 %04x vs C %04x", what, l->in_ch, l->out_ch, n, vb, va);
+  }
 }
 
-/* The AMX bf16 row against the C reference: AMX sums in its own order, so fp32 outputs
- * agree within 1e-5 relative and bf16 outputs within one bf16 step; layers it does not take
- * (other than 1 or 16 input channels) go to the AVX-512 kernel and must be exact. */
+/* Activations a layer of precision p may see: bf16 of either sign around 1, int16 levels
+ * 0..4095, any u8 (int8). */
 static void
-test_bf16_amx (void)
+random_activations (GRand *rand, SrPrecision p, guint8 *in, gsize size)
 {
-  if (!sr_lowp_amx_supported ()) {
-    g_test_skip ("this CPU, kernel or build has no AMX-BF16");
-    return;
+  for (gsize i = 0; i < size; i++)
+    in[i] = g_rand_int_range (rand, 0, 256);
+  for (gsize i = 0; p != SR_PRECISION_INT8 && i + 1 < size; i += 2) {
+    guint16 v = p == SR_PRECISION_BF16 ? sr_bf16_from_float (g_rand_double_range (rand, -2, 2))
+        : g_rand_int_range (rand, 0, 4096);
+    memcpy (in + i, &v, 2);
   }
-  const Shape shapes[] = {
-    { 16, 16, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE }, { 16, 13, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE },
-    { 16, 8, SR_ACT_RELU }, { 8, 16, SR_ACT_RELU }, { 1, 16, SR_ACT_RELU },
-  };
-  const int widths[] = { 1, 7, 15, 16, 17, 31, 32, 33, 100, 240 };
-  GRand *rand = g_rand_new_with_seed (11);
+}
+
+static void
+check_conv_lowp (const SrCpuDsp *ref, const SrCpuDsp *k, SrPrecision p, const char *set)
+{
+  GRand *rand = g_rand_new_with_seed (7 + p);
   const int W = 260;
+  const SrKernelIsa isa = k->conv.isa[p];
+  g_autofree char *what = g_strdup_printf ("%s %s (%s)", set, sr_precision_name (p),
+      sr_kernel_isa_name (isa));
   double worst = 0;
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     SrLayer src;
     random_layer (rand, &src, &shapes[s]);
     SrLowpLayer l;
     gboolean last = shapes[s].act == SR_ACT_NONE;
-    sr_lowp_layer_init (&l, SR_LOWP_BF16, &src, 1.f, 1.f, last);
-    gsize in_size = (gsize) W * 3 * l.in_stride + 1024; /* the kernel's read slack */
-    guint8 *in = g_new0 (guint8, in_size);
-    for (gsize i = 0; i < (gsize) W * 3 * l.in_stride; i += 2) {
-      guint16 v = sr_bf16_from_float (g_rand_double_range (rand, -2, 2));
-      memcpy (in + i, &v, 2);
-    }
+    sr_lowp_layer_init (&l, p, &src, p == SR_PRECISION_BF16 ? 1.f : 1 / 255.f, 0.004f, last);
+    gsize in_size = (gsize) W * 3 * l.in_stride;
+    guint8 *in = g_new0 (guint8, in_size + 1024); /* + the AMX kernel's read slack */
+    random_activations (rand, p, in, in_size);
     gsize px = last ? l.out_ch * sizeof (float) : (gsize) l.out_stride;
+    gboolean exact = isa != SR_KERNEL_AMX || !sr_bf16_amx_takes (&l);
     for (guint wi = 0; wi < G_N_ELEMENTS (widths); wi++) {
       int n = widths[wi];
       guint8 *a, *b;
-      run_row_pair (&l, sr_bf16_conv3x3_row_c, sr_bf16_conv3x3_row_amx, in, W, n, px, &a, &b);
-      if (!sr_bf16_amx_takes (&l)) {
-        g_assert_cmpmem (a, (n + 2) * px, b, (n + 2) * px);
-      } else if (last) {
-        for (int i = 0; i < n * l.out_ch; i++) {
-          float fa = ((float *) (a + px))[i], fb = ((float *) (b + px))[i];
-          double err = fabs (fa - fb) / (1 + fabs (fa));
-          worst = MAX (worst, err);
-          if (err > 1e-5)
-            g_error ("amx %d->%d n=%d: %g vs C %g", l.in_ch, l.out_ch, n, fb, fa);
-        }
-      } else {
-        for (int i = 0; i < n * l.out_stride / 2; i++) {
-          guint16 va, vb;
-          memcpy (&va, a + px + 2 * i, 2);
-          memcpy (&vb, b + px + 2 * i, 2);
-          if (ABS ((int) va - (int) vb) > 1)
-            g_error ("amx %d->%d n=%d: bf16 %04x vs C %04x", l.in_ch, l.out_ch, n, vb, va);
-        }
-      }
+      run_row_pair (&l, ref->conv.lowp[p], k->conv.lowp[p], in, W, n, px, &a, &b);
+      compare_lowp_rows (&l, exact, a + px, b + px, n, what, &worst);
       g_free (a);
       g_free (b);
     }
     g_free (in);
     sr_lowp_layer_clear (&l);
-    g_free (src.weight);
-    g_free (src.bias);
+    free_layer (&src);
   }
-  g_test_message ("amx: worst relative difference of fp32 outputs from C %.2e", worst);
-
-  compare_speed (rand, SR_LOWP_BF16, sr_bf16_conv3x3_row_avx512, "AVX-512",
-      sr_bf16_conv3x3_row_amx, "AMX");
+  if (isa == SR_KERNEL_AMX)
+    g_test_message ("%s: worst relative difference of fp32 outputs from C %.2e", what, worst);
+  else
+    g_test_message ("%s: bit-exact with C", what);
   g_rand_free (rand);
 }
 
+/* The ghost net's bf16 residual add: exact (fp32 adds, one rounding), every shift direction,
+ * and nothing written outside the run. Rows of 40 pixels with a ring of 1, as the ghost path
+ * pads its maps; the run starts past the ring. */
 static void
-test_int8 (void)
+check_ghost_add (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
 {
-  check_lowp (SR_LOWP_INT8);
-}
-
-static void
-test_int16 (void)
-{
-  check_lowp (SR_LOWP_INT16);
-}
-
-static void
-test_bf16 (void)
-{
-  check_lowp (SR_LOWP_BF16);
-}
-
-/* The ghost net's bf16 residual add (AVX-512) against the C one: exact (fp32 adds, one
- * rounding), every shift direction, and nothing written outside the run. Rows of 40 pixels
- * with a ring of 1, as the ghost path pads its maps; the run starts past the ring. */
-static void
-test_ghost_add (void)
-{
-  if (!sr_lowp_supported (SR_LOWP_BF16)) {
-    g_test_skip ("this CPU or build has no AVX-512 BF16");
-    return;
-  }
   GRand *rand = g_rand_new_with_seed (13);
   const int pitch = 40, rows = 3, n_px = pitch * rows;
   guint16 *intr = g_new (guint16, 8 * n_px);
@@ -349,12 +272,12 @@ test_ghost_add (void)
       fa[i] = fb[i] = g_rand_double_range (rand, -4, 4);
     memset (ba, 0xA5, 32 * n_px);
     memset (bb, 0xA5, 32 * n_px);
-    sr_ghost_add_row_c (fa + 16 * x0, (guint8 *) (ba + 16 * x0), (guint8 *) (intr + 8 * x0),
+    ref->ghost.add_bf16 (fa + 16 * x0, (guint8 *) (ba + 16 * x0), (guint8 *) (intr + 8 * x0),
         &shifts, n);
-    sr_ghost_add_row_avx512 (fb + 16 * x0, (guint8 *) (bb + 16 * x0), (guint8 *) (intr + 8 * x0),
+    k->ghost.add_bf16 (fb + 16 * x0, (guint8 *) (bb + 16 * x0), (guint8 *) (intr + 8 * x0),
         &shifts, n);
     if (memcmp (fa, fb, sizeof (float) * 16 * n_px) || memcmp (ba, bb, 32 * n_px))
-      g_error ("ghost add, trial %d, %d directions, n=%d: AVX-512 differs from C", trial,
+      g_error ("%s ghost add, trial %d, %d directions, n=%d: differs from C", set, trial,
           shifts.n, n);
     for (int i = 0; i < 16 * n_px; i++) /* outside the run: untouched */
       if (i < 16 * x0 || i >= 16 * (x0 + n))
@@ -364,30 +287,190 @@ test_ghost_add (void)
     g_free (ba);
     g_free (bb);
   }
+  g_test_message ("%s: ghost add (%s) bit-exact with C", set,
+      sr_kernel_isa_name (k->ghost.add_bf16_isa));
   g_free (intr);
   g_rand_free (rand);
 }
 
+/* The tail's anchor and shuffle: exact, pixel-major and planar residuals, packed and strided
+ * anchors and HR pixels, values that round either way, go out of [0, 255] or are not finite;
+ * nothing written outside the two HR rows' n pixels. */
 static void
-test_isa_cap (void)
+check_tail (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
 {
-  /* $SR_CPU_ISA caps the choice, so the C path can be forced for comparisons */
-  g_setenv ("SR_CPU_ISA", "c", TRUE);
-  g_assert_cmpint (sr_cpu_detect_isa (), ==, SR_ISA_C);
-  g_unsetenv ("SR_CPU_ISA");
+  GRand *rand = g_rand_new_with_seed (17);
+  const int max_n = 240, guard = 16;
+  const float wild[] = { NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 0.5f / 255.f, -0.5f / 255.f };
+  float *res = g_new (float, 4 * (max_n + 8));
+  guint8 *anchor = g_new (guint8, 2 * max_n);
+  for (int trial = 0; trial < 40; trial++) {
+    const int n = trial < (int) G_N_ELEMENTS (widths) ? widths[trial] : g_rand_int_range (rand, 1, max_n);
+    const gboolean planar = trial % 3 == 2;
+    const gsize x_stride = planar ? 1 : 4, c_stride = planar ? max_n + 8 : 1;
+    const gsize a_step = trial % 5 == 4 ? 2 : 1, d_step = trial % 7 == 6 ? 2 : 1;
+    for (int i = 0; i < 4 * (max_n + 8); i++)
+      res[i] = g_rand_int_range (rand, 0, 20) == 0 ? wild[g_rand_int_range (rand, 0, 7)] :
+          g_rand_int_range (rand, -1020, 1020) / 2040.f; /* on and around the .5 boundaries */
+    for (int i = 0; i < 2 * max_n; i++)
+      anchor[i] = g_rand_int_range (rand, 0, 256);
+    const gsize row = 2 * n * d_step + 2 * guard;
+    guint8 *a = g_malloc (2 * row), *b = g_malloc (2 * row);
+    memset (a, 0xA5, 2 * row);
+    memset (b, 0xA5, 2 * row);
+    ref->tail.row (res, x_stride, c_stride, anchor, a_step, n, a + guard, a + row + guard, d_step);
+    k->tail.row (res, x_stride, c_stride, anchor, a_step, n, b + guard, b + row + guard, d_step);
+    if (memcmp (a, b, 2 * row) != 0)
+      g_error ("%s tail n=%d %s a_step=%zu d_step=%zu: differs from C", set, n,
+          planar ? "planar" : "pixel-major", a_step, d_step);
+    for (int i = 0; i < guard; i++) /* the guards (C leaves them too: a == b) */
+      g_assert_true (b[i] == 0xA5 && b[row - 1 - i] == 0xA5 && b[row + i] == 0xA5);
+    g_free (a);
+    g_free (b);
+  }
+  g_test_message ("%s: tail (%s) bit-exact with C", set, sr_kernel_isa_name (k->tail.isa));
+  g_free (res);
+  g_free (anchor);
+  g_rand_free (rand);
+}
+
+/* --bench: every conv entry of the set against C, 640-pixel rows, on the shipped models'
+ * shapes. */
+static void
+bench_set (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
+{
+  const Shape bench_shapes[] = {
+    { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 8, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
+  };
+  GRand *rand = g_rand_new_with_seed (3);
+  const int n = 640;
+  for (guint s = 0; s < G_N_ELEMENTS (bench_shapes); s++) {
+    SrLayer src;
+    random_layer (rand, &src, &bench_shapes[s]);
+    const gsize pitch = n + 2, plane = pitch * 3;
+    float *in = g_new0 (float, plane * src.in_ch), *out = g_new (float, n * src.out_ch);
+    double c = TIME_NS_PER_PX (n, ref->conv.fp32 (&src, in, plane, pitch, 0, 0, n, out, n));
+    double v = TIME_NS_PER_PX (n, k->conv.fp32 (&src, in, plane, pitch, 0, 0, n, out, n));
+    printf ("%-11s conv %2d->%-2d fp32  %-10s %7.2f ns/px  (C %7.2f, %5.1fx)\n", set,
+        src.in_ch, src.out_ch, sr_kernel_isa_name (k->conv.isa[SR_PRECISION_FP32]), v, c, c / v);
+    g_free (in);
+    g_free (out);
+    for (SrPrecision p = SR_PRECISION_BF16; p < SR_N_PRECISIONS; p++) {
+      SrLowpLayer l;
+      sr_lowp_layer_init (&l, p, &src, 0.005f, 0.005f, src.act == SR_ACT_NONE);
+      guint8 *lin = g_new0 (guint8, (gsize) pitch * 3 * l.in_stride + 1024);
+      guint8 *lout = g_new (guint8, (gsize) n * MAX (l.out_stride, 4 * l.out_ch));
+      c = TIME_NS_PER_PX (n, ref->conv.lowp[p] (&l, lin, pitch, n, lout));
+      v = TIME_NS_PER_PX (n, k->conv.lowp[p] (&l, lin, pitch, n, lout));
+      printf ("%-11s conv %2d->%-2d %-5s %-10s %7.2f ns/px  (C %7.2f, %5.1fx)\n", set,
+          src.in_ch, src.out_ch, sr_precision_name (p), sr_kernel_isa_name (k->conv.isa[p]), v,
+          c, c / v);
+      g_free (lin);
+      g_free (lout);
+      sr_lowp_layer_clear (&l);
+    }
+    free_layer (&src);
+  }
+  g_rand_free (rand);
+}
+
+/* Each SIMD function is checked once, under the first set that brings it in (the sets above
+ * it only show that the ladder left it in place). */
+static GHashTable *checked;
+
+static gboolean
+first_time (gpointer fn)
+{
+  return g_hash_table_add (checked, fn);
+}
+
+static void
+test_flag_set (gconstpointer data)
+{
+  const FlagSet *set = data;
+  guint missing = set->flags & ~sr_cpu_flags_probe ();
+  if (missing) {
+    g_test_skip ("this CPU lacks part of the set");
+    return;
+  }
+  SrCpuDsp ref, k;
+  sr_cpu_dsp_init (&ref, 0);
+  sr_cpu_dsp_init (&k, set->flags);
+  /* the dispatcher never picks a kernel outside the set */
+  for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
+    g_assert_cmpuint (isa_flags (k.conv.isa[p]) & ~set->flags, ==, 0);
+  g_assert_cmpuint (isa_flags (k.tail.isa) & ~set->flags, ==, 0);
+  g_assert_cmpuint (isa_flags (k.ghost.add_bf16_isa) & ~set->flags, ==, 0);
+  if (set->flags == 0) { /* the C table is C throughout */
+    for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
+      g_assert_cmpint (k.conv.isa[p], ==, SR_KERNEL_C);
+    g_assert_cmpint (k.tail.isa, ==, SR_KERNEL_C);
+    g_assert_cmpint (k.ghost.add_bf16_isa, ==, SR_KERNEL_C);
+    return;
+  }
+
+  if (k.conv.isa[SR_PRECISION_FP32] != SR_KERNEL_C && first_time (k.conv.fp32))
+    check_conv_fp32 (&ref, &k, set->name);
+  for (SrPrecision p = SR_PRECISION_BF16; p < SR_N_PRECISIONS; p++)
+    if (k.conv.isa[p] != SR_KERNEL_C && first_time (k.conv.lowp[p]))
+      check_conv_lowp (&ref, &k, p, set->name);
+  if (k.tail.isa != SR_KERNEL_C && first_time (k.tail.row))
+    check_tail (&ref, &k, set->name);
+  if (k.ghost.add_bf16_isa != SR_KERNEL_C && first_time (k.ghost.add_bf16))
+    check_ghost_add (&ref, &k, set->name);
+  if (bench)
+    bench_set (&ref, &k, set->name);
+}
+
+/* The environment only sets config fields: $SR_CPU_ISA caps the probed flags, SR_CPU_AMX=0
+ * clears AMX, $SR_CPU_PRECISION names the precision. */
+static void
+test_config_from_env (void)
+{
+  const guint probed = sr_cpu_flags_probe ();
+  char *isa = test_env_push ("SR_CPU_ISA", "c");
+  char *amx = test_env_push ("SR_CPU_AMX", "1");
+  char *precision = test_env_push ("SR_CPU_PRECISION", "int16");
+  SrCpuConfig config;
+  sr_cpu_config_from_env (&config);
+  g_assert_cmpuint (config.flags, ==, 0);
+  g_assert_cmpint (config.precision, ==, SR_PRECISION_INT16);
+  for (guint i = 1; i < G_N_ELEMENTS (flag_sets); i++) {
+    g_setenv ("SR_CPU_ISA", flag_sets[i].name, TRUE);
+    sr_cpu_config_from_env (&config);
+    g_assert_cmpuint (config.flags, ==, probed & sr_cpu_flags_cap (flag_sets[i].name));
+  }
+  g_assert_cmpuint (sr_cpu_flags_cap ("avx2"), ==, SR_CPU_FLAG_AVX2);
+  g_assert_cmpuint (sr_cpu_flags_cap ("avxvnni"), ==, SR_CPU_FLAG_AVX2 | SR_CPU_FLAG_AVXVNNI);
+  g_setenv ("SR_CPU_ISA", "avx512", TRUE);
+  g_setenv ("SR_CPU_AMX", "0", TRUE);
+  g_unsetenv ("SR_CPU_PRECISION");
+  sr_cpu_config_from_env (&config);
+  g_assert_cmpuint (config.flags, ==, probed & ~SR_CPU_FLAG_AMX);
+  g_assert_cmpint (config.precision, ==, -1);
+  test_env_pop ("SR_CPU_ISA", isa);
+  test_env_pop ("SR_CPU_AMX", amx);
+  test_env_pop ("SR_CPU_PRECISION", precision);
 }
 
 int
 main (int argc, char **argv)
 {
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--bench") == 0) {
+      bench = TRUE;
+      memmove (argv + i, argv + i + 1, sizeof (char *) * (argc - i));
+      argc--;
+      break;
+    }
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/kernels/conv3x3-row/avx2", test_avx2);
-  g_test_add_func ("/kernels/conv3x3-row/avx512", test_avx512);
-  g_test_add_func ("/kernels/lowp-conv3x3-row/int8-vnni", test_int8);
-  g_test_add_func ("/kernels/lowp-conv3x3-row/int16-vnni", test_int16);
-  g_test_add_func ("/kernels/lowp-conv3x3-row/bf16-avx512", test_bf16);
-  g_test_add_func ("/kernels/lowp-conv3x3-row/bf16-amx", test_bf16_amx);
-  g_test_add_func ("/kernels/ghost-add-row/avx512", test_ghost_add);
-  g_test_add_func ("/kernels/isa-cap", test_isa_cap);
-  return g_test_run ();
+  checked = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (flag_sets); i++) {
+    g_autofree char *path = g_strdup_printf ("/kernels/%s", flag_sets[i].name);
+    g_test_add_data_func (path, &flag_sets[i], test_flag_set);
+  }
+  g_test_add_func ("/kernels/config-from-env", test_config_from_env);
+  int ret = g_test_run ();
+  g_hash_table_unref (checked);
+  return ret;
 }

@@ -1,125 +1,81 @@
-/* The CPU backend: a worker pool (the caller plus a GThreadPool) and the two network
- * paths, the plain net in tiles (sr-cpu-ref.c) and the ghost-exit net (sr-cpu-ghost.c). */
+/* The CPU backend: the kernels (sr-cpu-dsp.c), the precision, a worker pool (sr-cpu-pool.c)
+ * and the two network paths, the plain net in tiles (sr-cpu-ref.c, sr-cpu-lowp.c) and the
+ * ghost-exit net (sr-cpu-ghost.c). */
 #include "../sr-backend.h"
 #include "../sr-plane-private.h"
-#include "sr-cpu.h"
+#include "sr-cpu-ghost.h"
 #include "sr-cpu-ref.h"
-#include "sr-cpu-lowp.h"
 
 #define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
 /* the low-precision paths' buffers are 2-4x smaller: larger tiles, less halo (360p int8,
  * alternating runs: 86.7 fps at 160, 88.0 at 240) */
 #define SR_LOWP_TILE 240
 
-struct _SrCpu {
+typedef struct {
   const SrModel *model;
-  char *name;
+  char *name, *kernels_name;
   int tile;
   int n_threads;
-  GThreadPool *pool;      /* NULL when single-threaded */
-  GMutex lock;
-  GCond done;
-  /* the parallel_for in flight */
-  SrCpuTask task;
-  gpointer ctx;
-  int n_items;
-  gint next_item;
-  int workers_left;
+  SrCpuPool *pool;
+  SrCpuConfig config;
+  SrCpuDsp dsp;
+  SrPrecision precision;  /* the precision the net runs in */
   /* plain path: scratch per worker (fp32 or low precision); ghost path: its own state */
   float **scratch;
   SrLowpNet *lowp;        /* the plain net in bf16, int16 or int8, when chosen */
-  SrLowpRowFn lowp_row;
-  SrCpuKernels k;
   SrCpuGhost *ghost;
-};
-
-int
-sr_cpu_n_workers (const SrCpu *cpu)
-{
-  return cpu->n_threads;
-}
-
-static void
-run_items (SrCpu *cpu, int worker)
-{
-  for (;;) {
-    int i = g_atomic_int_add (&cpu->next_item, 1);
-    if (i >= cpu->n_items)
-      return;
-    cpu->task (cpu->ctx, i, worker);
-  }
-}
-
-static void
-worker_func (gpointer data, gpointer user_data)
-{
-  SrCpu *cpu = user_data;
-  run_items (cpu, GPOINTER_TO_INT (data) - 1);
-  g_mutex_lock (&cpu->lock);
-  if (--cpu->workers_left == 0)
-    g_cond_signal (&cpu->done);
-  g_mutex_unlock (&cpu->lock);
-}
-
-void
-sr_cpu_parallel_for (SrCpu *cpu, int n_items, SrCpuTask task, gpointer ctx)
-{
-  cpu->task = task;
-  cpu->ctx = ctx;
-  cpu->n_items = n_items;
-  g_atomic_int_set (&cpu->next_item, 0);
-  int helpers = cpu->pool ? MIN (cpu->n_threads, n_items) - 1 : 0;
-  cpu->workers_left = helpers;
-  for (int i = 1; i <= helpers; i++)
-    g_thread_pool_push (cpu->pool, GINT_TO_POINTER (i + 1), NULL);
-  run_items (cpu, 0);
-  g_mutex_lock (&cpu->lock);
-  while (cpu->workers_left > 0)
-    g_cond_wait (&cpu->done, &cpu->lock);
-  g_mutex_unlock (&cpu->lock);
-}
+} SrCpu;
 
 static void
 cpu_destroy (gpointer state)
 {
   SrCpu *cpu = state;
-  if (cpu->pool)
-    g_thread_pool_free (cpu->pool, FALSE, TRUE);
   for (int i = 0; cpu->scratch && i < cpu->n_threads; i++)
     g_free (cpu->scratch[i]);
   g_free (cpu->scratch);
   if (cpu->ghost)
     sr_cpu_ghost_free (cpu->ghost);
+  sr_cpu_pool_free (cpu->pool);
   sr_lowp_net_free (cpu->lowp);
-  g_mutex_clear (&cpu->lock);
-  g_cond_clear (&cpu->done);
   g_free (cpu->name);
+  g_free (cpu->kernels_name);
   g_free (cpu);
 }
 
-/* The fastest of the precisions the model file allows that this CPU runs well: bf16 on AMX,
- * then int8 and int16 on VNNI (bf16 without AMX is no faster than fp32 here). $SR_CPU_PRECISION
- * (fp32, bf16, int16, int8) narrows the choice to one, fp32 being the reference path.
- * FALSE: fp32. */
-static gboolean
-choose_format (const SrModel *model, SrLowpFormat *format)
+/* The fastest of the precisions the model file allows that the kernel tables run well: bf16
+ * on AMX, then int8 and int16 on VNNI or AVX2 (bf16 without AMX is no faster than fp32).
+ * config->precision (from $SR_CPU_PRECISION) narrows the choice to one, fp32 being the
+ * reference path. */
+static SrPrecision
+choose_precision (const SrModel *model, const SrCpuConfig *config, const SrCpuDsp *dsp)
 {
   guint allowed = model->precisions;
-  int narrowed = sr_precision_from_name (g_getenv ("SR_CPU_PRECISION"));
-  if (narrowed >= 0)
-    allowed &= 1u << narrowed;
-  if ((allowed & (1u << SR_PRECISION_BF16)) && sr_lowp_amx_supported ())
-    *format = SR_LOWP_BF16;
-  else if ((allowed & (1u << SR_PRECISION_INT8)) && sr_lowp_supported (SR_LOWP_INT8))
-    *format = SR_LOWP_INT8;
-  else if ((allowed & (1u << SR_PRECISION_INT16)) && sr_lowp_supported (SR_LOWP_INT16))
-    *format = SR_LOWP_INT16;
-  else if (narrowed == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
-      sr_lowp_supported (SR_LOWP_BF16))
-    *format = SR_LOWP_BF16;
-  else
-    return FALSE;
-  return TRUE;
+  if (config->precision >= 0)
+    allowed &= 1u << config->precision;
+  const SrKernelIsa *isa = dsp->conv.isa;
+  if ((allowed & (1u << SR_PRECISION_BF16)) && isa[SR_PRECISION_BF16] == SR_KERNEL_AMX)
+    return SR_PRECISION_BF16;
+  if ((allowed & (1u << SR_PRECISION_INT8)) && isa[SR_PRECISION_INT8] != SR_KERNEL_C)
+    return SR_PRECISION_INT8;
+  if ((allowed & (1u << SR_PRECISION_INT16)) && isa[SR_PRECISION_INT16] != SR_KERNEL_C)
+    return SR_PRECISION_INT16;
+  if (config->precision == SR_PRECISION_BF16 && (allowed & (1u << SR_PRECISION_BF16)) &&
+      isa[SR_PRECISION_BF16] != SR_KERNEL_C)
+    return SR_PRECISION_BF16;
+  return SR_PRECISION_FP32;
+}
+
+/* "bf16 amx", "int16 avx2", "avx512" (fp32): what the net runs in and on */
+static const char *
+kernels_name (SrCpu *cpu)
+{
+  if (!cpu->kernels_name) {
+    SrKernelIsa isa = cpu->dsp.conv.isa[cpu->precision];
+    cpu->kernels_name = cpu->precision == SR_PRECISION_FP32 ?
+        g_strdup (sr_kernel_isa_name (isa)) : isa == SR_KERNEL_AMX ? g_strdup ("bf16 amx") :
+        g_strdup_printf ("%s %s", sr_precision_name (cpu->precision), sr_kernel_isa_name (isa));
+  }
+  return cpu->kernels_name;
 }
 
 static gpointer
@@ -130,22 +86,36 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   cpu->model = model;
   cpu->tile = config->tile_size > 0 ? config->tile_size : SR_DEFAULT_TILE;
   cpu->n_threads = config->n_threads > 0 ? config->n_threads : (int) g_get_num_processors ();
-  g_mutex_init (&cpu->lock);
-  g_cond_init (&cpu->done);
-  SrLowpFormat format;
-  gboolean lowp = choose_format (model, &format);
+  /* the calling thread is worker 0, the pool's threads the others */
+  cpu->pool = sr_cpu_pool_new (cpu->n_threads, error);
+  if (!cpu->pool) {
+    cpu_destroy (cpu);
+    return NULL;
+  }
+  sr_cpu_config_from_env (&cpu->config);
+  /* AMX only where bf16 may run: the kernel is asked for its tile state when it may */
+  guint flags = cpu->config.flags;
+  if (!(model->precisions & (1u << SR_PRECISION_BF16)) ||
+      (cpu->config.precision >= 0 && cpu->config.precision != SR_PRECISION_BF16))
+    flags &= ~SR_CPU_FLAG_AMX;
+  sr_cpu_dsp_init (&cpu->dsp, flags);
+  cpu->precision = choose_precision (model, &cpu->config, &cpu->dsp);
   if (model->type == SR_ARCH_GHOST_EXIT) {
-    cpu->ghost = sr_cpu_ghost_new (model, cpu, lowp && format == SR_LOWP_BF16);
+    if (cpu->precision == SR_PRECISION_BF16 && model->ghost.channels != 16) {
+      g_debug ("sr-core: the ghost net's bf16 path takes 16 channels, not %d: fp32",
+          model->ghost.channels);
+      cpu->precision = SR_PRECISION_FP32;
+    }
+    cpu->ghost = sr_cpu_ghost_new (model, cpu->pool, &cpu->dsp,
+        cpu->precision == SR_PRECISION_BF16);
   } else {
-    sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
-    cpu->lowp = lowp ? sr_lowp_net_new (model, format) : NULL;
-    if (cpu->lowp) {
-      cpu->lowp_row = sr_lowp_row (format);
-      if (config->tile_size <= 0)
+    if (cpu->precision != SR_PRECISION_FP32) {
+      cpu->lowp = sr_lowp_net_new (model, cpu->precision);
+      if (!cpu->lowp)
+        cpu->precision = SR_PRECISION_FP32;
+      else if (config->tile_size <= 0)
         cpu->tile = SR_LOWP_TILE;
     }
-    g_debug ("sr-core: cpu kernels: %s%s%s", sr_isa_name (cpu->k.isa), cpu->lowp ? ", " : "",
-        cpu->lowp ? sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)) : "");
     cpu->scratch = g_new0 (float *, cpu->n_threads);
     gsize floats = cpu->lowp ? sr_lowp_scratch_bytes (cpu->lowp, cpu->tile) / sizeof (float) + 1
         : sr_cpu_ref_scratch_floats (model, cpu->tile);
@@ -159,14 +129,7 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
       }
     }
   }
-  if (cpu->n_threads > 1) {
-    /* the calling thread is worker 0, the pool runs the others */
-    cpu->pool = g_thread_pool_new (worker_func, cpu, cpu->n_threads - 1, TRUE, error);
-    if (!cpu->pool) {
-      cpu_destroy (cpu);
-      return NULL;
-    }
-  }
+  g_debug ("sr-core: cpu kernels: %s", kernels_name (cpu));
   return cpu;
 }
 
@@ -176,10 +139,7 @@ cpu_device_name (gpointer state)
   SrCpu *cpu = state;
   if (!cpu->name)
     cpu->name = g_strdup_printf ("cpu: %d thread%s, %s kernels", cpu->n_threads,
-        cpu->n_threads > 1 ? "s" : "", cpu->ghost ? sr_cpu_ghost_kernels_name (cpu->ghost) :
-        !cpu->lowp ? sr_isa_name (sr_cpu_detect_isa ()) :
-        sr_lowp_row_is_amx (cpu->lowp_row) ? "bf16 amx" :
-        sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)));
+        cpu->n_threads > 1 ? "s" : "", kernels_name (cpu));
   return cpu->name;
 }
 
@@ -199,10 +159,11 @@ plain_tile (gpointer ctx, int t, int worker)
   int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
   if (f->cpu->lowp)
     sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
-        (guint8 *) f->cpu->scratch[worker], f->cpu->lowp_row);
+        (guint8 *) f->cpu->scratch[worker], f->cpu->dsp.conv.lowp[f->cpu->precision],
+        f->cpu->dsp.tail.row);
   else
     sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h, f->cpu->scratch[worker],
-        f->cpu->k.conv3x3_row);
+        f->cpu->dsp.conv.fp32, f->cpu->dsp.tail.row);
 }
 
 static gboolean
@@ -214,7 +175,7 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
     return sr_cpu_ghost_upscale (cpu->ghost, src, dst, exit_threshold, stats, error);
   PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile };
   int n_tiles = f.tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
-  sr_cpu_parallel_for (cpu, n_tiles, plain_tile, &f);
+  sr_cpu_pool_run (cpu->pool, n_tiles, plain_tile, &f);
   stats->n_tiles = n_tiles;
   return TRUE;
 }
@@ -241,7 +202,7 @@ cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error
 {
   SrCpu *cpu = state;
   ChromaFrame f = { src, dst, MAX (16, (dst->height + cpu->n_threads - 1) / cpu->n_threads) };
-  sr_cpu_parallel_for (cpu, (dst->height + f.rows - 1) / f.rows, chroma_band, &f);
+  sr_cpu_pool_run (cpu->pool, (dst->height + f.rows - 1) / f.rows, chroma_band, &f);
   return TRUE;
 }
 

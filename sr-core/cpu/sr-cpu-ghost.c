@@ -14,16 +14,14 @@
  * where the CPU has it) and the residual stream stays fp32 beside them: only each conv's
  * input is rounded, as in the plain net's bf16 path. The exit decisions do not change (the
  * predictor reads the fp32 luma). */
-#include "sr-cpu.h"
-#include "sr-cpu-kernels.h"
-#include "sr-cpu-lowp.h"
+#include "sr-cpu-ghost.h"
 
 #include <math.h>
 #include <string.h>
 
 struct _SrCpuGhost {
   const SrModel *model;
-  SrCpu *cpu;
+  SrCpuPool *pool;
   int width, height;          /* frame size the buffers are for */
   gsize pitch, plane;         /* padded row and plane, in floats */
   float *input, *feat, *intr; /* 1, C and C/2 padded planes; bf16: feat pixel-major, no intr */
@@ -31,7 +29,8 @@ struct _SrCpuGhost {
   guint8 *depth;              /* per tile */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* per worker: predictor maps or tail rows */
-  SrCpuKernels k;
+  SrConvRowFn conv;           /* fp32 */
+  SrTailRowFn tail;
   double *macs;               /* per worker: MACs computed this frame */
   /* bf16 path (layers NULL: fp32) */
   SrLowpLayer *layers;        /* head, blocks 1..B, tail */
@@ -181,10 +180,10 @@ layer_row (gpointer ctx, int y, int worker)
     if (g->layers) {
       bf16_run (f, y, xa, len);
     } else if (f->phase == PHASE_HEAD) {
-      g->k.conv3x3_row (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
+      g->conv (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
           g->plane);
     } else if (f->phase == PHASE_CONV) {
-      g->k.conv3x3_row (&m->blocks[f->block - 1], g->feat, g->plane, g->pitch, y, xa, len,
+      g->conv (&m->blocks[f->block - 1], g->feat, g->plane, g->pitch, y, xa, len,
           g->intr + at (g, y, xa), g->plane);
     } else {
       /* the residual: intrinsic maps to the first half, their shifted copies to the second;
@@ -211,7 +210,7 @@ layer_row (gpointer ctx, int y, int worker)
 static int
 band_rows (const SrCpuGhost *g)
 {
-  int workers = sr_cpu_n_workers (g->cpu);
+  int workers = sr_cpu_pool_n_workers (g->pool);
   return MAX (8, (g->height + 2 * workers - 1) / (2 * workers));
 }
 
@@ -354,25 +353,21 @@ tail_tile (gpointer ctx, int t, int worker)
   if (g->depth[t] != f->block)
     return;
   const SrLayer *tail = &g->model->ghost.tail;
-  const int s = g->model->scale;
   int x0, y0, w, h;
   tile_rect (g, t, &x0, &y0, &w, &h);
   float *res = g->scratch[worker];
   g->macs[worker] += (double) w * h * tail->in_ch * tail->out_ch * 9;
   /* the residual of pixel x, sub-pixel c: res[c * cs + x * xs] */
-  const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? s * s : 1;
+  const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? 4 : 1;
   for (int y = y0; y < y0 + h; y++) {
     if (g->layers)
       g->row (&g->layers[g->model->ghost.n_blocks + 1], g->feat_b + at (g, y - 1, x0 - 1) *
           g->layers[0].out_stride, g->pitch, w, res);
     else
-      g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
-    const float *anchor = g->input + at (g, y, x0);
-    for (int x = 0; x < w; x++)
-      for (int c = 0; c < s * s; c++)
-        f->dst->data[((gsize) y * s + c / s) * f->dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] =
-            sr_unit_to_u8 (res[c * cs + x * xs] + anchor[x]);
+      g->conv (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
+    g->tail (res, xs, cs, sr_cpu_pixel (f->src, x0, y), f->src->pixel_stride, w,
+        sr_cpu_pixel (f->dst, 2 * x0, 2 * y), sr_cpu_pixel (f->dst, 2 * x0, 2 * y + 1),
+        f->dst->pixel_stride);
   }
 }
 
@@ -386,7 +381,7 @@ free_frame_buffers (SrCpuGhost *g)
   g_clear_pointer (&g->feat_b, g_free);
   g_clear_pointer (&g->intr_b, g_free);
   g_clear_pointer (&g->depth, g_free);
-  for (int i = 0; g->runs && i < sr_cpu_n_workers (g->cpu); i++)
+  for (int i = 0; g->runs && i < sr_cpu_pool_n_workers (g->pool); i++)
     g_free (g->runs[i]);
   g_clear_pointer (&g->runs, g_free);
   g->width = g->height = 0;
@@ -432,7 +427,7 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
   g->tiles_x = (width + g->tile - 1) / g->tile;
   g->tiles_y = (height + g->tile - 1) / g->tile;
   g->depth = g_new0 (guint8, g->tiles_x * g->tiles_y);
-  int workers = sr_cpu_n_workers (g->cpu);
+  int workers = sr_cpu_pool_n_workers (g->pool);
   g->runs = g_malloc0 (sizeof (int (*)[2]) * workers);
   for (int i = 0; i < workers; i++)
     g->runs[i] = g_malloc (sizeof (int[2]) * g->tiles_x);
@@ -442,32 +437,26 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
 }
 
 SrCpuGhost *
-sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, gboolean bf16)
+sr_cpu_ghost_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp, gboolean bf16)
 {
   SrCpuGhost *g = g_new0 (SrCpuGhost, 1);
   const SrGhostExit *m = &model->ghost;
   g->model = model;
-  g->cpu = cpu;
+  g->pool = pool;
   g->tile = m->exit_tile;
-  sr_cpu_kernels_init (&g->k, sr_cpu_detect_isa ());
-  if (bf16 && m->channels != 16)
-    g_debug ("sr-core: the ghost net's bf16 path takes 16 channels, not %d: fp32", m->channels);
-  if (bf16 && m->channels == 16) {
+  g->conv = dsp->conv.fp32;
+  g->tail = dsp->tail.row;
+  if (bf16) {
     g->layers = g_new0 (SrLowpLayer, m->n_blocks + 2);
     g->shifts = g_new0 (SrGhostShifts, m->n_blocks);
-    sr_lowp_layer_init (&g->layers[0], SR_LOWP_BF16, &m->head, 1 / 255.f, 0.f, FALSE);
+    sr_lowp_layer_init (&g->layers[0], SR_PRECISION_BF16, &m->head, 1 / 255.f, 0.f, FALSE);
     for (int j = 0; j < m->n_blocks; j++)
-      sr_lowp_layer_init (&g->layers[j + 1], SR_LOWP_BF16, &m->blocks[j], 1.f, 0.f, FALSE);
-    sr_lowp_layer_init (&g->layers[m->n_blocks + 1], SR_LOWP_BF16, &m->tail, 1.f, 0.f, TRUE);
-    g->row = sr_lowp_row (SR_LOWP_BF16);
-    g->add = sr_ghost_add_row_c;
-#if defined(HAVE_X86_KERNELS)
-    if (sr_lowp_supported (SR_LOWP_BF16))
-      g->add = sr_ghost_add_row_avx512;
-#endif
+      sr_lowp_layer_init (&g->layers[j + 1], SR_PRECISION_BF16, &m->blocks[j], 1.f, 0.f, FALSE);
+    sr_lowp_layer_init (&g->layers[m->n_blocks + 1], SR_PRECISION_BF16, &m->tail, 1.f, 0.f, TRUE);
+    g->row = dsp->conv.lowp[SR_PRECISION_BF16];
+    g->add = dsp->ghost.add_bf16;
   }
-  g_debug ("sr-core: cpu kernels: %s", sr_cpu_ghost_kernels_name (g));
-  int workers = sr_cpu_n_workers (cpu);
+  int workers = sr_cpu_pool_n_workers (pool);
   gsize floats = MAX (predictor_floats (g->tile, model->ghost.pred[0].out_ch),
       (gsize) g->tile * model->scale * model->scale);
   g->scratch = g_new0 (float *, workers);
@@ -480,7 +469,7 @@ sr_cpu_ghost_new (const SrModel *model, SrCpu *cpu, gboolean bf16)
 void
 sr_cpu_ghost_free (SrCpuGhost *g)
 {
-  int workers = sr_cpu_n_workers (g->cpu);
+  int workers = sr_cpu_pool_n_workers (g->pool);
   free_frame_buffers (g);
   for (int i = 0; i < workers; i++)
     g_free (g->scratch[i]);
@@ -493,14 +482,6 @@ sr_cpu_ghost_free (SrCpuGhost *g)
   g_free (g);
 }
 
-const char *
-sr_cpu_ghost_kernels_name (const SrCpuGhost *g)
-{
-  if (!g->layers)
-    return sr_isa_name (g->k.isa);
-  return sr_lowp_row_is_amx (g->row) ? "bf16 amx" : "bf16";
-}
-
 gboolean
 sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double threshold,
     SrFrameStats *stats, GError **error)
@@ -510,28 +491,28 @@ sr_cpu_ghost_upscale (SrCpuGhost *g, const SrPlane *src, SrPlane *dst, double th
     return FALSE;
   Frame f = { g, src, dst, threshold, PHASE_HEAD, 0 };
   const int n_tiles = g->tiles_x * g->tiles_y;
-  memset (g->macs, 0, sizeof (double) * sr_cpu_n_workers (g->cpu));
-  sr_cpu_parallel_for (g->cpu, src->height, fill_input_row, &f);
+  memset (g->macs, 0, sizeof (double) * sr_cpu_pool_n_workers (g->pool));
+  sr_cpu_pool_run (g->pool, src->height, fill_input_row, &f);
   if (threshold > 0)
-    sr_cpu_parallel_for (g->cpu, n_tiles, predict_tile, &f);
+    sr_cpu_pool_run (g->pool, n_tiles, predict_tile, &f);
   else
     memset (g->depth, m->n_blocks, n_tiles);
 
   const int bands = (src->height + band_rows (g) - 1) / band_rows (g);
-  sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
+  sr_cpu_pool_run (g->pool, bands, layer_band, &f);
   for (int j = 1; j <= m->n_blocks; j++) {
     f.block = j;
     f.phase = PHASE_CONV;
-    sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
+    sr_cpu_pool_run (g->pool, bands, layer_band, &f);
     f.phase = PHASE_ADD;
-    sr_cpu_parallel_for (g->cpu, bands, layer_band, &f);
-    sr_cpu_parallel_for (g->cpu, n_tiles, tail_tile, &f);
+    sr_cpu_pool_run (g->pool, bands, layer_band, &f);
+    sr_cpu_pool_run (g->pool, n_tiles, tail_tile, &f);
   }
 
   /* what it cost, per LR pixel: the MACs computed (the rings around early-exiting tiles
    * included) and the predictor's */
   double macs = 0, depth_sum = 0, area = (double) src->width * src->height;
-  for (int i = 0; i < sr_cpu_n_workers (g->cpu); i++)
+  for (int i = 0; i < sr_cpu_pool_n_workers (g->pool); i++)
     macs += g->macs[i];
   stats->n_tiles = n_tiles;
   stats->max_depth = m->n_blocks;

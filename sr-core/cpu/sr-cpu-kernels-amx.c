@@ -69,7 +69,7 @@ store (const SrLowpLayer *l, __m512 acc, int x, gpointer out)
 gboolean
 sr_bf16_amx_takes (const SrLowpLayer *l)
 {
-  return l->format == SR_LOWP_BF16 && (l->in_stride == 32 || l->in_stride == 4) &&
+  return l->precision == SR_PRECISION_BF16 && (l->in_stride == 32 || l->in_stride == 4) &&
       l->blocks == 1;
 }
 

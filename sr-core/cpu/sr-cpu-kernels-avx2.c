@@ -1,4 +1,4 @@
-/* AVX2 + FMA kernels. Built with -mavx2 -mfma; called only when the CPU has them. */
+/* AVX2 + FMA fp32 kernels. Built with -mavx2 -mfma; called only when the CPU has them. */
 #include "sr-cpu-kernels.h"
 
 #include <immintrin.h>
@@ -64,4 +64,45 @@ sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pitch
     conv_group_4 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
   for (; oc < l->out_ch; oc++)
     conv_group_1 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
+}
+
+/* 8 pixels a step: the residuals of two pixels a register, each pixel's anchor spread over
+ * its 4 lanes, the same float operations as C (no contraction: -ffp-contract=off), then the
+ * bytes of sub-pixels 0, 1 to the first HR row and 2, 3 to the second. */
+void
+sr_tail_row_avx2 (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step)
+{
+  int x = 0;
+  if (x_stride == 4 && c_stride == 1 && anchor_step == 1 && dst_step == 1) {
+    const __m256 inv = _mm256_set1_ps (1.f / 255.f), k255 = _mm256_set1_ps (255.f);
+    const __m256 half = _mm256_set1_ps (0.5f), zero = _mm256_setzero_ps ();
+    /* after the packs below, 32-bit groups hold pixels 0 2 4 6 | 1 3 5 7; put them in order,
+     * then split each 128-bit lane's 4 pixels into sub-pixels 0, 1 (low half) and 2, 3 */
+    const __m256i order = _mm256_setr_epi32 (0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i split = _mm256_setr_epi8 (0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+        0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    for (; x + 8 <= n; x += 8) {
+      const __m256 a = _mm256_mul_ps (_mm256_cvtepi32_ps (_mm256_cvtepu8_epi32 (
+          _mm_loadl_epi64 ((const __m128i *) (anchor + x)))), inv);
+      __m256i q[4];
+      for (int k = 0; k < 4; k++) {
+        const __m256i spread = _mm256_setr_epi32 (2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1,
+            2 * k + 1, 2 * k + 1);
+        __m256 u = _mm256_add_ps (_mm256_loadu_ps (res + (gsize) (x + 2 * k) * 4),
+            _mm256_permutevar8x32_ps (a, spread));
+        u = _mm256_add_ps (_mm256_mul_ps (u, k255), half);
+        u = _mm256_min_ps (_mm256_max_ps (u, zero), k255);
+        q[k] = _mm256_cvttps_epi32 (u);
+      }
+      __m256i b = _mm256_packus_epi16 (_mm256_packs_epi32 (q[0], q[1]),
+          _mm256_packs_epi32 (q[2], q[3]));
+      b = _mm256_shuffle_epi8 (_mm256_permutevar8x32_epi32 (b, order), split);
+      b = _mm256_permute4x64_epi64 (b, _MM_SHUFFLE (3, 1, 2, 0));
+      _mm_storeu_si128 ((__m128i *) (dst0 + 2 * x), _mm256_castsi256_si128 (b));
+      _mm_storeu_si128 ((__m128i *) (dst1 + 2 * x), _mm256_extracti128_si256 (b, 1));
+    }
+  }
+  sr_tail_row_c (res + (gsize) x * x_stride, x_stride, c_stride, anchor + x * anchor_step,
+      anchor_step, n - x, dst0 + 2 * x * dst_step, dst1 + 2 * x * dst_step, dst_step);
 }

@@ -32,7 +32,7 @@ store (const SrLowpLayer *l, __m512i acc, int b, int x, gpointer out)
   const __m512 r = _mm512_max_ps (v, _mm512_setzero_ps ());
   __m512i q = _mm512_cvtps_epi32 (_mm512_mul_ps (r, _mm512_set1_ps (l->out_inv_scale)));
   q = _mm512_min_epi32 (q, _mm512_set1_epi32 (l->out_max));
-  if (l->format == SR_LOWP_INT8) {
+  if (l->precision == SR_PRECISION_INT8) {
     int n = MIN (16, l->out_stride - b * 16);
     _mm_mask_storeu_epi8 ((guint8 *) out + (gsize) x * l->out_stride + b * 16,
         (__mmask16) ((1u << n) - 1), _mm512_cvtepi32_epi8 (q));
@@ -65,6 +65,61 @@ store (const SrLowpLayer *l, __m512i acc, int b, int x, gpointer out)
     }                                                                                    \
   }
 
+/* The 4-output last layers (the tails, 16 -> 4): one sum a pixel per output would fill 4 of a
+ * zmm's 16 lanes, so a zmm holds 4 pixels x 4 outputs instead. Per tap, two loads cover 4
+ * neighbouring pixels; word g of each is spread over its pixel's 128-bit lane by one
+ * vpermt2d, against the 4 outputs' weights of word g broadcast to every lane. 8 pixels a
+ * step, 4x fewer dot products than the pixel-at-a-time rows. For layers whose 4 pixels span at
+ * most 32 words (tail4_takes). */
+static inline gboolean
+tail4_takes (const SrLowpLayer *l)
+{
+  return l->last && l->out_ch == 4 && l->blocks == 1 && l->in_stride <= 32;
+}
+
+/* 4 pixels' words from px: the first 32 words (fewer where 4 pixels are fewer: nothing is read
+ * past them) */
+static inline void
+load_four_pixels (const SrLowpLayer *l, const guint8 *px, __m512i *lo, __m512i *hi)
+{
+  const int words = l->in_stride; /* 4 pixels x in_stride / 4 words */
+  *lo = _mm512_maskz_loadu_epi32 ((__mmask16) ((1u << MIN (words, 16)) - 1), px);
+  *hi = words > 16 ? _mm512_maskz_loadu_epi32 ((__mmask16) ((1u << (words - 16)) - 1), px + 64)
+      : _mm512_setzero_si512 ();
+}
+
+#define TAIL4_ROW(NAME, DOT)                                                              \
+  static void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int x,            \
+      gpointer out)                                                                        \
+  {                                                                                        \
+    const int words = l->in_stride / 4;                                                    \
+    /* lane j reads word g of pixel j / 4 */                                               \
+    const __m512i base = _mm512_mullo_epi32 (_mm512_set1_epi32 (words), _mm512_setr_epi32 ( \
+        0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));                                  \
+    __m512i acc[2] = { _mm512_setzero_si512 (), _mm512_setzero_si512 () };                 \
+    const guint8 *w = l->weight;                                                           \
+    for (int t = 0; t < 9; t++) {                                                          \
+      const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;                \
+      __m512i lo[2], hi[2];                                                                \
+      for (int p = 0; p < 2; p++)                                                          \
+        load_four_pixels (l, px + (gsize) 4 * p * l->in_stride, &lo[p], &hi[p]);           \
+      for (int g = 0; g < l->groups; g++, w += 64) {                                       \
+        const __m512i wv = _mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) w)); \
+        const __m512i idx = _mm512_add_epi32 (base, _mm512_set1_epi32 (g));                \
+        for (int p = 0; p < 2; p++)                                                        \
+          acc[p] = DOT (acc[p], _mm512_permutex2var_epi32 (lo[p], idx, hi[p]), wv);        \
+      }                                                                                    \
+    }                                                                                      \
+    const __m512 mul = _mm512_broadcast_f32x4 (_mm_loadu_ps (l->mul));                     \
+    const __m512 bias = _mm512_broadcast_f32x4 (_mm_loadu_ps (l->bias));                   \
+    for (int p = 0; p < 2; p++)                                                            \
+      _mm512_storeu_ps ((float *) out + (gsize) (x + 4 * p) * 4,                           \
+          _mm512_fmadd_ps (_mm512_cvtepi32_ps (acc[p]), mul, bias));                       \
+  }
+
+TAIL4_ROW (int8_tail4_8, _mm512_dpbusd_epi32)
+TAIL4_ROW (int16_tail4_8, _mm512_dpwssd_epi32)
+
 /* u8 activations x s8 weights; s16 x s16 */
 ROW_PIXELS (int8_pixels_8, 8, _mm512_dpbusd_epi32)
 ROW_PIXELS (int8_pixels_4, 4, _mm512_dpbusd_epi32)
@@ -78,6 +133,8 @@ sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, i
     gpointer out)
 {
   int x = 0;
+  for (; tail4_takes (l) && x + 8 <= n; x += 8)
+    int8_tail4_8 (l, in, pitch, x, out);
   for (; x + 8 <= n; x += 8)
     int8_pixels_8 (l, in, pitch, x, out);
   for (; x + 4 <= n; x += 4) /* rows are rarely a multiple of 8 */
@@ -91,6 +148,8 @@ sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, 
     gpointer out)
 {
   int x = 0;
+  for (; tail4_takes (l) && x + 8 <= n; x += 8)
+    int16_tail4_8 (l, in, pitch, x, out);
   for (; x + 8 <= n; x += 8)
     int16_pixels_8 (l, in, pitch, x, out);
   for (; x + 4 <= n; x += 4)

@@ -1,7 +1,5 @@
-/* Run-time choice of CPU kernels, and the plain-C reference kernels. */
+/* The plain-C references of the fp32 kernels. */
 #include "sr-cpu-kernels.h"
-
-#include <string.h>
 
 void
 sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y, int xa,
@@ -28,56 +26,18 @@ sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, i
   }
 }
 
-const char *
-sr_isa_name (SrIsa isa)
+void
+sr_tail_row_c (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step)
 {
-  switch (isa) {
-    case SR_ISA_C: return "c";
-    case SR_ISA_AVX2: return "avx2";
-    case SR_ISA_AVX512: return "avx512";
+  guint8 *dst[2] = { dst0, dst1 };
+  for (int x = 0; x < n; x++) {
+    const float a = anchor[(gsize) x * anchor_step] * (1.f / 255.f);
+    for (int c = 0; c < 4; c++) {
+      float u = (res[(gsize) x * x_stride + c * c_stride] + a) * 255.f + 0.5f;
+      u = u > 0.f ? u : 0.f; /* also keeps the cast defined for wild values (NaN: 0) */
+      u = u < 255.f ? u : 255.f;
+      dst[c / 2][(gsize) (2 * x + c % 2) * dst_step] = (guint8) (int) u;
+    }
   }
-  return "?";
-}
-
-static SrIsa
-cpu_isa (void)
-{
-#if defined(HAVE_X86_KERNELS)
-  __builtin_cpu_init ();
-  if (__builtin_cpu_supports ("avx512f"))
-    return SR_ISA_AVX512;
-  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
-    return SR_ISA_AVX2;
-#endif
-  return SR_ISA_C;
-}
-
-SrIsa
-sr_cpu_detect_isa (void)
-{
-  SrIsa isa = cpu_isa ();
-  const char *cap = g_getenv ("SR_CPU_ISA");
-  for (SrIsa i = SR_ISA_C; cap && i <= SR_ISA_AVX512; i++)
-    if (strcmp (cap, sr_isa_name (i)) == 0)
-      isa = MIN (isa, i);
-  return isa;
-}
-
-gboolean
-sr_cpu_kernels_init (SrCpuKernels *k, SrIsa isa)
-{
-  k->isa = SR_ISA_C;
-  k->conv3x3_row = sr_conv3x3_row_c;
-  if (isa > cpu_isa ())
-    return isa == SR_ISA_C;
-#if defined(HAVE_X86_KERNELS)
-  if (isa >= SR_ISA_AVX2)
-    k->conv3x3_row = sr_conv3x3_row_avx2;
-  if (isa >= SR_ISA_AVX512)
-    k->conv3x3_row = sr_conv3x3_row_avx512;
-  k->isa = isa;
-  return TRUE;
-#else
-  return isa == SR_ISA_C;
-#endif
 }

@@ -1,6 +1,6 @@
-/* The CPU kernels the ghost-exit path calls through function pointers, chosen at run
- * time (dav1d style): plain C is the reference and fallback; AVX2 and AVX-512 versions
- * are tested against it (tests/test-kernels.c). */
+/* The fp32 kernels (the 3x3 conv row, the tail's anchor and shuffle): plain C is the
+ * reference; SIMD versions are chosen at run time through sr-cpu-dsp.h and tested against it
+ * (tests/test-kernels.c). */
 #ifndef SR_CPU_KERNELS_H
 #define SR_CPU_KERNELS_H
 
@@ -13,16 +13,28 @@
 typedef void (*SrConvRowFn) (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
 
-typedef enum {
-  SR_ISA_C,
-  SR_ISA_AVX2,
-  SR_ISA_AVX512,
-} SrIsa;
+/* The last step of every net (scale 2) for n pixels of an LR row: pixel x's 4 sub-pixel
+ * residuals res[x * x_stride + c * c_stride] (c = 2 dy + dx) plus its luma as the nearest
+ * anchor, to 8 bits: u = (r + a / 255) * 255 + 0.5 clamped to [0, 255] and truncated (the
+ * rounding of every path), written to HR pixel 2 x + dx of row dst[dy]; anchors
+ * `anchor_step` bytes apart, HR pixels `dst_step` bytes apart. */
+/* pixel (x, y) of a plane */
+static inline guint8 *
+sr_cpu_pixel (const SrPlane *p, int x, int y)
+{
+  return p->data + (gsize) y * p->stride + (gsize) x * p->pixel_stride;
+}
 
-typedef struct {
-  SrIsa isa;
-  SrConvRowFn conv3x3_row;
-} SrCpuKernels;
+typedef void (*SrTailRowFn) (const float *res, gsize x_stride, gsize c_stride,
+    const guint8 *anchor, gsize anchor_step, int n, guint8 *dst0, guint8 *dst1,
+    gsize dst_step);
+
+void sr_tail_row_c (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step);
+/* 8 pixels a step where the residuals are pixel-major (x_stride 4, c_stride 1) and anchors
+ * and HR pixels are bytes next to each other; anything else goes to the C row */
+void sr_tail_row_avx2 (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
+    gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step);
 
 void sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
     int xa, int n, float *out, gsize out_plane);
@@ -30,24 +42,5 @@ void sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize 
     int xa, int n, float *out, gsize out_plane);
 void sr_conv3x3_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
-
-/* A network output (residual plus anchor, 1.0 = white) as an 8-bit sample: floor (v * 255
- * + 0.5) clamped to [0, 255]. The clamp comes before the conversion, so a model with wild
- * weights gives 0 or 255 (NaN: 0), never an out-of-range float-to-int conversion (undefined
- * behaviour); in this form the loops that call it still vectorise. */
-static inline guint8
-sr_unit_to_u8 (float v)
-{
-  float u = v * 255.f + 0.5f;
-  u = u > 0.f ? u : 0.f;
-  u = u < 255.f ? u : 255.f;
-  return (guint8) (int) u;
-}
-
-/* The best the CPU runs, capped by $SR_CPU_ISA (c, avx2, avx512) when set. */
-SrIsa sr_cpu_detect_isa (void);
-/* Kernels for `isa`; FALSE (and C kernels) when this CPU or build cannot run it. */
-gboolean sr_cpu_kernels_init (SrCpuKernels *k, SrIsa isa);
-const char *sr_isa_name (SrIsa isa);
 
 #endif

@@ -1,49 +1,39 @@
 /* The low-precision plain net: packing the layers, the C reference kernels, and the tile
  * runner (the tile + halo scheme of sr-cpu-ref.c on pixel-major int8 or bf16 activations). */
 #include "sr-cpu-lowp.h"
-#include "sr-cpu-kernels.h"
 
 #include <math.h>
-#if defined(HAVE_X86_KERNELS)
-#include <cpuid.h>
-#endif
 #include <string.h>
 
 struct _SrLowpNet {
   const SrModel *model;
-  SrLowpFormat format;
+  SrPrecision precision;
   int n_layers, radius, max_stride;
   SrLowpLayer *layers;
 };
 
-const char *
-sr_lowp_format_name (SrLowpFormat format)
-{
-  return format == SR_LOWP_INT8 ? "int8" : format == SR_LOWP_INT16 ? "int16" : "bf16";
-}
-
 /* Levels of activations and of weights (either sign) of the integer formats. The int16 ones
  * keep 144 products per 16 input channels far from overflowing 32 bits. */
 static int
-activation_levels (SrLowpFormat format)
+activation_levels (SrPrecision precision)
 {
-  return format == SR_LOWP_INT8 ? 255 : 4095;
+  return precision == SR_PRECISION_INT8 ? 255 : 4095;
 }
 
 static int
-weight_levels (SrLowpFormat format)
+weight_levels (SrPrecision precision)
 {
-  return format == SR_LOWP_INT8 ? 127 : 511;
+  return precision == SR_PRECISION_INT8 ? 127 : 511;
 }
 
 void
-sr_lowp_layer_init (SrLowpLayer *l, SrLowpFormat format, const SrLayer *src, float in_scale,
+sr_lowp_layer_init (SrLowpLayer *l, SrPrecision precision, const SrLayer *src, float in_scale,
     float out_scale, gboolean last)
 {
-  const int per_word = format == SR_LOWP_INT8 ? 4 : 2, bytes = 4 / per_word;
-  const gboolean integer = format != SR_LOWP_BF16;
+  const int per_word = precision == SR_PRECISION_INT8 ? 4 : 2, bytes = 4 / per_word;
+  const gboolean integer = precision != SR_PRECISION_BF16;
   memset (l, 0, sizeof *l);
-  l->format = format;
+  l->precision = precision;
   l->in_ch = src->in_ch;
   l->out_ch = src->out_ch;
   l->in_stride = (src->in_ch + per_word - 1) / per_word * 4;
@@ -52,14 +42,14 @@ sr_lowp_layer_init (SrLowpLayer *l, SrLowpFormat format, const SrLayer *src, flo
   l->blocks = (src->out_ch + 15) / 16;
   l->last = last;
   l->out_inv_scale = last || !integer ? 0.f : 1.f / out_scale;
-  l->out_max = integer ? activation_levels (format) : 0;
+  l->out_max = integer ? activation_levels (precision) : 0;
   l->weight = g_malloc0 ((gsize) l->blocks * 9 * l->groups * 64);
   l->mul = g_new0 (float, l->blocks * 16);
   l->bias = g_new0 (float, l->blocks * 16);
   for (int oc = 0; oc < src->out_ch; oc++) {
     const float *w = src->weight + (gsize) oc * src->in_ch * 9;
     float ws = 1.f;
-    const int wl = integer ? weight_levels (format) : 0;
+    const int wl = integer ? weight_levels (precision) : 0;
     if (integer) {
       float max = 0.f;
       for (int i = 0; i < src->in_ch * 9; i++)
@@ -72,9 +62,9 @@ sr_lowp_layer_init (SrLowpLayer *l, SrLowpFormat format, const SrLayer *src, flo
     for (int ic = 0; ic < src->in_ch; ic++)
       for (int t = 0; t < 9; t++) {
         guint8 *word = l->weight + (((gsize) b * 9 + t) * l->groups + ic / per_word) * 64 + o * 4;
-        if (format == SR_LOWP_INT8) {
+        if (precision == SR_PRECISION_INT8) {
           word[ic % 4] = (guint8) (gint8) CLAMP (lrintf (w[ic * 9 + t] / ws), -wl, wl);
-        } else if (format == SR_LOWP_INT16) {
+        } else if (precision == SR_PRECISION_INT16) {
           gint16 v = CLAMP (lrintf (w[ic * 9 + t] / ws), -wl, wl);
           memcpy (word + (ic % 2) * bytes, &v, 2);
         } else {
@@ -97,7 +87,7 @@ sr_lowp_layer_clear (SrLowpLayer *l)
 static inline void
 integer_store (const SrLowpLayer *l, const gint32 *acc, int b, int x, gpointer out)
 {
-  const int bytes = l->format == SR_LOWP_INT8 ? 1 : 2;
+  const int bytes = l->precision == SR_PRECISION_INT8 ? 1 : 2;
   for (int o = 0; o < 16; o++) {
     int oc = b * 16 + o;
     float v = fmaf ((float) acc[o], l->mul[oc], l->bias[oc]);
@@ -226,25 +216,10 @@ sr_ghost_add_row_c (float *feat, guint8 *feat_b, const guint8 *intr, const SrGho
   }
 }
 
-gboolean
-sr_lowp_supported (SrLowpFormat format)
-{
-#if defined(HAVE_X86_KERNELS)
-  __builtin_cpu_init ();
-  if (sr_cpu_detect_isa () < SR_ISA_AVX512 || !__builtin_cpu_supports ("avx512bw") ||
-      !__builtin_cpu_supports ("avx512vl"))
-    return FALSE;
-  return format == SR_LOWP_BF16 ? __builtin_cpu_supports ("avx512bf16")
-      : __builtin_cpu_supports ("avx512vnni");
-#else
-  return FALSE;
-#endif
-}
-
 SrLowpNet *
-sr_lowp_net_new (const SrModel *model, SrLowpFormat format)
+sr_lowp_net_new (const SrModel *model, SrPrecision precision)
 {
-  const gboolean integer = format != SR_LOWP_BF16;
+  const gboolean integer = precision != SR_PRECISION_BF16;
   if (model->type != SR_ARCH_PLAIN || (integer && !model->act_max))
     return NULL;
   for (int i = 0; i < model->n_layers; i++) {
@@ -253,13 +228,13 @@ sr_lowp_net_new (const SrModel *model, SrLowpFormat format)
     if (l->kernel != 3 || l->stride != 1 || (!last && l->act != SR_ACT_RELU))
       return NULL;
     /* every sum of products must fit 32 bits */
-    if (integer && (double) l->in_ch * 9 * activation_levels (format) *
-        weight_levels (format) >= G_MAXINT32)
+    if (integer && (double) l->in_ch * 9 * activation_levels (precision) *
+        weight_levels (precision) >= G_MAXINT32)
       return NULL;
   }
   SrLowpNet *net = g_new0 (SrLowpNet, 1);
   net->model = model;
-  net->format = format;
+  net->precision = precision;
   net->n_layers = model->n_layers;
   net->radius = model->n_layers;
   net->layers = g_new0 (SrLowpLayer, model->n_layers);
@@ -268,14 +243,14 @@ sr_lowp_net_new (const SrModel *model, SrLowpFormat format)
     /* the luma enters as its 8-bit value; other inputs as calibrated levels (integer
      * formats) or as themselves (bf16) */
     float in_scale = 1.f, out_scale = 1.f;
-    const int levels = activation_levels (format);
+    const int levels = activation_levels (precision);
     if (i == 0)
       in_scale = 1.f / 255.f;
     else if (integer)
       in_scale = model->act_max[i] / levels;
     if (integer && !last)
       out_scale = model->act_max[i + 1] / levels;
-    sr_lowp_layer_init (&net->layers[i], format, &model->layers[i], in_scale, out_scale, last);
+    sr_lowp_layer_init (&net->layers[i], precision, &model->layers[i], in_scale, out_scale, last);
     net->max_stride = MAX (net->max_stride, net->layers[i].out_stride);
   }
   return net;
@@ -292,50 +267,10 @@ sr_lowp_net_free (SrLowpNet *net)
   g_free (net);
 }
 
-SrLowpFormat
-sr_lowp_net_format (const SrLowpNet *net)
+SrPrecision
+sr_lowp_net_precision (const SrLowpNet *net)
 {
-  return net->format;
-}
-
-/* AMX-BF16 and AMX-TILE (CPUID 7.0 EDX bits 22 and 24), and the kernel's permission */
-gboolean
-sr_lowp_amx_supported (void)
-{
-#if defined(HAVE_X86_KERNELS)
-  unsigned a, b, c, d;
-  if (!sr_lowp_supported (SR_LOWP_BF16) || !__get_cpuid_count (7, 0, &a, &b, &c, &d) ||
-      !(d & (1u << 22)) || !(d & (1u << 24)) ||
-      g_strcmp0 (g_getenv ("SR_CPU_AMX"), "0") == 0)
-    return FALSE;
-  return sr_amx_request ();
-#else
-  return FALSE;
-#endif
-}
-
-SrLowpRowFn
-sr_lowp_row (SrLowpFormat format)
-{
-#if defined(HAVE_X86_KERNELS)
-  if (format == SR_LOWP_BF16 && sr_lowp_amx_supported ())
-    return sr_bf16_conv3x3_row_amx;
-  if (sr_lowp_supported (format))
-    return format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_vnni : format == SR_LOWP_INT16 ?
-        sr_int16_conv3x3_row_vnni : sr_bf16_conv3x3_row_avx512;
-#endif
-  return format == SR_LOWP_INT8 ? sr_int8_conv3x3_row_c : format == SR_LOWP_INT16 ?
-      sr_int16_conv3x3_row_c : sr_bf16_conv3x3_row_c;
-}
-
-gboolean
-sr_lowp_row_is_amx (SrLowpRowFn row)
-{
-#if defined(HAVE_X86_KERNELS)
-  return row == sr_bf16_conv3x3_row_amx;
-#else
-  return FALSE;
-#endif
+  return net->precision;
 }
 
 /* input (one word a pixel), two activation buffers, the last layer's floats */
@@ -351,7 +286,7 @@ sr_lowp_scratch_bytes (const SrLowpNet *net, int tile)
 
 void
 sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, guint8 *scratch, SrLowpRowFn row)
+    int w, int h, guint8 *scratch, SrLowpRowFn row, SrTailRowFn tail)
 {
   const int R = net->radius, W = w + 2 * R, H = h + 2 * R;
   const int ox = x0 - R, oy = y0 - R;
@@ -367,14 +302,14 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
     for (int x = MAX (0, -ox); x < MIN (W, src->width - ox); x++) {
       guint8 v = src->data[(gsize) (oy + y) * src->stride + (gsize) (ox + x) * src->pixel_stride];
       guint8 *word = input + ((gsize) y * W + x) * 4;
-      if (net->format == SR_LOWP_INT8) {
+      if (net->precision == SR_PRECISION_INT8) {
         word[0] = v;
       } else {
         /* 0..255 are exact in bf16: the top half of the float's bits */
         float fv = v;
         guint32 bits;
         memcpy (&bits, &fv, 4);
-        guint16 b = net->format == SR_LOWP_INT16 ? v : bits >> 16;
+        guint16 b = net->precision == SR_PRECISION_INT16 ? v : bits >> 16;
         memcpy (word, &b, 2);
       }
     }
@@ -408,18 +343,9 @@ sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0
     in = out;
   }
 
-  /* residuals plus the anchor, shuffled and rounded as the fp32 path does */
-  const int s = net->model->scale, oc = s * s;
-  for (int y = 0; y < h; y++) {
-    const guint8 *arow = src->data + (gsize) (y0 + y) * src->stride + (gsize) x0 * src->pixel_stride;
-    const float *r = res + (gsize) y * w * oc;
-    for (int c = 0; c < oc; c++) {
-      guint8 *drow = dst->data + ((gsize) (y0 + y) * s + c / s) * dst->stride +
-          ((gsize) x0 * s + c % s) * dst->pixel_stride;
-      const gsize step = (gsize) s * dst->pixel_stride;
-      for (int x = 0; x < w; x++)
-        drow[x * step] = sr_unit_to_u8 (r[(gsize) x * oc + c] +
-            arow[(gsize) x * src->pixel_stride] * (1.f / 255.f));
-    }
-  }
+  /* the residuals (pixel-major) plus the anchor, shuffled and rounded as every path does */
+  for (int y = 0; y < h; y++)
+    tail (res + (gsize) y * w * 4, 4, 1, sr_cpu_pixel (src, x0, y0 + y), src->pixel_stride, w,
+        sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y)), sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y) + 1),
+        dst->pixel_stride);
 }

@@ -19,18 +19,12 @@
 #ifndef SR_CPU_LOWP_H
 #define SR_CPU_LOWP_H
 
-#include "../sr-model-private.h"
+#include "sr-cpu-kernels.h"
 
 #include <string.h>
 
-typedef enum {
-  SR_LOWP_INT8,
-  SR_LOWP_INT16,
-  SR_LOWP_BF16,
-} SrLowpFormat;
-
 typedef struct {
-  SrLowpFormat format;
+  SrPrecision precision;      /* bf16, int16 or int8 */
   int in_ch, out_ch;
   int in_stride, out_stride;  /* bytes per pixel: whole 32-bit words of channels */
   int groups;                 /* words per input pixel */
@@ -52,9 +46,16 @@ void sr_int8_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch,
     gpointer out);
 void sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
     gpointer out);
+void sr_int8_conv3x3_row_avxvnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
 void sr_int16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
     gpointer out);
 void sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+/* 256-bit int16 rows for CPUs without AVX-512: vpmaddwd + vpaddd (AVX2), vpdpwssd (AVX-VNNI) */
+void sr_int16_conv3x3_row_avx2 (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
+    gpointer out);
+void sr_int16_conv3x3_row_avxvnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
     gpointer out);
 void sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
     gpointer out);
@@ -68,9 +69,6 @@ void sr_bf16_conv3x3_row_amx (const SrLowpLayer *l, const guint8 *in, gsize pitc
 gboolean sr_bf16_amx_takes (const SrLowpLayer *l);
 /* Asks the kernel for the AMX tile state (once per process); FALSE if refused. */
 gboolean sr_amx_request (void);
-/* The CPU has AMX-BF16, the kernel allows it, and neither $SR_CPU_ISA below avx512 nor
- * SR_CPU_AMX=0 says no. */
-gboolean sr_lowp_amx_supported (void);
 
 /* The ghost net's residual add in its bf16 path (sr-cpu-ghost.c), for 16 channels: the
  * block's 8 intrinsic maps and their 8 shifted copies. The shifted copies are read from the
@@ -116,28 +114,21 @@ sr_bf16_to_float (guint16 b)
   return f;
 }
 
-/* Whether this CPU and build run the format's SIMD kernel ($SR_CPU_ISA below avx512: no). */
-gboolean sr_lowp_supported (SrLowpFormat format);
-const char *sr_lowp_format_name (SrLowpFormat format);
-
 typedef struct _SrLowpNet SrLowpNet;
 
 /* NULL when the model has a layer the path cannot run (not 3x3, no ReLU before a layer,
  * int16 sums that could overflow) or, for int8/16, no calibrated maxima. */
-SrLowpNet *sr_lowp_net_new (const SrModel *model, SrLowpFormat format);
+SrLowpNet *sr_lowp_net_new (const SrModel *model, SrPrecision precision);
 void sr_lowp_net_free (SrLowpNet *net);
-SrLowpFormat sr_lowp_net_format (const SrLowpNet *net);
-/* The format's best row kernel on this CPU. */
-SrLowpRowFn sr_lowp_row (SrLowpFormat format);
-gboolean sr_lowp_row_is_amx (SrLowpRowFn row);
+SrPrecision sr_lowp_net_precision (const SrLowpNet *net);
 gsize sr_lowp_scratch_bytes (const SrLowpNet *net, int tile);
 /* The tile at (x0, y0) of size w x h, like sr_cpu_ref_run_tile. */
 void sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, guint8 *scratch, SrLowpRowFn row);
+    int w, int h, guint8 *scratch, SrLowpRowFn row, SrTailRowFn tail);
 
 /* Packs one layer as the net does (tests use it too). in_scale: what one unit of the input
  * is worth (1/255 for the luma); out_scale: int8/16 only, the next layer's input scale. */
-void sr_lowp_layer_init (SrLowpLayer *l, SrLowpFormat format, const SrLayer *src,
+void sr_lowp_layer_init (SrLowpLayer *l, SrPrecision precision, const SrLayer *src,
     float in_scale, float out_scale, gboolean last);
 void sr_lowp_layer_clear (SrLowpLayer *l);
 

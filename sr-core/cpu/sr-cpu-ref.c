@@ -4,7 +4,6 @@
  * layer shrinks the valid region by its kernel radius; positions outside the frame are
  * reset to zero after each layer, which is what a whole-frame "same" convolution sees. */
 #include "sr-cpu-ref.h"
-#include "sr-cpu-kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -80,7 +79,7 @@ zero_outside_frame (float *buf, int channels, int W, int H, int m, int ox, int o
 
 void
 sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, float *scratch, SrConvRowFn conv3x3)
+    int w, int h, float *scratch, SrConvRowFn conv3x3, SrTailRowFn tail)
 {
   const int R = sr_model_get_receptive_radius (model);
   const int W = w + 2 * R, H = h + 2 * R;
@@ -109,14 +108,9 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
     in = out;
   }
 
-  /* m == R: `in` holds scale^2 sub-pixel residuals on the tile; add the anchor, shuffle. */
-  const int s = model->scale;
+  /* m == R: `in` holds the 4 sub-pixel residuals (planar) on the tile; anchor, shuffle */
   for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      float anchor = input[(gsize) (y + R) * W + x + R];
-      for (int c = 0; c < s * s; c++)
-        dst->data[((gsize) (y0 + y) * s + c / s) * dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] =
-            sr_unit_to_u8 (in[c * plane + (gsize) (y + R) * W + x + R] + anchor);
-    }
+    tail (in + (gsize) (y + R) * W + R, 1, plane, sr_cpu_pixel (src, x0, y0 + y),
+        src->pixel_stride, w, sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y)),
+        sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y) + 1), dst->pixel_stride);
 }

@@ -10,8 +10,9 @@ gsize sr_cpu_ref_scratch_floats (const SrModel *model, int tile);
 /* Upscale the LR rectangle (x0, y0, w, h) of src into the matching 2x rectangle of dst.
  * The tile reads a halo of the receptive radius around itself and zero-pads only at the
  * frame's edges, so its output equals a whole-frame run. w, h <= the scratch's tile.
- * 3x3 layers go through `conv3x3` (the C kernel or a SIMD one), others through C loops. */
+ * 3x3 layers go through `conv3x3` (the C kernel or a SIMD one), others through C loops;
+ * the anchor and shuffle through `tail`. */
 void sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int x0,
-    int y0, int w, int h, float *scratch, SrConvRowFn conv3x3);
+    int y0, int w, int h, float *scratch, SrConvRowFn conv3x3, SrTailRowFn tail);
 
 #endif
