@@ -131,6 +131,13 @@ gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error);
 gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
+/* Resamples src to dst's size, any sizes (the element: the network's x2 luma to the size
+ * downstream asked, chroma from the input): bicubic (Keys, a = -0.5) with centres aligned,
+ * its support widened by the scale when shrinking (antialiased), as PIL's
+ * Image.resize(BICUBIC); integer arithmetic, AVX2 where the CPU has it, bit-exact with C.
+ * Runs on the calling thread. */
+gboolean sr_resample (const SrPlane *src, SrPlane *dst, GError **error);
+
 /* Quality metrics (sr-metrics.c). Planes must have the same size. */
 #define SR_PSNR_IDENTICAL 100.0 /* the PSNR reported for identical planes */
 gboolean sr_plane_sse (const SrPlane *a, const SrPlane *b, guint64 *sse, GError **error);
