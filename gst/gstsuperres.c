@@ -18,14 +18,12 @@
 #endif
 
 #include "gstsuperres.h"
+#include "gstsuperres-caps.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_superres_debug);
 #define GST_CAT_DEFAULT gst_superres_debug
 
 #define FORMATS "{ I420, NV12, Y42B, Y444, GRAY8 }"
-#define MIN_SIDE 8
-#define MAX_SIDE 16384
-#define SCALE 2
 
 struct _GstSuperres {
   GstVideoFilter parent;
@@ -46,6 +44,10 @@ struct _GstSuperres {
   /* between start and stop */
   SrModel *model;
   SrEngine *engine;
+  /* negotiated: the output is not 2x, so luma goes through this 2x plane and sr_resample */
+  gboolean resample;
+  guint8 *luma_x2;
+  SrPlane luma_x2_plane;
 };
 
 enum {
@@ -68,101 +70,85 @@ G_DEFINE_ENUM_TYPE (GstSuperresBackend, gst_superres_backend,
     G_DEFINE_ENUM_VALUE (SR_BACKEND_VULKAN, "vulkan"),
     G_DEFINE_ENUM_VALUE (SR_BACKEND_OPENCL, "opencl"))
 
+/* interlace-mode is left open so interlaced input reaches input_caps_usable, which names
+ * deinterlace, instead of failing upstream with a bare not-negotiated */
 #define CAPS(w0, w1) "video/x-raw, format = (string) " FORMATS ", " \
     "width = (int) [ " #w0 ", " #w1 " ], height = (int) [ " #w0 ", " #w1 " ], " \
-    "framerate = (fraction) [ 0/1, 2147483647/1 ], interlace-mode = (string) progressive"
+    "framerate = (fraction) [ 0/1, 2147483647/1 ]"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (8, 16384)));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (16, 32768)));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (8, 32768)));
 
 G_DEFINE_TYPE (GstSuperres, gst_superres, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (superres, "superres", GST_RANK_NONE, GST_TYPE_SUPERRES);
-
-/* Map one width/height value through x2 (up) or /2 (down). FALSE when nothing maps:
- * an odd output size has no input. */
-static gboolean
-scale_value (const GValue *in, GValue *out, gboolean up)
-{
-  if (G_VALUE_HOLDS_INT (in)) {
-    int v = g_value_get_int (in);
-    if (!up && v % SCALE)
-      return FALSE;
-    g_value_init (out, G_TYPE_INT);
-    g_value_set_int (out, up ? v * SCALE : v / SCALE);
-    return TRUE;
-  }
-  if (GST_VALUE_HOLDS_INT_RANGE (in)) {
-    int lo = gst_value_get_int_range_min (in), hi = gst_value_get_int_range_max (in);
-    if (up) {
-      lo = MIN (lo, G_MAXINT / SCALE) * SCALE;
-      hi = MIN (hi, G_MAXINT / SCALE) * SCALE;
-    } else {
-      lo = (lo + SCALE - 1) / SCALE;
-      hi = hi / SCALE;
-    }
-    if (lo > hi)
-      return FALSE;
-    if (lo == hi) {
-      g_value_init (out, G_TYPE_INT);
-      g_value_set_int (out, lo);
-    } else {
-      g_value_init (out, GST_TYPE_INT_RANGE);
-      /* upward the sizes are multiples of SCALE, but a plain range keeps caps simple */
-      gst_value_set_int_range (out, lo, hi);
-    }
-    return TRUE;
-  }
-  if (GST_VALUE_HOLDS_LIST (in)) {
-    g_value_init (out, GST_TYPE_LIST);
-    for (guint i = 0; i < gst_value_list_get_size (in); i++) {
-      GValue item = G_VALUE_INIT;
-      if (scale_value (gst_value_list_get_value (in, i), &item, up))
-        gst_value_list_append_and_take_value (out, &item);
-    }
-    if (gst_value_list_get_size (out) == 0) {
-      g_value_unset (out);
-      return FALSE;
-    }
-    return TRUE;
-  }
-  return FALSE;
-}
 
 static GstCaps *
 gst_superres_transform_caps (GstBaseTransform *trans, GstPadDirection direction,
     GstCaps *caps, GstCaps *filter)
 {
-  gboolean up = direction == GST_PAD_SINK;
-  GstCaps *result = gst_caps_new_empty ();
-  for (guint i = 0; i < gst_caps_get_size (caps); i++) {
-    GstStructure *s = gst_structure_copy (gst_caps_get_structure (caps, i));
-    gboolean ok = TRUE;
-    const char *fields[] = { "width", "height" };
-    for (guint f = 0; f < G_N_ELEMENTS (fields) && ok; f++) {
-      const GValue *v = gst_structure_get_value (s, fields[f]);
-      GValue scaled = G_VALUE_INIT;
-      if (!v)
-        continue;
-      ok = scale_value (v, &scaled, up);
-      if (ok)
-        gst_structure_take_value (s, fields[f], &scaled);
-    }
-    if (ok)
-      gst_caps_append_structure_full (result, s,
-          gst_caps_features_copy (gst_caps_get_features (caps, i)));
-    else
-      gst_structure_free (s);
-  }
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, result, GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (result);
-    result = tmp;
-  }
+  GstCaps *result = gst_superres_caps_transform (direction, caps, filter);
   GST_DEBUG_OBJECT (trans, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
-      up ? "up" : "down", caps, result);
+      direction == GST_PAD_SINK ? "up" : "down", caps, result);
   return result;
+}
+
+static GstCaps *
+gst_superres_fixate_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+    GstCaps *othercaps)
+{
+  GstCaps *result = gst_superres_caps_fixate (direction, caps, othercaps);
+  GST_DEBUG_OBJECT (trans, "fixated to %" GST_PTR_FORMAT, result);
+  return result;
+}
+
+/* New input caps that cannot work fail here with a message saying why and what would work,
+ * rather than a bare not-negotiated: interlaced video, or a downstream that takes no size
+ * between 1x and 2x of the input. */
+static gboolean
+input_caps_usable (GstSuperres *self, GstCaps *caps)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps (&info, caps))
+    return TRUE; /* incomplete caps: the base class refuses them */
+  if (GST_VIDEO_INFO_IS_INTERLACED (&info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("superres needs progressive video: put deinterlace before it."),
+        ("interlaced input %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  GstCaps *possible = gst_superres_caps_transform (GST_PAD_SINK, caps, NULL);
+  GstCaps *accepted = gst_pad_peer_query_caps (trans->srcpad, possible);
+  gboolean ok = !gst_caps_is_empty (accepted);
+  if (!ok) {
+    GstCaps *downstream = gst_pad_peer_query_caps (trans->srcpad, NULL);
+    int w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("superres makes 1x to 2x its input on each axis: from %dx%d, widths %d to %d and "
+            "heights %d to %d, in the same format; downstream takes none of these.",
+            w, h, w, GST_SUPERRES_MAX_SCALE * w, h, GST_SUPERRES_MAX_SCALE * h),
+        ("downstream accepts %" GST_PTR_FORMAT, downstream));
+    gst_caps_unref (downstream);
+  }
+  gst_caps_unref (accepted);
+  gst_caps_unref (possible);
+  return ok;
+}
+
+static gboolean
+gst_superres_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    if (!input_caps_usable (GST_SUPERRES (trans), caps)) {
+      gst_event_unref (event);
+      return FALSE;
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->sink_event (trans, event);
 }
 
 static gboolean
@@ -231,6 +217,7 @@ gst_superres_stop (GstBaseTransform *trans)
   GstSuperres *self = GST_SUPERRES (trans);
   g_clear_pointer (&self->engine, sr_engine_free);
   g_clear_pointer (&self->model, sr_model_free);
+  g_clear_pointer (&self->luma_x2, g_free);
   return TRUE;
 }
 
@@ -238,13 +225,33 @@ static gboolean
 gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
     GstCaps *outcaps, GstVideoInfo *out_info)
 {
+  GstSuperres *self = GST_SUPERRES (filter);
+  const int w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
+  const int W = GST_VIDEO_INFO_WIDTH (out_info), H = GST_VIDEO_INFO_HEIGHT (out_info);
   if (GST_VIDEO_INFO_FORMAT (in_info) != GST_VIDEO_INFO_FORMAT (out_info) ||
-      GST_VIDEO_INFO_WIDTH (out_info) != SCALE * GST_VIDEO_INFO_WIDTH (in_info) ||
-      GST_VIDEO_INFO_HEIGHT (out_info) != SCALE * GST_VIDEO_INFO_HEIGHT (in_info)) {
-    GST_ERROR_OBJECT (filter, "output caps %" GST_PTR_FORMAT " are not x%d of %" GST_PTR_FORMAT,
-        outcaps, SCALE, incaps);
+      !gst_superres_size_ok (w, h, W, H)) {
+    GST_ERROR_OBJECT (filter, "output caps %" GST_PTR_FORMAT " are not 1x to 2x of %"
+        GST_PTR_FORMAT, outcaps, incaps);
     return FALSE;
   }
+  /* the input size asked downstream: the buffers go through untouched */
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (filter), W == w && H == h);
+  self->resample = (W != GST_SUPERRES_MAX_SCALE * w || H != GST_SUPERRES_MAX_SCALE * h) &&
+      !(W == w && H == h);
+  g_clear_pointer (&self->luma_x2, g_free);
+  if (self->resample) {
+    SrPlane p = { NULL, GST_SUPERRES_MAX_SCALE * w, GST_SUPERRES_MAX_SCALE * h,
+      (gsize) GST_SUPERRES_MAX_SCALE * w, 1 };
+    p.data = self->luma_x2 = g_try_malloc (p.stride * p.height);
+    if (!p.data) {
+      GST_ERROR_OBJECT (filter, "cannot allocate the %dx%d intermediate picture", p.width,
+          p.height);
+      return FALSE;
+    }
+    self->luma_x2_plane = p;
+  }
+  GST_INFO_OBJECT (filter, "%dx%d -> %dx%d: %s", w, h, W, H, W == w && H == h ? "passthrough"
+      : self->resample ? "network x2, then resampled" : "network x2");
   return TRUE;
 }
 
@@ -324,13 +331,18 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   self->last_threshold = threshold;
   GST_OBJECT_UNLOCK (self);
   sr_engine_set_exit_threshold (self->engine, threshold);
-  gboolean ok = sr_engine_upscale_luma (self->engine, &src, &dst, &error);
+  /* other sizes than 2x: the network's 2x luma resampled, the chroma resampled directly */
+  gboolean ok = self->resample
+      ? sr_engine_upscale_luma (self->engine, &src, &self->luma_x2_plane, &error) &&
+        sr_resample (&self->luma_x2_plane, &dst, &error)
+      : sr_engine_upscale_luma (self->engine, &src, &dst, &error);
   if (ok)
     account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
     src = frame_component (in, c);
     dst = frame_component (out, c);
-    ok = sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
+    ok = self->resample ? sr_resample (&src, &dst, &error)
+        : sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
   }
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));
@@ -493,6 +505,8 @@ gst_superres_class_init (GstSuperresClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_SUPERRES_BACKEND, 0);
 
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_superres_transform_caps);
+  trans_class->fixate_caps = GST_DEBUG_FUNCPTR (gst_superres_fixate_caps);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_superres_sink_event);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_superres_set_info);

@@ -112,26 +112,138 @@ pipeline_error (const char *desc)
   return msg;
 }
 
-/* Downstream asking for an odd output size, input below 8x8 or interlaced input cannot be met. */
+/* Sizes that cannot be made (beyond 2x, below the input, below 8x8) fail when linking;
+ * interlaced input and a downstream that takes no size in reach fail at caps time with an
+ * error saying what would work. */
 static void
 test_negotiation_refuses_impossible (void)
 {
-  gst_message_unref (pipeline_error ("videotestsrc num-buffers=1 ! "
-      "video/x-raw,format=I420,width=33,height=20 ! superres ! "
-      "video/x-raw,width=65 ! fakesink"));
-
-  /* below 8x8, and interlaced video (its fields would be mixed: deinterlace first) */
-  GstHarness *hx = gst_harness_new ("superres");
-  const char *refused[] = {
-    "video/x-raw,format=I420,width=4,height=4,framerate=30/1",
-    "video/x-raw,format=I420,width=64,height=48,framerate=30/1,interlace-mode=interleaved",
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
-    GstCaps *caps = gst_caps_from_string (refused[i]);
-    g_assert_false (gst_pad_peer_query_accept_caps (hx->srcpad, caps));
-    gst_caps_unref (caps);
+  const char *unlinkable[] = { "width=67", "width=32", "height=41" };
+  for (guint i = 0; i < G_N_ELEMENTS (unlinkable); i++) {
+    g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=1 ! "
+        "video/x-raw,format=I420,width=33,height=20 ! superres ! video/x-raw,%s ! fakesink",
+        unlinkable[i]);
+    GError *error = NULL;
+    GstElement *pipe = gst_parse_launch (desc, &error);
+    g_assert_error (error, GST_PARSE_ERROR, GST_PARSE_ERROR_LINK);
+    g_clear_error (&error);
+    gst_clear_object (&pipe);
   }
+
+  GstHarness *hx = gst_harness_new ("superres");
+  GstCaps *tiny = gst_caps_from_string ("video/x-raw,format=I420,width=4,height=4,framerate=30/1");
+  g_assert_false (gst_pad_peer_query_accept_caps (hx->srcpad, tiny));
+  gst_caps_unref (tiny);
   gst_harness_teardown (hx);
+
+  const struct { const char *upstream, *downstream, *says; } at_caps[] = {
+    { "width=64,height=36,interlace-mode=interleaved", NULL, "deinterlace" },
+    { "width=64,height=36", "video/x-raw,width=1000,height=72", "widths 64 to 128" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (at_caps); i++) {
+    hx = gst_harness_new ("superres");
+    GstBus *bus = gst_bus_new ();
+    gst_element_set_bus (hx->element, bus);
+    if (at_caps[i].downstream)
+      gst_harness_set_sink_caps_str (hx, at_caps[i].downstream);
+    g_autofree char *caps = g_strdup_printf ("video/x-raw,format=I420,framerate=30/1,%s",
+        at_caps[i].upstream);
+    gst_harness_set_src_caps_str (hx, caps);
+    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    g_assert_nonnull (msg);
+    GError *error = NULL;
+    gst_message_parse_error (msg, &error, NULL);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, at_caps[i].says));
+    g_error_free (error);
+    gst_message_unref (msg);
+    gst_element_set_bus (hx->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (hx);
+  }
+}
+
+/* The output of `format` w x h when downstream asks for W x H (NULL: nothing). */
+static GstBuffer *
+upscale_to (const char *format, int w, int h, const char *downstream, GstBuffer **input,
+    GstVideoInfo *out_info)
+{
+  GstHarness *hx = harness_for (format, w, h, NULL);
+  if (downstream)
+    gst_harness_set_sink_caps_str (hx, downstream);
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, gst_video_format_from_string (format), w, h);
+  GstBuffer *in = make_frame (&info, 0);
+  if (input)
+    *input = gst_buffer_ref (in);
+  GstBuffer *out = gst_harness_push_and_pull (hx, in);
+  g_assert_nonnull (out);
+  GstCaps *caps = gst_pad_get_current_caps (hx->sinkpad);
+  g_assert_true (gst_video_info_from_caps (out_info, caps));
+  gst_caps_unref (caps);
+  gst_harness_teardown (hx);
+  return out;
+}
+
+/* Any size from 1x to 2x: the network's 2x luma resampled (compared with sr_resample of
+ * the element's own 2x output), the chroma resampled from the input; the input size is
+ * passthrough (the same buffer); free downstream gets 2x, one side fixed keeps the shape. */
+static void
+test_output_sizes (void)
+{
+  const char *fmts[] = { "I420", "NV12", "GRAY8" };
+  const int in_sizes[][2] = { { 64, 36 }, { 33, 17 } };
+  for (guint f = 0; f < G_N_ELEMENTS (fmts); f++)
+    for (guint s = 0; s < G_N_ELEMENTS (in_sizes); s++) {
+      const int w = in_sizes[s][0], h = in_sizes[s][1];
+      GstVideoInfo x2_info, out_info;
+      GstBuffer *x2 = upscale_to (fmts[f], w, h, NULL, NULL, &x2_info);
+      g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&x2_info), ==, 2 * w);
+      g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&x2_info), ==, 2 * h);
+      const int sizes[][2] = { { w * 3 / 2, h * 3 / 2 }, { w + 1, 2 * h }, { 2 * w - 1, h },
+        { w, h } };
+      for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+        const int W = sizes[i][0], H = sizes[i][1];
+        g_autofree char *down = g_strdup_printf ("video/x-raw,width=%d,height=%d", W, H);
+        GstBuffer *in, *out = upscale_to (fmts[f], w, h, down, &in, &out_info);
+        g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, W);
+        g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&out_info), ==, H);
+        if (W == w && H == h) {
+          g_assert_true (out == in);
+        } else {
+          GstVideoFrame a, b;
+          g_assert_true (gst_video_frame_map (&a, &x2_info, x2, GST_MAP_READ));
+          g_assert_true (gst_video_frame_map (&b, &out_info, out, GST_MAP_READ));
+          SrPlane src = { GST_VIDEO_FRAME_COMP_DATA (&a, 0), 2 * w, 2 * h,
+            GST_VIDEO_FRAME_COMP_STRIDE (&a, 0), 1 };
+          guint8 *want = g_malloc ((gsize) W * H);
+          SrPlane dst = { want, W, H, W, 1 };
+          g_assert_true (sr_resample (&src, &dst, NULL));
+          g_assert_cmpfloat (test_fraction_off (GST_VIDEO_FRAME_COMP_DATA (&b, 0),
+                  GST_VIDEO_FRAME_COMP_STRIDE (&b, 0), want, W, W, H, 0), ==, 0);
+          for (guint c = 1; c < GST_VIDEO_FRAME_N_COMPONENTS (&b); c++)
+            for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&b, c); y++)
+              for (int x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH (&b, c); x++)
+                g_assert_cmpint (GST_VIDEO_FRAME_COMP_DATA (&b, c)[y *
+                        GST_VIDEO_FRAME_COMP_STRIDE (&b, c) + x *
+                        GST_VIDEO_FRAME_COMP_PSTRIDE (&b, c)], ==, 60 + 50 * c);
+          g_free (want);
+          gst_video_frame_unmap (&a);
+          gst_video_frame_unmap (&b);
+        }
+        gst_buffer_unref (in);
+        gst_buffer_unref (out);
+      }
+      gst_buffer_unref (x2);
+    }
+
+  /* one side fixed downstream: the other keeps the input's shape */
+  GstVideoInfo info;
+  gst_buffer_unref (upscale_to ("I420", 64, 36, "video/x-raw,width=96", NULL, &info));
+  g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&info), ==, 54);
+  gst_buffer_unref (upscale_to ("I420", 64, 36, "video/x-raw,height=[40,60]", NULL, &info));
+  g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&info), ==, 128);
+  g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&info), ==, 60);
 }
 
 /* A GRAY8 frame holding the image, at GStreamer's default stride. */
@@ -416,6 +528,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/superres/negotiation-all-formats", test_negotiation_all_formats);
   g_test_add_func ("/superres/negotiation-refuses-impossible", test_negotiation_refuses_impossible);
+  g_test_add_func ("/superres/output-sizes", test_output_sizes);
   g_test_add_func ("/superres/output-matches-golden", test_output_matches_golden);
   g_test_add_func ("/superres/padded-stride-input", test_padded_stride_input);
   g_test_add_func ("/superres/timestamps-kept", test_timestamps_kept);
