@@ -2,9 +2,10 @@
  * SECTION:element-superres
  * @title: superres
  *
- * Upscales raw video x2 with a small convolutional network on the luma plane (sr-core)
- * and bicubic interpolation on the chroma planes. The output is twice the input's width
- * and height, in the same format.
+ * Upscales raw video with a small convolutional network on the luma plane (sr-core, x2)
+ * and bicubic interpolation on the chroma planes, in the same format. The output is any size
+ * from 1x to 2x the input on each axis that downstream asks for (2x when free): the
+ * network's 2x picture is resampled to it; the input size is passthrough.
  *
  * ## Example launch line
  * |[

@@ -262,6 +262,34 @@ gray8_buffer (const TestImage *img)
   return buf;
 }
 
+/* x4 is two elements in a row; 720p -> 1080p and 540p -> 1080p (one frame each) negotiate
+ * the sizes asked (their PSNR: the clip-flowers-bundled-x1.5 test and every clip test). */
+static void
+test_chained_and_hd_sizes (void)
+{
+  GstHarness *hx = gst_harness_new_parse ("superres ! superres");
+  gst_harness_set_src_caps_str (hx, "video/x-raw,format=I420,width=24,height=16,framerate=30/1");
+  GstVideoInfo info, out_info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 24, 16);
+  gst_buffer_unref (gst_harness_push_and_pull (hx, make_frame (&info, 0)));
+  GstCaps *caps = gst_pad_get_current_caps (hx->sinkpad);
+  g_assert_true (gst_video_info_from_caps (&out_info, caps));
+  gst_caps_unref (caps);
+  g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, 96);
+  g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&out_info), ==, 64);
+  gst_harness_teardown (hx);
+
+  const int inputs[][2] = { { 1280, 720 }, { 960, 540 } };
+  for (guint i = 0; i < G_N_ELEMENTS (inputs); i++) {
+    GstBuffer *out = upscale_to ("GRAY8", inputs[i][0], inputs[i][1],
+        "video/x-raw,width=1920,height=1080", NULL, &out_info);
+    g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, 1920);
+    g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&out_info), ==, 1080);
+    g_assert_cmpuint (gst_buffer_get_size (out), >=, 1920 * 1080);
+    gst_buffer_unref (out);
+  }
+}
+
 /* The luma through the element equals PyTorch's golden output like the core does. */
 static void
 test_output_matches_golden (void)
@@ -529,6 +557,7 @@ main (int argc, char **argv)
   g_test_add_func ("/superres/negotiation-all-formats", test_negotiation_all_formats);
   g_test_add_func ("/superres/negotiation-refuses-impossible", test_negotiation_refuses_impossible);
   g_test_add_func ("/superres/output-sizes", test_output_sizes);
+  g_test_add_func ("/superres/chained-and-hd-sizes", test_chained_and_hd_sizes);
   g_test_add_func ("/superres/output-matches-golden", test_output_matches_golden);
   g_test_add_func ("/superres/padded-stride-input", test_padded_stride_input);
   g_test_add_func ("/superres/timestamps-kept", test_timestamps_kept);
