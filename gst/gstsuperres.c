@@ -24,7 +24,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_superres_debug);
 #define GST_CAT_DEFAULT gst_superres_debug
 
-#define FORMATS "{ I420, NV12, Y42B, Y444, GRAY8 }"
+#define FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8 }"
 
 struct _GstSuperres {
   GstVideoFilter parent;

@@ -8,7 +8,7 @@
 
 #include "test-util.h"
 
-static const char *formats[] = { "I420", "NV12", "Y42B", "Y444", "GRAY8" };
+static const char *formats[] = { "I420", "YV12", "NV12", "NV21", "Y42B", "Y444", "GRAY8" };
 
 static GstHarness *
 harness_for (const char *format, int w, int h, const char *props)
@@ -191,7 +191,7 @@ upscale_to (const char *format, int w, int h, const char *downstream, GstBuffer 
 static void
 test_output_sizes (void)
 {
-  const char *fmts[] = { "I420", "NV12", "GRAY8" };
+  const char *fmts[] = { "I420", "NV21", "GRAY8" };
   const int in_sizes[][2] = { { 64, 36 }, { 33, 17 } };
   for (guint f = 0; f < G_N_ELEMENTS (fmts); f++)
     for (guint s = 0; s < G_N_ELEMENTS (in_sizes); s++) {
