@@ -38,8 +38,10 @@ struct _GstSuperres {
   double target_fps;     /* > 0: raise the threshold while frames take longer than 1/fps */
   double boost;          /* what target-fps adds to the threshold now */
   gboolean post_stats;
+  /* what runs, for the active-* properties (NULL when stopped), guarded by the object lock */
+  char *active_backend, *active_device, *active_precision;
   /* running sums for the "stats" property, guarded by the object lock */
-  guint64 frames;
+  guint64 frames, dropped;
   double sum_depth, sum_macs_fraction, sum_seconds, last_threshold;
 
   /* between start and stop */
@@ -61,15 +63,28 @@ enum {
   PROP_TARGET_FPS,
   PROP_POST_STATS,
   PROP_STATS,
+  PROP_ACTIVE_BACKEND,
+  PROP_ACTIVE_DEVICE,
+  PROP_ACTIVE_PRECISION,
 };
 
 #define DEFAULT_EXIT_THRESHOLD -1.0
 
-G_DEFINE_ENUM_TYPE (GstSuperresBackend, gst_superres_backend,
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_AUTO, "auto"),
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_CPU, "cpu"),
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_VULKAN, "vulkan"),
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_OPENCL, "opencl"))
+GType
+gst_superres_backend_get_type (void)
+{
+  static const GEnumValue values[] = {
+    { SR_BACKEND_AUTO, "Automatic: a hardware GPU (Vulkan, then OpenCL), else the CPU", "auto" },
+    { SR_BACKEND_CPU, "CPU: worker threads, SIMD kernels", "cpu" },
+    { SR_BACKEND_VULKAN, "Vulkan compute, on any Vulkan device", "vulkan" },
+    { SR_BACKEND_OPENCL, "OpenCL, on any OpenCL device", "opencl" },
+    { 0, NULL, NULL },
+  };
+  static gsize type = 0;
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstSuperresBackend", values));
+  return type;
+}
 
 /* interlace-mode is left open so interlaced input reaches input_caps_usable, which names
  * deinterlace, instead of failing upstream with a bare not-negotiated */
@@ -138,6 +153,65 @@ input_caps_usable (GstSuperres *self, GstCaps *caps)
   return ok;
 }
 
+/* Pointer coordinates from downstream are in the output picture: scale them back to the
+ * input, as videoscale does, for elements upstream that react to them. */
+static gboolean
+gst_superres_src_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  double x, y;
+  if (GST_EVENT_TYPE (event) == GST_EVENT_NAVIGATION && filter->negotiated &&
+      gst_navigation_event_get_coordinates (event, &x, &y)) {
+    event = gst_event_make_writable (event);
+    gst_navigation_event_set_coordinates (event,
+        x * GST_VIDEO_INFO_WIDTH (&filter->in_info) / GST_VIDEO_INFO_WIDTH (&filter->out_info),
+        y * GST_VIDEO_INFO_HEIGHT (&filter->in_info) / GST_VIDEO_INFO_HEIGHT (&filter->out_info));
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->src_event (trans, event);
+}
+
+/* Metas that only describe the picture (video, orientation, colorspace tags) are copied;
+ * those that also carry sizes or positions (regions of interest) are scaled to the output
+ * with their own transform, as videoscale does; others go to the base class. */
+static gboolean
+gst_superres_transform_meta (GstBaseTransform *trans, GstBuffer *outbuf, GstMeta *meta,
+    GstBuffer *inbuf)
+{
+  static const char *const picture_tags[] = { GST_META_TAG_VIDEO_STR,
+    GST_META_TAG_VIDEO_ORIENTATION_STR, GST_META_TAG_VIDEO_COLORSPACE_STR,
+    GST_META_TAG_VIDEO_SIZE_STR, NULL };
+  const GstMetaInfo *info = meta->info;
+  const char *const *tags = gst_meta_api_type_get_tags (info->api);
+  for (; tags && *tags; tags++)
+    if (!g_strv_contains (picture_tags, *tags))
+      return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->transform_meta (trans,
+          outbuf, meta, inbuf);
+  if (!gst_meta_api_type_has_tag (info->api,
+          g_quark_from_static_string (GST_META_TAG_VIDEO_SIZE_STR)))
+    return TRUE;
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  GstVideoMetaTransform scale = { &filter->in_info, &filter->out_info };
+  if (info->transform_func)
+    info->transform_func (outbuf, meta, inbuf, gst_video_meta_transform_scale_get_quark (),
+        &scale);
+  return FALSE; /* transformed here, not to be copied as well */
+}
+
+/* Counts the late frames the base class's QoS drops, for "stats". */
+static GstFlowReturn
+gst_superres_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont,
+    GstBuffer *input)
+{
+  GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->submit_input_buffer
+      (trans, is_discont, input);
+  if (ret == GST_BASE_TRANSFORM_FLOW_DROPPED) {
+    GST_OBJECT_LOCK (trans);
+    GST_SUPERRES (trans)->dropped++;
+    GST_OBJECT_UNLOCK (trans);
+  }
+  return ret;
+}
+
 static gboolean
 gst_superres_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
@@ -198,10 +272,16 @@ gst_superres_start (GstBaseTransform *trans)
       sr_backend_kind_name (sr_engine_get_backend (self->engine)),
       sr_engine_get_device_name (self->engine));
   GST_OBJECT_LOCK (self);
-  self->frames = 0;
+  self->active_backend = g_strdup (sr_backend_kind_name (sr_engine_get_backend (self->engine)));
+  self->active_device = g_strdup (sr_engine_get_device_name (self->engine));
+  self->active_precision = g_strdup (sr_engine_get_precision (self->engine));
+  self->frames = self->dropped = 0;
   self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
   self->boost = 0;
   GST_OBJECT_UNLOCK (self);
+  const char *active[] = { "active-backend", "active-device", "active-precision" };
+  for (guint i = 0; i < G_N_ELEMENTS (active); i++)
+    g_object_notify (G_OBJECT (self), active[i]);
   g_free (path);
   return TRUE;
 
@@ -219,6 +299,11 @@ gst_superres_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->engine, sr_engine_free);
   g_clear_pointer (&self->model, sr_model_free);
   g_clear_pointer (&self->luma_x2, g_free);
+  GST_OBJECT_LOCK (self);
+  g_clear_pointer (&self->active_backend, g_free);
+  g_clear_pointer (&self->active_device, g_free);
+  g_clear_pointer (&self->active_precision, g_free);
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -310,7 +395,11 @@ account_frame (GstSuperres *self, GstClockTime pts)
     gst_value_array_append_value (&depths, &v);
   }
   g_value_unset (&v);
+  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
   GstStructure *s = gst_structure_new ("superres-stats", "pts", G_TYPE_UINT64, pts,
+      "running-time", G_TYPE_UINT64,
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts),
+      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts),
       "exit-threshold", G_TYPE_DOUBLE, threshold, "tiles", G_TYPE_INT, st.n_tiles,
       "mean-depth", G_TYPE_DOUBLE, st.mean_depth, "max-depth", G_TYPE_INT, st.max_depth,
       "macs-per-pixel", G_TYPE_DOUBLE, st.macs_per_pixel,
@@ -417,10 +506,20 @@ gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_POST_STATS:
       g_value_set_boolean (value, self->post_stats);
       break;
+    case PROP_ACTIVE_BACKEND:
+      g_value_set_string (value, self->active_backend);
+      break;
+    case PROP_ACTIVE_DEVICE:
+      g_value_set_string (value, self->active_device);
+      break;
+    case PROP_ACTIVE_PRECISION:
+      g_value_set_string (value, self->active_precision);
+      break;
     case PROP_STATS: {
       double n = MAX (self->frames, 1);
       g_value_take_boxed (value, gst_structure_new ("superres-stats",
               "frames", G_TYPE_UINT64, self->frames,
+              "dropped", G_TYPE_UINT64, self->dropped,
               "exit-threshold", G_TYPE_DOUBLE, self->last_threshold,
               "mean-depth", G_TYPE_DOUBLE, self->sum_depth / n,
               "macs-fraction", G_TYPE_DOUBLE, self->sum_macs_fraction / n,
@@ -439,6 +538,9 @@ gst_superres_finalize (GObject *object)
   GstSuperres *self = GST_SUPERRES (object);
   g_free (self->model_path);
   g_free (self->device);
+  g_free (self->active_backend);
+  g_free (self->active_device);
+  g_free (self->active_precision);
   G_OBJECT_CLASS (gst_superres_parent_class)->finalize (object);
 }
 
@@ -493,13 +595,26 @@ gst_superres_class_init (GstSuperresClass *klass)
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Stats",
-          "Running means since start: frames, exit-threshold, mean-depth, macs-fraction "
-          "(spent / full depth), ms-per-frame", GST_TYPE_STRUCTURE,
+          "Since start: frames (upscaled), dropped (late frames QoS dropped), and running "
+          "means: exit-threshold, mean-depth, macs-fraction (spent / full depth), "
+          "ms-per-frame", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_BACKEND,
+      g_param_spec_string ("active-backend", "Active backend",
+          "The backend running the network (cpu, vulkan, opencl); NULL when stopped", NULL,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_DEVICE,
+      g_param_spec_string ("active-device", "Active device",
+          "The device the backend runs on, e.g. \"cpu: 2 threads, bf16 amx kernels\" or the "
+          "GPU's name; NULL when stopped", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_PRECISION,
+      g_param_spec_string ("active-precision", "Active precision",
+          "The arithmetic the network runs in: fp32, bf16, int16 or int8; NULL when stopped",
+          NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
-  gst_element_class_set_static_metadata (element_class, "Super-resolution x2",
-      "Filter/Effect/Converter/Video/Scaler",
-      "Upscales video x2 with a small neural network (luma) and bicubic chroma",
+  gst_element_class_set_static_metadata (element_class, "Super-resolution",
+      "Filter/Converter/Video/Scaler",
+      "Upscales video up to x2 with a small neural network (luma) and bicubic chroma",
       "gst-superres developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -508,6 +623,9 @@ gst_superres_class_init (GstSuperresClass *klass)
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_superres_transform_caps);
   trans_class->fixate_caps = GST_DEBUG_FUNCPTR (gst_superres_fixate_caps);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_superres_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_superres_src_event);
+  trans_class->transform_meta = GST_DEBUG_FUNCPTR (gst_superres_transform_meta);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_superres_submit_input_buffer);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_superres_set_info);

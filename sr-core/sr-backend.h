@@ -15,6 +15,8 @@ typedef struct {
       double exit_threshold, SrFrameStats *stats, GError **error);
   void (*destroy) (gpointer state);
   const char *(*device_name) (gpointer state);
+  /* optional: the arithmetic the network runs in ("fp32", "bf16", "int16", "int8"); NULL: fp32 */
+  const char *(*precision_name) (gpointer state);
   /* optional: sr_bicubic_x2 on the device; planes already checked */
   gboolean (*bicubic_x2) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
 } SrBackendOps;

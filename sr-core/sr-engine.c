@@ -118,6 +118,12 @@ sr_engine_get_device_name (const SrEngine *engine)
 }
 
 const char *
+sr_engine_get_precision (const SrEngine *engine)
+{
+  return engine->ops->precision_name ? engine->ops->precision_name (engine->state) : "fp32";
+}
+
+const char *
 sr_engine_get_fallback_note (const SrEngine *engine)
 {
   return engine->fallback_note;

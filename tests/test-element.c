@@ -290,6 +290,130 @@ test_chained_and_hd_sizes (void)
   }
 }
 
+/* What runs is readable (active-*), metadata and enum descriptions are for people. */
+static void
+test_active_properties_and_metadata (void)
+{
+  char *saved = test_env_push ("SR_CPU_PRECISION", "fp32");
+  GstHarness *hx = harness_for ("I420", 32, 16, "backend=cpu");
+  GstElement *sr = gst_harness_find_element (hx, "superres");
+  g_autofree char *backend = NULL, *device = NULL, *precision = NULL;
+  g_object_get (sr, "active-backend", &backend, "active-device", &device,
+      "active-precision", &precision, NULL);
+  g_assert_cmpstr (backend, ==, "cpu");
+  g_assert_true (g_str_has_prefix (device, "cpu: "));
+  g_assert_cmpstr (precision, ==, "fp32");
+  gst_element_set_state (sr, GST_STATE_NULL);
+  g_free (backend);
+  g_object_get (sr, "active-backend", &backend, NULL);
+  g_assert_null (backend);
+  gst_object_unref (sr);
+  gst_harness_teardown (hx);
+  test_env_pop ("SR_CPU_PRECISION", saved);
+
+  GstElementFactory *factory = gst_element_factory_find ("superres");
+  g_assert_cmpstr (gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS), ==,
+      "Filter/Converter/Video/Scaler");
+  GstPlugin *plugin = gst_plugin_feature_get_plugin (GST_PLUGIN_FEATURE (factory));
+  g_assert_false (g_str_has_prefix (gst_plugin_get_origin (plugin), "https://example"));
+  gst_object_unref (plugin);
+  gst_object_unref (factory);
+  GEnumClass *backends = g_type_class_ref (g_type_from_name ("GstSuperresBackend"));
+  for (guint i = 0; i < backends->n_values; i++)
+    g_assert_false (g_str_has_prefix (backends->values[i].value_name, "SR_"));
+  g_type_class_unref (backends);
+}
+
+/* Frames the base class's QoS drops as late are counted in stats; stats messages carry the
+ * running time (the segment's base added) and stream time besides the pts. */
+static void
+test_dropped_and_running_time (void)
+{
+  GstHarness *hx = harness_for ("GRAY8", 16, 16, "post-stats=true");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (hx->element, bus);
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, 16, 16);
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  segment.base = 10 * GST_SECOND;
+  g_assert_true (gst_harness_push_event (hx, gst_event_new_segment (&segment)));
+  gst_buffer_unref (gst_harness_push_and_pull (hx, make_frame (&info, GST_SECOND)));
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  g_assert_nonnull (msg);
+  guint64 pts, running_time, stream_time;
+  const GstStructure *st = gst_message_get_structure (msg);
+  g_assert_true (gst_structure_get_uint64 (st, "pts", &pts));
+  g_assert_true (gst_structure_get_uint64 (st, "running-time", &running_time));
+  g_assert_true (gst_structure_get_uint64 (st, "stream-time", &stream_time));
+  g_assert_cmpuint (pts, ==, GST_SECOND);
+  g_assert_cmpuint (running_time, ==, 11 * GST_SECOND);
+  g_assert_cmpuint (stream_time, ==, GST_SECOND);
+  gst_message_unref (msg);
+
+  /* downstream says it is 5 s behind: the next frames, at 2 s and 3 s running time, are late */
+  g_assert_true (gst_harness_push_upstream_event (hx, gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW,
+              1.0, 5 * GST_SECOND, 11 * GST_SECOND)));
+  for (int i = 2; i <= 3; i++)
+    g_assert_cmpint (gst_harness_push (hx, make_frame (&info, i * GST_SECOND)), ==, GST_FLOW_OK);
+  g_assert_cmpuint (gst_harness_buffers_in_queue (hx), ==, 0);
+  GstStructure *stats;
+  GstElement *sr = gst_harness_find_element (hx, "superres");
+  g_object_get (sr, "stats", &stats, NULL);
+  gst_object_unref (sr);
+  guint64 frames, dropped;
+  g_assert_true (gst_structure_get_uint64 (stats, "frames", &frames));
+  g_assert_true (gst_structure_get_uint64 (stats, "dropped", &dropped));
+  g_assert_cmpuint (frames, ==, 1);
+  g_assert_cmpuint (dropped, ==, 2);
+  gst_structure_free (stats);
+  gst_element_set_bus (hx->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (hx);
+}
+
+/* Pointer coordinates go back to the input's scale; a region of interest comes out scaled
+ * to the output (both as videoscale does). */
+static void
+test_navigation_and_roi_scaled (void)
+{
+  GstHarness *hx = harness_for ("I420", 64, 36, NULL);
+  gst_harness_set_sink_caps_str (hx, "video/x-raw,width=96,height=72");
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 64, 36);
+  GstBuffer *in = make_frame (&info, 0);
+  gst_buffer_add_video_region_of_interest_meta (in, "face", 10, 6, 20, 12);
+  GstBuffer *out = gst_harness_push_and_pull (hx, in);
+  guint n = 0;
+  gpointer state = NULL;
+  GstMeta *meta;
+  while ((meta = gst_buffer_iterate_meta_filtered (out, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
+    g_assert_cmpuint (roi->x, ==, 15);
+    g_assert_cmpuint (roi->y, ==, 12);
+    g_assert_cmpuint (roi->w, ==, 30);
+    g_assert_cmpuint (roi->h, ==, 24);
+    n++;
+  }
+  g_assert_cmpuint (n, ==, 1);
+  gst_buffer_unref (out);
+
+  g_assert_true (gst_harness_push_upstream_event (hx,
+          gst_navigation_event_new_mouse_button_press (1, 48, 36, GST_NAVIGATION_MODIFIER_NONE)));
+  GstEvent *ev;
+  while ((ev = gst_harness_pull_upstream_event (hx)) && GST_EVENT_TYPE (ev) !=
+      GST_EVENT_NAVIGATION)
+    gst_event_unref (ev);
+  g_assert_nonnull (ev);
+  double x, y;
+  g_assert_true (gst_navigation_event_get_coordinates (ev, &x, &y));
+  g_assert_cmpfloat (x, ==, 32);
+  g_assert_cmpfloat (y, ==, 18);
+  gst_event_unref (ev);
+  gst_harness_teardown (hx);
+}
+
 /* The luma through the element equals PyTorch's golden output like the core does. */
 static void
 test_output_matches_golden (void)
@@ -558,6 +682,10 @@ main (int argc, char **argv)
   g_test_add_func ("/superres/negotiation-refuses-impossible", test_negotiation_refuses_impossible);
   g_test_add_func ("/superres/output-sizes", test_output_sizes);
   g_test_add_func ("/superres/chained-and-hd-sizes", test_chained_and_hd_sizes);
+  g_test_add_func ("/superres/active-properties-and-metadata",
+      test_active_properties_and_metadata);
+  g_test_add_func ("/superres/dropped-and-running-time", test_dropped_and_running_time);
+  g_test_add_func ("/superres/navigation-and-roi-scaled", test_navigation_and_roi_scaled);
   g_test_add_func ("/superres/output-matches-golden", test_output_matches_golden);
   g_test_add_func ("/superres/padded-stride-input", test_padded_stride_input);
   g_test_add_func ("/superres/timestamps-kept", test_timestamps_kept);

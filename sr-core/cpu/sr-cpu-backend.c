@@ -31,6 +31,7 @@ struct _SrCpu {
   SrLowpRowFn lowp_row;
   SrCpuKernels k;
   SrCpuGhost *ghost;
+  const char *precision;  /* what the network runs in: "fp32", "bf16", "int16", "int8" */
 };
 
 int
@@ -136,9 +137,11 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   gboolean lowp = choose_format (model, &format);
   if (model->type == SR_ARCH_GHOST_EXIT) {
     cpu->ghost = sr_cpu_ghost_new (model, cpu, lowp && format == SR_LOWP_BF16);
+    cpu->precision = lowp && format == SR_LOWP_BF16 ? "bf16" : "fp32";
   } else {
     sr_cpu_kernels_init (&cpu->k, sr_cpu_detect_isa ());
     cpu->lowp = lowp ? sr_lowp_net_new (model, format) : NULL;
+    cpu->precision = cpu->lowp ? sr_lowp_format_name (format) : "fp32";
     if (cpu->lowp) {
       cpu->lowp_row = sr_lowp_row (format);
       if (config->tile_size <= 0)
@@ -181,6 +184,13 @@ cpu_device_name (gpointer state)
         sr_lowp_row_is_amx (cpu->lowp_row) ? "bf16 amx" :
         sr_lowp_format_name (sr_lowp_net_format (cpu->lowp)));
   return cpu->name;
+}
+
+static const char *
+cpu_precision_name (gpointer state)
+{
+  SrCpu *cpu = state;
+  return cpu->precision;
 }
 
 typedef struct {
@@ -251,5 +261,6 @@ const SrBackendOps sr_cpu_backend = {
   .upscale_luma = cpu_upscale_luma,
   .destroy = cpu_destroy,
   .device_name = cpu_device_name,
+  .precision_name = cpu_precision_name,
   .bicubic_x2 = cpu_bicubic_x2,
 };

@@ -86,6 +86,9 @@ void sr_engine_free (SrEngine *engine);
 SrBackendKind sr_engine_get_backend (const SrEngine *engine);
 /* The device the engine runs on, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu: 2 threads". */
 const char *sr_engine_get_device_name (const SrEngine *engine);
+/* The arithmetic the network runs in: "fp32" (the GPU backends, the CPU's reference), or the
+ * CPU backend's choice among what the model file allows, "bf16", "int16" or "int8". */
+const char *sr_engine_get_precision (const SrEngine *engine);
 /* Under AUTO, why backends before the one chosen failed to start on a device they found
  * (a backend that found no device is not a failure); NULL if none failed. */
 const char *sr_engine_get_fallback_note (const SrEngine *engine);
