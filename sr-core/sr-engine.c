@@ -140,6 +140,14 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
 {
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
     return FALSE;
+  if (!sr_planes_same_samples (src, dst, error))
+    return FALSE;
+  if (sr_plane_is_wide (src) && engine->ops->kind != SR_BACKEND_CPU) {
+    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "the %s backend takes 8-bit planes only; "
+        "%d-bit video runs on the cpu backend", sr_backend_kind_name (engine->ops->kind),
+        src->bits);
+    return FALSE;
+  }
   const int s = engine->model->scale;
   if (dst->width != src->width * s || dst->height != src->height * s) {
     g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "destination %dx%d is not %dx the source %dx%d",
@@ -161,7 +169,9 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
 gboolean
 sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
 {
-  if (!engine->ops->bicubic_x2)
+  /* the GPU backends' bicubic takes bytes: wider samples are done here */
+  if (!engine->ops->bicubic_x2 || (src && sr_plane_is_wide (src) &&
+          engine->ops->kind != SR_BACKEND_CPU))
     return sr_bicubic_x2 (src, dst, error);
   if (!sr_bicubic_x2_check (src, dst, error))
     return FALSE;

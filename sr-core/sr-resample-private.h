@@ -7,9 +7,14 @@
 
 /* Weights are fixed point with this many fraction bits and sum to exactly 1 per output. */
 #define SR_RESAMPLE_WEIGHT_BITS 14
-/* The vertical pass keeps this many fraction bits of each 8-bit sample, so the horizontal
- * sum (taps x 2^14 x 2^7 x ~1.3 x 255) stays within 32 bits. */
-#define SR_RESAMPLE_MID_BITS 7
+/* The vertical pass keeps 15 - bits fraction bits of each sample (8-bit: 7, 10-bit: 5), so
+ * the horizontal sum (2^14 x 2^15 x ~1.3) stays within 32 bits; at most 12-bit samples. */
+#define SR_RESAMPLE_MAX_BITS 12
+static inline int
+sr_resample_mid_bits (const SrPlane *p)
+{
+  return 15 - MAX (p->bits, 8);
+}
 
 /* One axis: output i reads source samples first[i] .. first[i] + n_taps - 1 (always inside
  * the source) with weights weight[t * n_out + i] (tap-major, so SIMD loads a tap for
@@ -24,24 +29,24 @@ void sr_resample_axis_init (SrResampleAxis *axis, int n_in, int n_out);
 void sr_resample_axis_clear (SrResampleAxis *axis);
 
 /* Vertical pass for output row y: mid[x] for x in [x0, x1) (source columns), rounded to
- * SR_RESAMPLE_MID_BITS fraction bits. */
+ * sr_resample_mid_bits fraction bits. */
 typedef void (*SrResampleVerticalFn) (const SrPlane *src, const SrResampleAxis *ay, int y,
     int x0, int x1, gint32 *mid);
-/* Horizontal pass: out[x * pixel_stride] for outputs x in [x0, x1) from one row of mid
- * values, rounded and clamped to 0..255. */
+/* Horizontal pass: outputs x in [x0, x1) of dst's row y from one row of mid values,
+ * rounded and clamped to the samples' range. */
 typedef void (*SrResampleHorizontalFn) (const gint32 *mid, const SrResampleAxis *ax,
-    int x0, int x1, guint8 *out, int pixel_stride);
+    int x0, int x1, const SrPlane *dst, int y);
 
 void sr_resample_vertical_c (const SrPlane *src, const SrResampleAxis *ay, int y, int x0,
     int x1, gint32 *mid);
 void sr_resample_horizontal_c (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
-    guint8 *out, int pixel_stride);
+    const SrPlane *dst, int y);
 /* AVX2 versions, bit-exact with the C ones; callers check sr_resample_avx2_supported. */
 gboolean sr_resample_avx2_supported (void);
 void sr_resample_vertical_avx2 (const SrPlane *src, const SrResampleAxis *ay, int y, int x0,
     int x1, gint32 *mid);
 void sr_resample_horizontal_avx2 (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
-    guint8 *out, int pixel_stride);
+    const SrPlane *dst, int y);
 
 /* Resample with the given row kernels (sr_resample picks the fastest the CPU runs). */
 void sr_resample_with (const SrPlane *src, SrPlane *dst, SrResampleVerticalFn vertical,

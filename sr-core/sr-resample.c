@@ -1,7 +1,8 @@
 /* Resampling a plane to any size, for outputs between the input size and the network's x2:
  * a separable bicubic (Keys, a = -0.5) whose support widens by the scale when shrinking so
  * it also filters aliasing, with sample centres aligned, as PIL's Image.resize(BICUBIC).
- * Integer arithmetic, so the SIMD rows (sr-resample-avx2.c) match the C rows bit for bit.
+ * Integer arithmetic, so the SIMD rows (sr-resample-avx2.c) match the C rows bit for bit;
+ * samples of 8 bits or, in 16-bit words, up to 12 (10-bit video).
  * The vertical pass runs first, on source rows, then the horizontal pass on its result. */
 #include <math.h>
 
@@ -74,28 +75,29 @@ void
 sr_resample_vertical_c (const SrPlane *src, const SrResampleAxis *ay, int y, int x0, int x1,
     gint32 *mid)
 {
-  const guint8 *row0 = src->data + (gsize) ay->first[y] * src->stride;
+  const gsize row0 = (gsize) ay->first[y] * src->stride;
+  const int shift = SR_RESAMPLE_WEIGHT_BITS - sr_resample_mid_bits (src);
   for (int x = x0; x < x1; x++) {
     gint32 acc = 0;
     for (int t = 0; t < ay->n_taps; t++)
       acc += ay->weight[(gsize) t * ay->n_out + y] *
-          row0[(gsize) t * src->stride + (gsize) x * src->pixel_stride];
-    mid[x] = (acc + (1 << (SR_RESAMPLE_WEIGHT_BITS - SR_RESAMPLE_MID_BITS - 1))) >>
-        (SR_RESAMPLE_WEIGHT_BITS - SR_RESAMPLE_MID_BITS);
+          sr_plane_get (src, row0 + (gsize) t * src->stride + (gsize) x * src->pixel_stride);
+    mid[x] = (acc + (1 << (shift - 1))) >> shift;
   }
 }
 
 void
 sr_resample_horizontal_c (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
-    guint8 *out, int pixel_stride)
+    const SrPlane *dst, int y)
 {
-  const int shift = SR_RESAMPLE_WEIGHT_BITS + SR_RESAMPLE_MID_BITS;
+  const int shift = SR_RESAMPLE_WEIGHT_BITS + sr_resample_mid_bits (dst), max = sr_plane_max (dst);
   for (int x = x0; x < x1; x++) {
     gint32 acc = 0;
     for (int t = 0; t < ax->n_taps; t++)
       acc += ax->weight[(gsize) t * ax->n_out + x] * mid[ax->first[x] + t];
     int v = (acc + (1 << (shift - 1))) >> shift;
-    out[(gsize) x * pixel_stride] = CLAMP (v, 0, 255);
+    sr_plane_put (dst, (gsize) y * dst->stride + (gsize) x * dst->pixel_stride,
+        CLAMP (v, 0, max));
   }
 }
 
@@ -109,8 +111,7 @@ sr_resample_with (const SrPlane *src, SrPlane *dst, SrResampleVerticalFn vertica
   gint32 *mid = g_new (gint32, src->width);
   for (int y = 0; y < dst->height; y++) {
     vertical (src, &ay, y, 0, src->width, mid);
-    horizontal (mid, &ax, 0, dst->width, dst->data + (gsize) y * dst->stride,
-        dst->pixel_stride);
+    horizontal (mid, &ax, 0, dst->width, dst, y);
   }
   g_free (mid);
   sr_resample_axis_clear (&ax);
@@ -120,8 +121,14 @@ sr_resample_with (const SrPlane *src, SrPlane *dst, SrResampleVerticalFn vertica
 gboolean
 sr_resample (const SrPlane *src, SrPlane *dst, GError **error)
 {
-  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
+  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error) ||
+      !sr_planes_same_samples (src, dst, error))
     return FALSE;
+  if (src->bits > SR_RESAMPLE_MAX_BITS) {
+    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "resampling takes samples of at most "
+        "%d bits, not %d", SR_RESAMPLE_MAX_BITS, src->bits);
+    return FALSE;
+  }
 #ifdef HAVE_X86_KERNELS
   static gsize simd = 0; /* 1 + whether the CPU has AVX2 */
   if (g_once_init_enter (&simd))

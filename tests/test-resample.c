@@ -55,6 +55,25 @@ random_bytes (GRand *rand, gsize n)
   return p;
 }
 
+/* Random samples of `bits` (shifted left by `shift` in 16-bit words when over 8) at every
+ * pixel_stride'th byte of each row; the bytes between stay 0xA5. */
+static guint8 *
+random_plane (GRand *rand, int w, int h, gsize stride, int ps, int bits, int shift)
+{
+  guint8 *p = g_malloc (stride * h);
+  memset (p, 0xA5, stride * h);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      guint8 *at = p + y * stride + (gsize) x * ps;
+      guint v = g_rand_int_range (rand, 0, 1 << bits);
+      if (bits > 8)
+        *(guint16 *) at = v << shift;
+      else
+        *at = v;
+    }
+  return p;
+}
+
 static void
 test_avx2_matches_c (void)
 {
@@ -62,31 +81,41 @@ test_avx2_matches_c (void)
     g_test_skip ("no AVX2");
     return;
   }
+  /* 8-bit (planar, NV12-like), 10-bit (planar, P010-like: shifted and interleaved) */
+  const struct { int bits, shift, ps; } kinds[] = {
+    { 8, 0, 1 }, { 8, 0, 2 }, { 10, 0, 2 }, { 10, 6, 2 }, { 10, 6, 4 }, { 12, 0, 2 },
+  };
   const int sides[] = { 1, 2, 5, 8, 9, 16, 17, 31, 64, 101 };
   GRand *rand = g_rand_new_with_seed (7);
-  for (guint a = 0; a < G_N_ELEMENTS (sides); a++)
-    for (guint b = 0; b < G_N_ELEMENTS (sides); b++)
-      for (int ps = 1; ps <= 2; ps++) {
-        /* sides[a] x sides[b] to each size from half to twice, interleaved at ps, 13 bytes
-         * of row padding; the bytes between interleaved samples must stay untouched */
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+    for (guint a = 0; a < G_N_ELEMENTS (sides); a++)
+      for (guint b = 0; b < G_N_ELEMENTS (sides); b++) {
+        /* sides[a] x sides[b] to a size from half to twice, 13 bytes of row padding */
+        const int bits = kinds[k].bits, shift = kinds[k].shift, ps = kinds[k].ps;
+        const int sample = bits > 8 ? 2 : 1;
         int w = sides[a], h = sides[b];
         int W = MAX (1, (int) (w * g_rand_double_range (rand, 0.5, 2.0) + 0.5));
         int H = MAX (1, (int) (h * g_rand_double_range (rand, 0.5, 2.0) + 0.5));
         gsize s_stride = (gsize) w * ps + 13, d_stride = (gsize) W * ps + 13;
-        guint8 *sd = random_bytes (rand, s_stride * h);
+        guint8 *sd = random_plane (rand, w, h, s_stride, ps, bits, shift);
         guint8 *da = g_malloc (d_stride * H), *db = g_malloc (d_stride * H);
         memset (da, 0xA5, d_stride * H);
         memset (db, 0xA5, d_stride * H);
-        SrPlane src = { sd, w, h, s_stride, ps };
-        SrPlane pa = { da, W, H, d_stride, ps }, pb = { db, W, H, d_stride, ps };
+        SrPlane src = { sd, w, h, s_stride, ps, bits, shift };
+        SrPlane pa = { da, W, H, d_stride, ps, bits, shift }, pb = { db, W, H, d_stride, ps, bits, shift };
         sr_resample_with (&src, &pa, sr_resample_vertical_c, sr_resample_horizontal_c);
         sr_resample_with (&src, &pb, sr_resample_vertical_avx2, sr_resample_horizontal_avx2);
         if (memcmp (da, db, d_stride * H) != 0)
-          g_error ("%dx%d -> %dx%d pixel stride %d: AVX2 differs from C", w, h, W, H, ps);
+          g_error ("%d-bit %dx%d -> %dx%d pixel stride %d: AVX2 differs from C", bits, w, h, W,
+              H, ps);
         for (int y = 0; y < H; y++)
-          for (gsize i = 0; i < d_stride; i++)
-            if (i >= (gsize) (W - 1) * ps + 1 || i % ps)
+          for (gsize i = 0; i < d_stride; i++) {
+            gboolean in_sample = i < (gsize) W * ps && i % ps < (gsize) sample;
+            if (!in_sample)
               g_assert_cmpint (da[y * d_stride + i], ==, 0xA5);
+            else if (bits > 8 && i % ps == 0)
+              g_assert_cmpint (*(guint16 *) (da + y * d_stride + i) & ((1 << shift) - 1), ==, 0);
+          }
         g_free (sd);
         g_free (da);
         g_free (db);
@@ -130,6 +159,41 @@ test_matches_formula (void)
     g_free (out);
   }
   g_rand_free (rand);
+}
+
+/* 10-bit samples keep their precision: a 10-bit picture resamples to 4x the 8-bit result
+ * of the same picture at a quarter, within the 8-bit rounding (not to multiples of 4). */
+static void
+test_10_bit (void)
+{
+  const int w = 40, h = 30, W = 61, H = 45;
+  guint16 *s10 = g_new (guint16, w * h), *d10 = g_new (guint16, W * H);
+  guint8 *s8 = g_malloc (w * h), *d8 = g_malloc (W * H);
+  for (int i = 0; i < w * h; i++) {
+    s10[i] = CLAMP (512 + 400 * sin (i * 0.37) * cos (i * 0.011), 0, 1023);
+    s8[i] = (s10[i] + 2) / 4;
+  }
+  SrPlane a = { (guint8 *) s10, w, h, 2 * w, 2, 10, 0 }, b = { (guint8 *) d10, W, H, 2 * W, 2, 10, 0 };
+  SrPlane a8 = { s8, w, h, w, 1 }, b8 = { d8, W, H, W, 1 };
+  g_assert_true (sr_resample (&a, &b, NULL));
+  g_assert_true (sr_resample (&a8, &b8, NULL));
+  int not_multiple_of_4 = 0;
+  for (int i = 0; i < W * H; i++) {
+    g_assert_cmpfloat (fabs (d10[i] / 4.0 - d8[i]), <=, 1.5);
+    not_multiple_of_4 += d10[i] % 4 != 0;
+  }
+  g_assert_cmpint (not_multiple_of_4, >, W * H / 2);
+  /* 16-bit samples are refused, not resampled wrong */
+  SrPlane a16 = a, b16 = b;
+  a16.bits = b16.bits = 16;
+  GError *error = NULL;
+  g_assert_false (sr_resample (&a16, &b16, &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  g_free (s10);
+  g_free (d10);
+  g_free (s8);
+  g_free (d8);
 }
 
 static void
@@ -177,6 +241,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/resample/avx2-matches-c", test_avx2_matches_c);
   g_test_add_func ("/resample/matches-formula", test_matches_formula);
+  g_test_add_func ("/resample/10-bit", test_10_bit);
   g_test_add_func ("/resample/bad-planes", test_bad_planes);
   g_test_add_func ("/resample/speed", test_speed);
   return g_test_run ();

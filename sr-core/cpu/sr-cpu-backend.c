@@ -27,6 +27,7 @@ struct _SrCpu {
   int workers_left;
   /* plain path: scratch per worker (fp32 or low precision); ghost path: its own state */
   float **scratch;
+  float **fp32_scratch;   /* with lowp: the fp32 path's, made for the first wide frame */
   SrLowpNet *lowp;        /* the plain net in bf16, int16 or int8, when chosen */
   SrLowpRowFn lowp_row;
   SrCpuKernels k;
@@ -89,6 +90,9 @@ cpu_destroy (gpointer state)
   for (int i = 0; cpu->scratch && i < cpu->n_threads; i++)
     g_free (cpu->scratch[i]);
   g_free (cpu->scratch);
+  for (int i = 0; cpu->fp32_scratch && i < cpu->n_threads; i++)
+    g_free (cpu->fp32_scratch[i]);
+  g_free (cpu->fp32_scratch);
   if (cpu->ghost)
     sr_cpu_ghost_free (cpu->ghost);
   sr_lowp_net_free (cpu->lowp);
@@ -198,6 +202,7 @@ typedef struct {
   const SrPlane *src;
   SrPlane *dst;
   int tiles_x;
+  gboolean fp32; /* the fp32 path, though lowp was chosen: samples of more than 8 bits */
 } PlainFrame;
 
 static void
@@ -207,12 +212,38 @@ plain_tile (gpointer ctx, int t, int worker)
   int tile = f->cpu->tile;
   int x0 = (t % f->tiles_x) * tile, y0 = (t / f->tiles_x) * tile;
   int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
-  if (f->cpu->lowp)
+  if (f->cpu->lowp && !f->fp32)
     sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
         (guint8 *) f->cpu->scratch[worker], f->cpu->lowp_row);
   else
-    sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h, f->cpu->scratch[worker],
+    sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h,
+        f->fp32 ? f->cpu->fp32_scratch[worker] : f->cpu->scratch[worker],
         f->cpu->k.conv3x3_row);
+}
+
+/* The low-precision paths take 8-bit values as their input levels: wider samples (10-bit
+ * video) run the fp32 path instead, so the network sees them whole. Its scratch is made the
+ * first time. */
+static gboolean
+ensure_fp32_scratch (SrCpu *cpu, GError **error)
+{
+  if (cpu->fp32_scratch)
+    return TRUE;
+  gsize floats = sr_cpu_ref_scratch_floats (cpu->model, cpu->tile);
+  float **scratch = g_new0 (float *, cpu->n_threads);
+  for (int i = 0; i < cpu->n_threads; i++) {
+    scratch[i] = g_try_new (float, floats);
+    if (!scratch[i]) {
+      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
+          " bytes of fp32 tile scratch", floats * sizeof (float));
+      for (int j = 0; j < i; j++)
+        g_free (scratch[j]);
+      g_free (scratch);
+      return FALSE;
+    }
+  }
+  cpu->fp32_scratch = scratch;
+  return TRUE;
 }
 
 static gboolean
@@ -222,7 +253,10 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
   SrCpu *cpu = state;
   if (cpu->ghost)
     return sr_cpu_ghost_upscale (cpu->ghost, src, dst, exit_threshold, stats, error);
-  PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile };
+  PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile,
+    cpu->lowp && sr_plane_is_wide (src) };
+  if (f.fp32 && !ensure_fp32_scratch (cpu, error))
+    return FALSE;
   int n_tiles = f.tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
   sr_cpu_parallel_for (cpu, n_tiles, plain_tile, &f);
   stats->n_tiles = n_tiles;

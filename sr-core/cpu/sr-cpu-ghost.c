@@ -17,6 +17,7 @@
 #include "sr-cpu.h"
 #include "sr-cpu-kernels.h"
 #include "sr-cpu-lowp.h"
+#include "../sr-plane-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -228,14 +229,18 @@ static void
 fill_input_row (gpointer ctx, int y, int worker)
 {
   Frame *f = ctx;
-  const guint8 *row = f->src->data + (gsize) y * f->src->stride;
+  const SrPlane *src = f->src;
+  const gsize row = (gsize) y * src->stride;
+  const float scale = 1.f / sr_plane_max (src);
   float *out = f->g->input + at (f->g, y, 0);
-  for (int x = 0; x < f->src->width; x++)
-    out[x] = row[(gsize) x * f->src->pixel_stride] * (1.f / 255.f);
-  /* bf16: the luma's integer value (exact) in the first half of a word; 1/255 is in the head */
+  for (int x = 0; x < src->width; x++)
+    out[x] = sr_plane_get (src, row + (gsize) x * src->pixel_stride) * scale;
+  /* bf16: the luma in 8-bit levels in the first half of a word (exact for 8-bit samples,
+   * rounded to bf16's precision for wider ones); 1/255 is in the head */
   guint16 *word = f->g->luma_b ? (guint16 *) (f->g->luma_b + at (f->g, y, 0) * 4) : NULL;
-  for (int x = 0; word && x < f->src->width; x++)
-    word[2 * x] = sr_bf16_from_float (row[(gsize) x * f->src->pixel_stride]);
+  for (int x = 0; word && x < src->width; x++)
+    word[2 * x] = sr_bf16_from_float (sr_plane_is_wide (src) ? out[x] * 255.f :
+        src->data[row + (gsize) x * src->pixel_stride]);
 }
 
 static void
@@ -368,11 +373,12 @@ tail_tile (gpointer ctx, int t, int worker)
     else
       g->k.conv3x3_row (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     const float *anchor = g->input + at (g, y, x0);
+    const int max = sr_plane_max (f->dst);
     for (int x = 0; x < w; x++)
       for (int c = 0; c < s * s; c++) {
-        int q = (int) floorf ((res[c * cs + x * xs] + anchor[x]) * 255.f + 0.5f);
-        f->dst->data[((gsize) y * s + c / s) * f->dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride] = CLAMP (q, 0, 255);
+        int q = (int) floorf ((res[c * cs + x * xs] + anchor[x]) * max + 0.5f);
+        sr_plane_put (f->dst, ((gsize) y * s + c / s) * f->dst->stride +
+            ((gsize) (x0 + x) * s + c % s) * f->dst->pixel_stride, CLAMP (q, 0, max));
       }
   }
 }

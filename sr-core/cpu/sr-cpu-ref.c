@@ -4,6 +4,7 @@
  * layer shrinks the valid region by its kernel radius; positions outside the frame are
  * reset to zero after each layer, which is what a whole-frame "same" convolution sees. */
 #include "sr-cpu-ref.h"
+#include "../sr-plane-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -88,12 +89,14 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
   float *input = scratch;
   float *bufs[2] = { input + plane, input + plane + plane * model->max_channels };
 
+  /* samples to [0, 1] (8 bits: x 1/255 as before; wider: their own maximum) */
+  const float in_scale = 1.f / sr_plane_max (src);
   for (int y = 0; y < H; y++)
     for (int x = 0; x < W; x++) {
       int fx = ox + x, fy = oy + y;
       gboolean inside = fx >= 0 && fx < src->width && fy >= 0 && fy < src->height;
-      input[(gsize) y * W + x] = inside ? src->data[fy * src->stride + fx * src->pixel_stride]
-          * (1.f / 255.f) : 0.f;
+      input[(gsize) y * W + x] = inside ? sr_plane_get (src, (gsize) fy * src->stride +
+          (gsize) fx * src->pixel_stride) * in_scale : 0.f;
     }
 
   const float *in = input;
@@ -109,15 +112,15 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
   }
 
   /* m == R: `in` holds scale^2 sub-pixel residuals on the tile; add the anchor, shuffle. */
-  const int s = model->scale;
+  const int s = model->scale, max = sr_plane_max (dst);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       float anchor = input[(gsize) (y + R) * W + x + R];
       for (int c = 0; c < s * s; c++) {
-        float v = (in[c * plane + (gsize) (y + R) * W + x + R] + anchor) * 255.f;
+        float v = (in[c * plane + (gsize) (y + R) * W + x + R] + anchor) * max;
         int q = (int) floorf (v + 0.5f);
-        dst->data[((gsize) (y0 + y) * s + c / s) * dst->stride +
-            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride] = CLAMP (q, 0, 255);
+        sr_plane_put (dst, ((gsize) (y0 + y) * s + c / s) * dst->stride +
+            ((gsize) (x0 + x) * s + c % s) * dst->pixel_stride, CLAMP (q, 0, max));
       }
     }
 }

@@ -24,14 +24,20 @@ typedef enum {
                          * or (under AUTO) only software ones */
 } SrError;
 
-/* An 8-bit plane. pixel_stride > 1 addresses one component of an interleaved
- * plane (the U or V of NV12: pixel_stride 2). */
+/* A plane of 8-bit samples, or of more (10-bit video) in 16-bit words. stride and
+ * pixel_stride are in bytes; pixel_stride > 1 addresses one component of an interleaved
+ * plane (the U or V of NV12: 2; of P010: 4). */
 typedef struct {
   guint8 *data;
   int width;
   int height;
   gsize stride;
   int pixel_stride;
+  /* 0 or 8: bytes. 9..16: the samples are 16-bit native-endian words holding `bits`
+   * significant bits shifted left by `shift` (I420_10LE: 10 and 0; P010: 10 and 6). The
+   * network then runs in fp32 on the CPU backend; the GPU backends take 8 bits only. */
+  int bits;
+  int shift;
 } SrPlane;
 
 typedef struct _SrModel SrModel;
