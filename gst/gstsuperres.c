@@ -24,7 +24,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_superres_debug);
 #define GST_CAT_DEFAULT gst_superres_debug
 
-#define FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8 }"
+#define FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, I420_10LE, P010_10LE, I422_10LE }"
 
 struct _GstSuperres {
   GstVideoFilter parent;
@@ -47,6 +47,8 @@ struct _GstSuperres {
   /* between start and stop */
   SrModel *model;
   SrEngine *engine;
+  SrEngine *cpu_engine;   /* 10-bit video when `engine` is on a GPU (8-bit only there) */
+  SrEngine *frame_engine; /* the one the negotiated format runs on */
   /* negotiated: the output is not 2x, so luma goes through this 2x plane and sr_resample */
   gboolean resample;
   guint8 *luma_x2;
@@ -226,6 +228,25 @@ gst_superres_sink_event (GstBaseTransform *trans, GstEvent *event)
   return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->sink_event (trans, event);
 }
 
+/* The engine frames run on, published in the active-* properties (NULL: stopped). */
+static void
+set_active_engine (GstSuperres *self, SrEngine *engine)
+{
+  GST_OBJECT_LOCK (self);
+  self->frame_engine = engine;
+  g_free (self->active_backend);
+  g_free (self->active_device);
+  g_free (self->active_precision);
+  self->active_backend = engine ? g_strdup (sr_backend_kind_name (sr_engine_get_backend (engine)))
+      : NULL;
+  self->active_device = engine ? g_strdup (sr_engine_get_device_name (engine)) : NULL;
+  self->active_precision = engine ? g_strdup (sr_engine_get_precision (engine)) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  const char *active[] = { "active-backend", "active-device", "active-precision" };
+  for (guint i = 0; i < G_N_ELEMENTS (active); i++)
+    g_object_notify (G_OBJECT (self), active[i]);
+}
+
 static gboolean
 gst_superres_start (GstBaseTransform *trans)
 {
@@ -271,17 +292,12 @@ gst_superres_start (GstBaseTransform *trans)
   GST_INFO_OBJECT (self, "running on the %s backend (%s)",
       sr_backend_kind_name (sr_engine_get_backend (self->engine)),
       sr_engine_get_device_name (self->engine));
+  set_active_engine (self, self->engine);
   GST_OBJECT_LOCK (self);
-  self->active_backend = g_strdup (sr_backend_kind_name (sr_engine_get_backend (self->engine)));
-  self->active_device = g_strdup (sr_engine_get_device_name (self->engine));
-  self->active_precision = g_strdup (sr_engine_get_precision (self->engine));
   self->frames = self->dropped = 0;
   self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
   self->boost = 0;
   GST_OBJECT_UNLOCK (self);
-  const char *active[] = { "active-backend", "active-device", "active-precision" };
-  for (guint i = 0; i < G_N_ELEMENTS (active); i++)
-    g_object_notify (G_OBJECT (self), active[i]);
   g_free (path);
   return TRUE;
 
@@ -296,14 +312,41 @@ static gboolean
 gst_superres_stop (GstBaseTransform *trans)
 {
   GstSuperres *self = GST_SUPERRES (trans);
+  set_active_engine (self, NULL);
   g_clear_pointer (&self->engine, sr_engine_free);
+  g_clear_pointer (&self->cpu_engine, sr_engine_free);
   g_clear_pointer (&self->model, sr_model_free);
   g_clear_pointer (&self->luma_x2, g_free);
-  GST_OBJECT_LOCK (self);
-  g_clear_pointer (&self->active_backend, g_free);
-  g_clear_pointer (&self->active_device, g_free);
-  g_clear_pointer (&self->active_precision, g_free);
-  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+/* 10-bit video on a GPU backend (8-bit only there) runs on a CPU engine of its own, made the
+ * first time, with a warning; other formats on the engine started. */
+static gboolean
+choose_frame_engine (GstSuperres *self, int bits)
+{
+  SrEngine *engine = self->engine;
+  if (bits > 8 && sr_engine_get_backend (self->engine) != SR_BACKEND_CPU) {
+    if (!self->cpu_engine) {
+      GError *error = NULL;
+      GST_OBJECT_LOCK (self);
+      SrEngineConfig config = { SR_BACKEND_CPU, self->n_threads, 0, NULL };
+      GST_OBJECT_UNLOCK (self);
+      self->cpu_engine = sr_engine_new (self->model, &config, &error);
+      if (!self->cpu_engine) {
+        GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the cpu backend for %d-bit "
+                "video.", bits), ("%s", error->message));
+        g_clear_error (&error);
+        return FALSE;
+      }
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("%d-bit video runs on the CPU: the %s "
+              "backend takes 8-bit video only.", bits,
+              sr_backend_kind_name (sr_engine_get_backend (self->engine))), (NULL));
+    }
+    engine = self->cpu_engine;
+  }
+  if (engine != self->frame_engine)
+    set_active_engine (self, engine);
   return TRUE;
 }
 
@@ -324,10 +367,16 @@ gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (filter), W == w && H == h);
   self->resample = (W != GST_SUPERRES_MAX_SCALE * w || H != GST_SUPERRES_MAX_SCALE * h) &&
       !(W == w && H == h);
+  const GstVideoFormatInfo *finfo = out_info->finfo;
+  const int bits = GST_VIDEO_FORMAT_INFO_DEPTH (finfo, 0);
+  if (!choose_frame_engine (self, bits))
+    return FALSE;
   g_clear_pointer (&self->luma_x2, g_free);
   if (self->resample) {
+    const int sample = bits > 8 ? 2 : 1;
     SrPlane p = { NULL, GST_SUPERRES_MAX_SCALE * w, GST_SUPERRES_MAX_SCALE * h,
-      (gsize) GST_SUPERRES_MAX_SCALE * w, 1 };
+      (gsize) GST_SUPERRES_MAX_SCALE * w * sample, sample, bits,
+      GST_VIDEO_FORMAT_INFO_SHIFT (finfo, 0) };
     p.data = self->luma_x2 = g_try_malloc (p.stride * p.height);
     if (!p.data) {
       GST_ERROR_OBJECT (filter, "cannot allocate the %dx%d intermediate picture", p.width,
@@ -350,7 +399,13 @@ frame_component (GstVideoFrame *frame, int comp)
     GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp),
     GST_VIDEO_FRAME_COMP_STRIDE (frame, comp),
     GST_VIDEO_FRAME_COMP_PSTRIDE (frame, comp),
+    GST_VIDEO_FRAME_COMP_DEPTH (frame, comp),
+    GST_VIDEO_FORMAT_INFO_SHIFT (frame->info.finfo, comp),
   };
+  /* GStreamer 1.22 gives the V of P010 one byte into the pair, where a 16-bit sample cannot
+   * start: it is the second word */
+  if (p.bits > 8 && GST_VIDEO_FORMAT_INFO_POFFSET (frame->info.finfo, comp) % 2)
+    p.data++;
   return p;
 }
 
@@ -374,7 +429,7 @@ static void
 account_frame (GstSuperres *self, GstClockTime pts)
 {
   SrFrameStats st;
-  sr_engine_get_stats (self->engine, &st);
+  sr_engine_get_stats (self->frame_engine, &st);
   double fraction = st.macs_per_pixel_full > 0 ? st.macs_per_pixel / st.macs_per_pixel_full : 1;
   GST_OBJECT_LOCK (self);
   steer_threshold (self, &st);
@@ -420,19 +475,20 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
       : sr_model_get_default_exit_threshold (self->model)) + self->boost;
   self->last_threshold = threshold;
   GST_OBJECT_UNLOCK (self);
-  sr_engine_set_exit_threshold (self->engine, threshold);
+  SrEngine *engine = self->frame_engine;
+  sr_engine_set_exit_threshold (engine, threshold);
   /* other sizes than 2x: the network's 2x luma resampled, the chroma resampled directly */
   gboolean ok = self->resample
-      ? sr_engine_upscale_luma (self->engine, &src, &self->luma_x2_plane, &error) &&
+      ? sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
         sr_resample (&self->luma_x2_plane, &dst, &error)
-      : sr_engine_upscale_luma (self->engine, &src, &dst, &error);
+      : sr_engine_upscale_luma (engine, &src, &dst, &error);
   if (ok)
     account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
     src = frame_component (in, c);
     dst = frame_component (out, c);
     ok = self->resample ? sr_resample (&src, &dst, &error)
-        : sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
+        : sr_engine_bicubic_x2 (engine, &src, &dst, &error);
   }
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));

@@ -414,6 +414,111 @@ test_navigation_and_roi_scaled (void)
   gst_harness_teardown (hx);
 }
 
+/* The 16-bit sample of component c at (x, y). GStreamer 1.22 puts P010's V one byte into
+ * the pair (poffset 1); the word starts at byte 2. */
+static guint16 *
+sample16 (GstVideoFrame *frame, int c, int x, int y)
+{
+  guint8 *p = GST_VIDEO_FRAME_COMP_DATA (frame, c) + y * GST_VIDEO_FRAME_COMP_STRIDE (frame, c) +
+      x * GST_VIDEO_FRAME_COMP_PSTRIDE (frame, c);
+  return (guint16 *) (p + GST_VIDEO_FORMAT_INFO_POFFSET (frame->info.finfo, c) % 2);
+}
+
+/* A 10-bit frame: a luma ramp using all 10 bits, constant chroma (100 + 150 c). */
+static GstBuffer *
+make_frame_10bit (const GstVideoInfo *info)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
+  GstVideoFrame frame;
+  g_assert_true (gst_video_frame_map (&frame, (GstVideoInfo *) info, buf, GST_MAP_WRITE));
+  for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (&frame); c++) {
+    const int shift = GST_VIDEO_FORMAT_INFO_SHIFT (info->finfo, c);
+    for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, c); y++)
+      for (int x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH (&frame, c); x++)
+        *sample16 (&frame, c, x, y) = (c == 0 ? 160 + 7 * x + 3 * y : 100 + 150 * (int) c) << shift;
+  }
+  gst_video_frame_unmap (&frame);
+  return buf;
+}
+
+/* I420_10LE, P010_10LE and I422_10LE stay 10-bit through the network (luma detail below 8
+ * bits, chroma kept exactly), at 2x and resampled sizes; HDR caps fields pass through, since
+ * the output really is 10-bit; on a GPU backend (8-bit only) 10-bit runs on the CPU. */
+static void
+test_10_bit_formats (void)
+{
+  const char *fmts[] = { "I420_10LE", "P010_10LE", "I422_10LE" };
+  const int w = 48, h = 32;
+  const char *hdr = "colorimetry=bt2100-pq,"
+      "mastering-display-info=(string)35400:14600:8500:39850:6550:2300:15635:16450:10000000:1,"
+      "content-light-level=(string)1000:400";
+  for (guint f = 0; f < G_N_ELEMENTS (fmts); f++)
+    for (int resized = 0; resized <= 1; resized++) {
+      g_autofree char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
+          "framerate=30/1,%s", fmts[f], w, h, hdr);
+      GstHarness *hx = gst_harness_new ("superres");
+      gst_harness_set_src_caps_str (hx, caps);
+      if (resized)
+        gst_harness_set_sink_caps_str (hx, "video/x-raw,width=72,height=48");
+      GstVideoInfo info, out_info;
+      gst_video_info_set_format (&info, gst_video_format_from_string (fmts[f]), w, h);
+      GstBuffer *out = gst_harness_push_and_pull (hx, make_frame_10bit (&info));
+      GstCaps *out_caps = gst_pad_get_current_caps (hx->sinkpad);
+      g_assert_true (gst_video_info_from_caps (&out_info, out_caps));
+      g_assert_cmpint (GST_VIDEO_INFO_FORMAT (&out_info), ==, GST_VIDEO_INFO_FORMAT (&info));
+      g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, resized ? 72 : 2 * (int) w);
+      const GstStructure *st = gst_caps_get_structure (out_caps, 0);
+      g_assert_cmpstr (gst_structure_get_string (st, "colorimetry"), ==, "bt2100-pq");
+      g_assert_nonnull (gst_structure_get_string (st, "mastering-display-info"));
+      g_assert_cmpstr (gst_structure_get_string (st, "content-light-level"), ==, "1000:400");
+      gst_caps_unref (out_caps);
+
+      GstVideoFrame frame;
+      g_assert_true (gst_video_frame_map (&frame, &out_info, out, GST_MAP_READ));
+      int fine = 0, n = 0;
+      for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (&frame); c++) {
+        const int shift = GST_VIDEO_FORMAT_INFO_SHIFT (out_info.finfo, c);
+        for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, c); y++)
+          for (int x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH (&frame, c); x++) {
+            guint16 raw = *sample16 (&frame, c, x, y);
+            g_assert_cmpint (raw & ((1 << shift) - 1), ==, 0);
+            int v = raw >> shift;
+            if (c) {
+              g_assert_cmpint (v, ==, 100 + 150 * c);
+            } else {
+              g_assert_cmpint (v, >=, 140);
+              g_assert_cmpint (v, <=, 160 + 7 * w + 3 * h + 20);
+              fine += v % 4 != 0;
+              n++;
+            }
+          }
+      }
+      g_assert_cmpfloat ((double) fine / n, >, 0.5);
+      gst_video_frame_unmap (&frame);
+      gst_buffer_unref (out);
+      gst_harness_teardown (hx);
+    }
+
+  /* a GPU backend hands 10-bit to the CPU (lavapipe stands in for a GPU where present) */
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  SrEngineConfig config = { SR_BACKEND_VULKAN, 0, 0, NULL };
+  SrEngine *probe = sr_engine_new (model, &config, NULL);
+  sr_model_free (model);
+  if (!probe)
+    return;
+  sr_engine_free (probe);
+  GstHarness *hx = harness_for ("I420_10LE", w, h, "backend=vulkan");
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420_10LE, w, h);
+  gst_buffer_unref (gst_harness_push_and_pull (hx, make_frame_10bit (&info)));
+  GstElement *sr = gst_harness_find_element (hx, "superres");
+  g_autofree char *active = NULL;
+  g_object_get (sr, "active-backend", &active, NULL);
+  g_assert_cmpstr (active, ==, "cpu");
+  gst_object_unref (sr);
+  gst_harness_teardown (hx);
+}
+
 /* The luma through the element equals PyTorch's golden output like the core does. */
 static void
 test_output_matches_golden (void)
@@ -686,6 +791,7 @@ main (int argc, char **argv)
       test_active_properties_and_metadata);
   g_test_add_func ("/superres/dropped-and-running-time", test_dropped_and_running_time);
   g_test_add_func ("/superres/navigation-and-roi-scaled", test_navigation_and_roi_scaled);
+  g_test_add_func ("/superres/10-bit-formats", test_10_bit_formats);
   g_test_add_func ("/superres/output-matches-golden", test_output_matches_golden);
   g_test_add_func ("/superres/padded-stride-input", test_padded_stride_input);
   g_test_add_func ("/superres/timestamps-kept", test_timestamps_kept);
