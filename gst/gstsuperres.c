@@ -20,6 +20,7 @@
 
 #include "gstsuperres.h"
 #include "gstsuperres-caps.h"
+#include "gstsuperres-live.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_superres_debug);
 #define GST_CAT_DEFAULT gst_superres_debug
@@ -41,7 +42,8 @@ struct _GstSuperres {
   /* what runs, for the active-* properties (NULL when stopped), guarded by the object lock */
   char *active_backend, *active_device, *active_precision;
   /* running sums for the "stats" property, guarded by the object lock */
-  guint64 frames, dropped;
+  guint64 frames, dropped, degraded;
+  GstSuperresLive live;  /* latency and degrading, guarded by the object lock */
   double sum_depth, sum_macs_fraction, sum_seconds, last_threshold;
 
   /* between start and stop */
@@ -162,6 +164,14 @@ gst_superres_src_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
   double x, y;
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
+    GstClockTimeDiff diff;
+    GstClockTime timestamp;
+    gst_event_parse_qos (event, NULL, NULL, &diff, &timestamp);
+    GST_OBJECT_LOCK (trans);
+    gst_superres_live_qos (&GST_SUPERRES (trans)->live, timestamp, diff);
+    GST_OBJECT_UNLOCK (trans);
+  }
   if (GST_EVENT_TYPE (event) == GST_EVENT_NAVIGATION && filter->negotiated &&
       gst_navigation_event_get_coordinates (event, &x, &y)) {
     event = gst_event_make_writable (event);
@@ -197,6 +207,29 @@ gst_superres_transform_meta (GstBaseTransform *trans, GstBuffer *outbuf, GstMeta
     info->transform_func (outbuf, meta, inbuf, gst_video_meta_transform_scale_get_quark (),
         &scale);
   return FALSE; /* transformed here, not to be copied as well */
+}
+
+/* The latency query: what is upstream, plus the time a frame takes here (measured). */
+static gboolean
+gst_superres_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  if (!GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->query (trans, direction, query))
+    return FALSE;
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY &&
+      !gst_base_transform_is_passthrough (trans)) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (trans);
+    GstSuperres *self = GST_SUPERRES (trans);
+    self->live.live = live;
+    GstClockTime own = self->live.latency;
+    GST_OBJECT_UNLOCK (trans);
+    GST_DEBUG_OBJECT (trans, "adding %" GST_TIME_FORMAT " of latency", GST_TIME_ARGS (own));
+    gst_query_set_latency (query, live, min + own, GST_CLOCK_TIME_IS_VALID (max) ? max + own :
+        max);
+  }
+  return TRUE;
 }
 
 /* Counts the late frames the base class's QoS drops, for "stats". */
@@ -294,7 +327,8 @@ gst_superres_start (GstBaseTransform *trans)
       sr_engine_get_device_name (self->engine));
   set_active_engine (self, self->engine);
   GST_OBJECT_LOCK (self);
-  self->frames = self->dropped = 0;
+  self->frames = self->dropped = self->degraded = 0;
+  gst_superres_live_reset (&self->live);
   self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
   self->boost = 0;
   GST_OBJECT_UNLOCK (self);
@@ -318,6 +352,39 @@ gst_superres_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->model, sr_model_free);
   g_clear_pointer (&self->luma_x2, g_free);
   return TRUE;
+}
+
+static void account_time (GstSuperres *self, double seconds, gboolean degraded);
+
+/* Live: the first frame's latency must be known before it arrives, so a blank frame of the
+ * negotiated size goes through the network once (x 1.25 for the chroma it does not time). */
+static void
+measure_latency (GstSuperres *self, const GstVideoInfo *in_info)
+{
+  /* the pipeline's latency query may not have come through here yet: ask upstream */
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM (self)->sinkpad, query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  GST_OBJECT_LOCK (self);
+  self->live.live = live;
+  gboolean needed = live && self->live.full_mean == 0;
+  GST_OBJECT_UNLOCK (self);
+  if (!needed)
+    return;
+  const int w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
+  const int bits = GST_VIDEO_FORMAT_INFO_DEPTH (in_info->finfo, 0), sample = bits > 8 ? 2 : 1;
+  const int shift = GST_VIDEO_FORMAT_INFO_SHIFT (in_info->finfo, 0);
+  SrPlane src = { g_malloc0 ((gsize) w * h * sample), w, h, (gsize) w * sample, sample, bits,
+    shift };
+  SrPlane dst = { g_malloc ((gsize) 4 * w * h * sample), 2 * w, 2 * h, (gsize) 2 * w * sample,
+    sample, bits, shift };
+  gint64 t0 = g_get_monotonic_time ();
+  if (sr_engine_upscale_luma (self->frame_engine, &src, &dst, NULL))
+    account_time (self, 1.25 * (g_get_monotonic_time () - t0) / 1e6, FALSE);
+  g_free (src.data);
+  g_free (dst.data);
 }
 
 /* 10-bit video on a GPU backend (8-bit only there) runs on a CPU engine of its own, made the
@@ -385,6 +452,8 @@ gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
     }
     self->luma_x2_plane = p;
   }
+  if (W != w || H != h)
+    measure_latency (self, in_info);
   GST_INFO_OBJECT (filter, "%dx%d -> %dx%d: %s", w, h, W, H, W == w && H == h ? "passthrough"
       : self->resample ? "network x2, then resampled" : "network x2");
   return TRUE;
@@ -464,37 +533,92 @@ account_frame (GstSuperres *self, GstClockTime pts)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* Interpolation to the output size: chroma always, luma for a degraded frame. */
+static gboolean
+interpolate (GstSuperres *self, SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error)
+{
+  return self->resample ? sr_resample (src, dst, error)
+      : sr_engine_bicubic_x2 (engine, src, dst, error);
+}
+
+/* The clock's running time now, or GST_CLOCK_TIME_NONE without a clock. */
+static GstClockTime
+clock_running_time (GstElement *element)
+{
+  GstClock *clock = gst_element_get_clock (element);
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  GstClockTime now = gst_clock_get_time (clock), base = gst_element_get_base_time (element);
+  gst_object_unref (clock);
+  return now > base ? now - base : 0;
+}
+
+/* Records how long a frame took; a frame through the network that needs more latency than
+ * reported posts a latency message, so the pipeline asks again. */
+static void
+account_time (GstSuperres *self, double seconds, gboolean degraded)
+{
+  gboolean has_exits = sr_model_get_max_depth (self->model) > 0;
+  GST_OBJECT_LOCK (self);
+  self->degraded += degraded;
+  double budget = self->target_fps > 0 ? 1 / self->target_fps : 0;
+  gboolean grew = gst_superres_live_account (&self->live, seconds, degraded, budget, has_exits);
+  GstClockTime latency = self->live.latency;
+  GST_OBJECT_UNLOCK (self);
+  if (grew) {
+    GST_INFO_OBJECT (self, "latency now %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  }
+}
+
 static GstFlowReturn
 gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVideoFrame *out)
 {
   GstSuperres *self = GST_SUPERRES (filter);
   GError *error = NULL;
   SrPlane src = frame_component (in, 0), dst = frame_component (out, 0);
+  GstClockTime rt = gst_segment_to_running_time (&GST_BASE_TRANSFORM (self)->segment,
+      GST_FORMAT_TIME, GST_BUFFER_PTS (in->buffer));
+  GstClockTime now = clock_running_time (GST_ELEMENT (self));
+  gboolean has_exits = sr_model_get_max_depth (self->model) > 0;
   GST_OBJECT_LOCK (self);
   double threshold = (self->exit_threshold >= 0 ? self->exit_threshold
       : sr_model_get_default_exit_threshold (self->model)) + self->boost;
   self->last_threshold = threshold;
+  gboolean degrade = gst_superres_live_should_degrade (&self->live, rt, now,
+      self->target_fps > 0 ? 1 / self->target_fps : 0, has_exits);
+  GST_LOG_OBJECT (self, "running time %" GST_TIME_FORMAT ", clock %" GST_TIME_FORMAT
+      ", frames take %.1f ms, latency %" GST_TIME_FORMAT "%s", GST_TIME_ARGS (rt),
+      GST_TIME_ARGS (now), 1000 * self->live.full_mean, GST_TIME_ARGS (self->live.latency),
+      degrade ? ": degraded" : "");
   GST_OBJECT_UNLOCK (self);
   SrEngine *engine = self->frame_engine;
   sr_engine_set_exit_threshold (engine, threshold);
-  /* other sizes than 2x: the network's 2x luma resampled, the chroma resampled directly */
-  gboolean ok = self->resample
-      ? sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
-        sr_resample (&self->luma_x2_plane, &dst, &error)
-      : sr_engine_upscale_luma (engine, &src, &dst, &error);
-  if (ok)
+  gint64 t0 = g_get_monotonic_time ();
+  /* other sizes than 2x: the network's 2x luma resampled, the chroma resampled directly;
+   * a frame that would be late: the luma interpolated too */
+  gboolean ok;
+  if (degrade)
+    ok = interpolate (self, engine, &src, &dst, &error);
+  else if (self->resample)
+    ok = sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
+        sr_resample (&self->luma_x2_plane, &dst, &error);
+  else
+    ok = sr_engine_upscale_luma (engine, &src, &dst, &error);
+  if (ok && !degrade)
     account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
     src = frame_component (in, c);
     dst = frame_component (out, c);
-    ok = self->resample ? sr_resample (&src, &dst, &error)
-        : sr_engine_bicubic_x2 (engine, &src, &dst, &error);
+    ok = interpolate (self, engine, &src, &dst, &error);
   }
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Super-resolution failed."), ("%s", error->message));
     g_clear_error (&error);
     return GST_FLOW_ERROR;
   }
+  account_time (self, (g_get_monotonic_time () - t0) / 1e6, degrade);
   return GST_FLOW_OK;
 }
 
@@ -576,6 +700,7 @@ gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParam
       g_value_take_boxed (value, gst_structure_new ("superres-stats",
               "frames", G_TYPE_UINT64, self->frames,
               "dropped", G_TYPE_UINT64, self->dropped,
+              "degraded", G_TYPE_UINT64, self->degraded,
               "exit-threshold", G_TYPE_DOUBLE, self->last_threshold,
               "mean-depth", G_TYPE_DOUBLE, self->sum_depth / n,
               "macs-fraction", G_TYPE_DOUBLE, self->sum_macs_fraction / n,
@@ -651,9 +776,10 @@ gst_superres_class_init (GstSuperresClass *klass)
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Stats",
-          "Since start: frames (upscaled), dropped (late frames QoS dropped), and running "
-          "means: exit-threshold, mean-depth, macs-fraction (spent / full depth), "
-          "ms-per-frame", GST_TYPE_STRUCTURE,
+          "Since start: frames (through the network), degraded (late frames upscaled "
+          "bicubically instead), dropped (late frames dropped by QoS, with qos=true), and "
+          "running means over the network's frames: exit-threshold, mean-depth, "
+          "macs-fraction (spent / full depth), ms-per-frame", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_ACTIVE_BACKEND,
       g_param_spec_string ("active-backend", "Active backend",
@@ -682,6 +808,7 @@ gst_superres_class_init (GstSuperresClass *klass)
   trans_class->src_event = GST_DEBUG_FUNCPTR (gst_superres_src_event);
   trans_class->transform_meta = GST_DEBUG_FUNCPTR (gst_superres_transform_meta);
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_superres_submit_input_buffer);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_superres_query);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_superres_set_info);
@@ -693,4 +820,6 @@ gst_superres_init (GstSuperres *self)
 {
   self->backend = SR_BACKEND_AUTO;
   self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
+  /* late frames are degraded (bicubic), not dropped; qos=true brings dropping back */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }

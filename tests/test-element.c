@@ -4,6 +4,7 @@
 #include <gst/video/video.h>
 #include <sr-core/sr-core.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "test-util.h"
@@ -324,10 +325,11 @@ test_active_properties_and_metadata (void)
   g_type_class_unref (backends);
 }
 
-/* Frames the base class's QoS drops as late are counted in stats; stats messages carry the
- * running time (the segment's base added) and stream time besides the pts. */
+/* Late frames (QoS) are degraded and counted; with qos=true the base class drops them, also
+ * counted; stats messages carry the running time (the segment's base added) and stream time
+ * besides the pts. */
 static void
-test_dropped_and_running_time (void)
+test_late_frames_and_running_time (void)
 {
   GstHarness *hx = harness_for ("GRAY8", 16, 16, "post-stats=true");
   GstBus *bus = gst_bus_new ();
@@ -351,20 +353,29 @@ test_dropped_and_running_time (void)
   g_assert_cmpuint (stream_time, ==, GST_SECOND);
   gst_message_unref (msg);
 
-  /* downstream says it is 5 s behind: the next frames, at 2 s and 3 s running time, are late */
+  /* downstream says it is 5 s behind: the next frames, at 12 s and 13 s running time, are
+   * late. By default they come out interpolated (degraded), not dropped; with qos=true the
+   * base class drops them */
   g_assert_true (gst_harness_push_upstream_event (hx, gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW,
               1.0, 5 * GST_SECOND, 11 * GST_SECOND)));
-  for (int i = 2; i <= 3; i++)
-    g_assert_cmpint (gst_harness_push (hx, make_frame (&info, i * GST_SECOND)), ==, GST_FLOW_OK);
-  g_assert_cmpuint (gst_harness_buffers_in_queue (hx), ==, 0);
-  GstStructure *stats;
   GstElement *sr = gst_harness_find_element (hx, "superres");
+  for (int qos = 0; qos <= 1; qos++) {
+    g_object_set (sr, "qos", qos, NULL);
+    for (int i = 2; i <= 3; i++)
+      g_assert_cmpint (gst_harness_push (hx, make_frame (&info, i * GST_SECOND)), ==, GST_FLOW_OK);
+    g_assert_cmpuint (gst_harness_buffers_in_queue (hx), ==, qos ? 0 : 2);
+    while (gst_harness_buffers_in_queue (hx))
+      gst_buffer_unref (gst_harness_pull (hx));
+  }
+  GstStructure *stats;
   g_object_get (sr, "stats", &stats, NULL);
   gst_object_unref (sr);
-  guint64 frames, dropped;
+  guint64 frames, dropped, degraded;
   g_assert_true (gst_structure_get_uint64 (stats, "frames", &frames));
   g_assert_true (gst_structure_get_uint64 (stats, "dropped", &dropped));
+  g_assert_true (gst_structure_get_uint64 (stats, "degraded", &degraded));
   g_assert_cmpuint (frames, ==, 1);
+  g_assert_cmpuint (degraded, ==, 2);
   g_assert_cmpuint (dropped, ==, 2);
   gst_structure_free (stats);
   gst_element_set_bus (hx->element, NULL);
@@ -517,6 +528,123 @@ test_10_bit_formats (void)
   g_assert_cmpstr (active, ==, "cpu");
   gst_object_unref (sr);
   gst_harness_teardown (hx);
+}
+
+static GstPadProbeReturn
+stamp_time (GstPad *pad, GstPadProbeInfo *info, gpointer times)
+{
+  g_array_append_val (times, (gint64) { g_get_monotonic_time () });
+  return GST_PAD_PROBE_OK;
+}
+
+static int
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  return (*(const double *) a > *(const double *) b) - (*(const double *) a < *(const double *) b);
+}
+
+/* The median seconds a frame spends in superres at 640x360 with `props` (frames 2 to 7:
+ * the first may take the full path, or warm caches). */
+static double
+seconds_per_frame (const char *props)
+{
+  g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=7 pattern=ball ! "
+      "video/x-raw,format=I420,width=640,height=360 ! superres name=sr %s ! fakesink", props);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstElement *sr = gst_bin_get_by_name (GST_BIN (pipe), "sr");
+  GArray *in = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GstPad *sink = gst_element_get_static_pad (sr, "sink"), *src = gst_element_get_static_pad (sr, "src");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, stamp_time, in, NULL);
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, stamp_time, out, NULL);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  gst_message_unref (gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS));
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  g_assert_cmpuint (out->len, ==, 7);
+  double spent[6];
+  for (int i = 0; i < 6; i++)
+    spent[i] = (g_array_index (out, gint64, i + 1) - g_array_index (in, gint64, i + 1)) / 1e6;
+  qsort (spent, 6, sizeof (double), compare_doubles);
+  g_array_unref (in);
+  g_array_unref (out);
+  gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (sr);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  return (spent[2] + spent[3]) / 2;
+}
+
+/* A live source into a syncing sink (a video sink's 20 ms max-lateness) at a frame rate the
+ * network cannot keep up with but interpolation can (chosen from this machine's measured
+ * speeds): every frame is rendered, none dropped, the late ones degraded and counted, and
+ * the pipeline's latency includes superres' measured time. */
+static void
+test_live_degrades_not_drops (void)
+{
+  const int n = 40;
+  /* target-fps=1000 degrades every frame after the first (nets without exits) */
+  double full = seconds_per_frame (""), cheap = seconds_per_frame ("target-fps=1000");
+  if (full < 5 * cheap) {
+    g_test_skip_printf ("the network (%.1f ms) is too close to interpolation (%.1f ms) here",
+        1000 * full, 1000 * cheap);
+    return;
+  }
+  int fps = (int) ceil (1 / sqrt (full * cheap));
+  g_autofree char *desc = g_strdup_printf ("videotestsrc is-live=true num-buffers=%d "
+      "pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=%d/1 ! "
+      "superres name=sr ! queue ! fakesink name=sink sync=true qos=true max-lateness=20000000",
+      n, fps);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstClockTime latency = 0;
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, GST_MESSAGE_ERROR |
+        GST_MESSAGE_EOS | GST_MESSAGE_LATENCY);
+    g_assert_nonnull (msg);
+    GstMessageType type = GST_MESSAGE_TYPE (msg);
+    g_assert_cmpint (type, !=, GST_MESSAGE_ERROR);
+    gst_message_unref (msg);
+    if (type == GST_MESSAGE_EOS)
+      break;
+    /* what an application does with a latency message */
+    gst_bin_recalculate_latency (GST_BIN (pipe));
+    GstQuery *query = gst_query_new_latency ();
+    if (gst_element_query (pipe, query))
+      gst_query_parse_latency (query, NULL, &latency, NULL);
+    gst_query_unref (query);
+  }
+  GstElement *sr = gst_bin_get_by_name (GST_BIN (pipe), "sr");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GstStructure *stats, *sink_stats;
+  g_object_get (sr, "stats", &stats, NULL);
+  g_object_get (sink, "stats", &sink_stats, NULL);
+  guint64 frames, degraded, dropped, rendered, sink_dropped;
+  g_assert_true (gst_structure_get_uint64 (stats, "frames", &frames));
+  g_assert_true (gst_structure_get_uint64 (stats, "degraded", &degraded));
+  g_assert_true (gst_structure_get_uint64 (stats, "dropped", &dropped));
+  g_assert_true (gst_structure_get_uint64 (sink_stats, "rendered", &rendered));
+  g_assert_true (gst_structure_get_uint64 (sink_stats, "dropped", &sink_dropped));
+  g_test_message ("%d frames at %d fps (network %.1f ms, interpolation %.1f ms a frame): %"
+      G_GUINT64_FORMAT " through the network, %" G_GUINT64_FORMAT " degraded; sink rendered %"
+      G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT "; pipeline latency %.0f ms", n, fps,
+      1000 * full, 1000 * cheap, frames, degraded, rendered, sink_dropped, latency / 1e6);
+  g_assert_cmpuint (rendered, ==, n);
+  g_assert_cmpuint (sink_dropped, ==, 0);
+  g_assert_cmpuint (dropped, ==, 0);
+  g_assert_cmpuint (frames + degraded, ==, n);
+  g_assert_cmpuint (degraded, >, 0);
+  g_assert_cmpuint (frames, >, 0);
+  g_assert_cmpuint (latency, >=, full * GST_SECOND);
+  gst_structure_free (stats);
+  gst_structure_free (sink_stats);
+  gst_object_unref (sr);
+  gst_object_unref (sink);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
 }
 
 /* The luma through the element equals PyTorch's golden output like the core does. */
@@ -789,7 +917,8 @@ main (int argc, char **argv)
   g_test_add_func ("/superres/chained-and-hd-sizes", test_chained_and_hd_sizes);
   g_test_add_func ("/superres/active-properties-and-metadata",
       test_active_properties_and_metadata);
-  g_test_add_func ("/superres/dropped-and-running-time", test_dropped_and_running_time);
+  g_test_add_func ("/superres/late-frames-and-running-time", test_late_frames_and_running_time);
+  g_test_add_func ("/superres/live-degrades-not-drops", test_live_degrades_not_drops);
   g_test_add_func ("/superres/navigation-and-roi-scaled", test_navigation_and_roi_scaled);
   g_test_add_func ("/superres/10-bit-formats", test_10_bit_formats);
   g_test_add_func ("/superres/output-matches-golden", test_output_matches_golden);
