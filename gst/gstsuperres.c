@@ -157,8 +157,9 @@ input_caps_usable (GstSuperres *self, GstCaps *caps)
   return ok;
 }
 
-/* Pointer coordinates from downstream are in the output picture: scale them back to the
- * input, as videoscale does, for elements upstream that react to them. */
+/* QoS events say where the sink is, for the late-frame check (gstsuperres-live.c). Pointer
+ * coordinates from downstream are in the output picture: scaled back to the input, as
+ * videoscale does, for elements upstream that react to them. */
 static gboolean
 gst_superres_src_event (GstBaseTransform *trans, GstEvent *event)
 {
