@@ -539,7 +539,7 @@ static gboolean
 interpolate (GstSuperres *self, SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error)
 {
-  return self->resample ? sr_resample (src, dst, error)
+  return self->resample ? sr_engine_resample (engine, src, dst, error)
       : sr_engine_bicubic_x2 (engine, src, dst, error);
 }
 
@@ -604,7 +604,7 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
     ok = interpolate (self, engine, &src, &dst, &error);
   else if (self->resample)
     ok = sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
-        sr_resample (&self->luma_x2_plane, &dst, &error);
+        sr_engine_resample (engine, &self->luma_x2_plane, &dst, &error);
   else
     ok = sr_engine_upscale_luma (engine, &src, &dst, &error);
   if (ok && !degrade)

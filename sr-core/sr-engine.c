@@ -1,6 +1,7 @@
 /* The engine: picks a backend and checks every plane before handing it over. */
 #include "sr-backend.h"
 #include "sr-plane-private.h"
+#include "sr-resample-private.h"
 
 struct _SrEngine {
   const SrModel *model;
@@ -176,6 +177,34 @@ sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError
   if (!sr_bicubic_x2_check (src, dst, error))
     return FALSE;
   return engine->ops->bicubic_x2 (engine->state, src, dst, error);
+}
+
+typedef struct {
+  SrResamplePlan plan;
+  const SrPlane *src;
+  SrPlane *dst;
+} ResampleJob;
+
+static void
+resample_band (gpointer ctx, int y0, int y1)
+{
+  ResampleJob *job = ctx;
+  sr_resample_rows (&job->plan, job->src, job->dst, y0, y1);
+}
+
+gboolean
+sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  if (!sr_resample_check (src, dst, error))
+    return FALSE;
+  ResampleJob job = { .src = src, .dst = dst };
+  sr_resample_plan_best (&job.plan, src, dst);
+  if (engine->ops->run_rows)
+    engine->ops->run_rows (engine->state, dst->height, resample_band, &job);
+  else
+    resample_band (&job, 0, dst->height);
+  sr_resample_plan_clear (&job.plan);
+  return TRUE;
 }
 
 void

@@ -48,7 +48,25 @@ void sr_resample_vertical_avx2 (const SrPlane *src, const SrResampleAxis *ay, in
 void sr_resample_horizontal_avx2 (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
     const SrPlane *dst, int y);
 
-/* Resample with the given row kernels (sr_resample picks the fastest the CPU runs). */
+/* One resampling: both axes' tables and the row kernels. Rows of the output can then be
+ * made in any order or in parallel bands (sr_engine_resample). */
+typedef struct {
+  SrResampleAxis ax, ay;
+  SrResampleVerticalFn vertical;
+  SrResampleHorizontalFn horizontal;
+} SrResamplePlan;
+
+void sr_resample_plan_init (SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst,
+    SrResampleVerticalFn vertical, SrResampleHorizontalFn horizontal);
+/* With the fastest row kernels the CPU runs. */
+void sr_resample_plan_best (SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst);
+void sr_resample_plan_clear (SrResamplePlan *plan);
+/* Output rows [y0, y1). */
+void sr_resample_rows (const SrResamplePlan *plan, const SrPlane *src, SrPlane *dst, int y0,
+    int y1);
+/* The planes usable and their samples resamplable (at most SR_RESAMPLE_MAX_BITS). */
+gboolean sr_resample_check (const SrPlane *src, const SrPlane *dst, GError **error);
+/* The whole plane with the given row kernels (for tests). */
 void sr_resample_with (const SrPlane *src, SrPlane *dst, SrResampleVerticalFn vertical,
     SrResampleHorizontalFn horizontal);
 

@@ -102,24 +102,45 @@ sr_resample_horizontal_c (const gint32 *mid, const SrResampleAxis *ax, int x0, i
 }
 
 void
+sr_resample_plan_init (SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst,
+    SrResampleVerticalFn vertical, SrResampleHorizontalFn horizontal)
+{
+  sr_resample_axis_init (&plan->ax, src->width, dst->width);
+  sr_resample_axis_init (&plan->ay, src->height, dst->height);
+  plan->vertical = vertical;
+  plan->horizontal = horizontal;
+}
+
+void
+sr_resample_plan_clear (SrResamplePlan *plan)
+{
+  sr_resample_axis_clear (&plan->ax);
+  sr_resample_axis_clear (&plan->ay);
+}
+
+void
+sr_resample_rows (const SrResamplePlan *plan, const SrPlane *src, SrPlane *dst, int y0, int y1)
+{
+  gint32 *mid = g_new (gint32, src->width);
+  for (int y = y0; y < y1; y++) {
+    plan->vertical (src, &plan->ay, y, 0, src->width, mid);
+    plan->horizontal (mid, &plan->ax, 0, dst->width, dst, y);
+  }
+  g_free (mid);
+}
+
+void
 sr_resample_with (const SrPlane *src, SrPlane *dst, SrResampleVerticalFn vertical,
     SrResampleHorizontalFn horizontal)
 {
-  SrResampleAxis ax, ay;
-  sr_resample_axis_init (&ax, src->width, dst->width);
-  sr_resample_axis_init (&ay, src->height, dst->height);
-  gint32 *mid = g_new (gint32, src->width);
-  for (int y = 0; y < dst->height; y++) {
-    vertical (src, &ay, y, 0, src->width, mid);
-    horizontal (mid, &ax, 0, dst->width, dst, y);
-  }
-  g_free (mid);
-  sr_resample_axis_clear (&ax);
-  sr_resample_axis_clear (&ay);
+  SrResamplePlan plan;
+  sr_resample_plan_init (&plan, src, dst, vertical, horizontal);
+  sr_resample_rows (&plan, src, dst, 0, dst->height);
+  sr_resample_plan_clear (&plan);
 }
 
 gboolean
-sr_resample (const SrPlane *src, SrPlane *dst, GError **error)
+sr_resample_check (const SrPlane *src, const SrPlane *dst, GError **error)
 {
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error) ||
       !sr_planes_same_samples (src, dst, error))
@@ -129,15 +150,33 @@ sr_resample (const SrPlane *src, SrPlane *dst, GError **error)
         "%d bits, not %d", SR_RESAMPLE_MAX_BITS, src->bits);
     return FALSE;
   }
+  return TRUE;
+}
+
+void
+sr_resample_plan_best (SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst)
+{
 #ifdef HAVE_X86_KERNELS
   static gsize simd = 0; /* 1 + whether the CPU has AVX2 */
   if (g_once_init_enter (&simd))
     g_once_init_leave (&simd, 1 + sr_resample_avx2_supported ());
   if (simd == 2) {
-    sr_resample_with (src, dst, sr_resample_vertical_avx2, sr_resample_horizontal_avx2);
-    return TRUE;
+    sr_resample_plan_init (plan, src, dst, sr_resample_vertical_avx2,
+        sr_resample_horizontal_avx2);
+    return;
   }
 #endif
-  sr_resample_with (src, dst, sr_resample_vertical_c, sr_resample_horizontal_c);
+  sr_resample_plan_init (plan, src, dst, sr_resample_vertical_c, sr_resample_horizontal_c);
+}
+
+gboolean
+sr_resample (const SrPlane *src, SrPlane *dst, GError **error)
+{
+  if (!sr_resample_check (src, dst, error))
+    return FALSE;
+  SrResamplePlan plan;
+  sr_resample_plan_best (&plan, src, dst);
+  sr_resample_rows (&plan, src, dst, 0, dst->height);
+  sr_resample_plan_clear (&plan);
   return TRUE;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sr-resample-private.h"
+#include "test-util.h"
 
 static double
 cubic (double x)
@@ -196,6 +197,36 @@ test_10_bit (void)
   g_free (d8);
 }
 
+/* The CPU engine's banded version gives the same bytes as sr_resample, 8- and 10-bit. */
+static void
+test_engine_bands_match (void)
+{
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  g_assert_nonnull (model);
+  SrEngineConfig config = { SR_BACKEND_CPU, 3, 0, NULL };
+  SrEngine *engine = sr_engine_new (model, &config, NULL);
+  GRand *rand = g_rand_new_with_seed (9);
+  const int sizes[][4] = { { 200, 120, 150, 90 }, { 64, 200, 90, 333 }, { 33, 17, 40, 20 } };
+  for (int bits = 8; bits <= 10; bits += 2)
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+      const int w = sizes[i][0], h = sizes[i][1], W = sizes[i][2], H = sizes[i][3];
+      const int ps = bits > 8 ? 2 : 1;
+      guint8 *sd = random_plane (rand, w, h, (gsize) w * ps, ps, bits, 0);
+      guint8 *a = g_malloc0 ((gsize) W * H * ps), *b = g_malloc0 ((gsize) W * H * ps);
+      SrPlane src = { sd, w, h, (gsize) w * ps, ps, bits, 0 };
+      SrPlane da = { a, W, H, (gsize) W * ps, ps, bits, 0 }, db = { b, W, H, (gsize) W * ps, ps, bits, 0 };
+      g_assert_true (sr_resample (&src, &da, NULL));
+      g_assert_true (sr_engine_resample (engine, &src, &db, NULL));
+      g_assert_cmpmem (a, (gsize) W * H * ps, b, (gsize) W * H * ps);
+      g_free (sd);
+      g_free (a);
+      g_free (b);
+    }
+  g_rand_free (rand);
+  sr_engine_free (engine);
+  sr_model_free (model);
+}
+
 static void
 test_bad_planes (void)
 {
@@ -242,6 +273,7 @@ main (int argc, char **argv)
   g_test_add_func ("/resample/avx2-matches-c", test_avx2_matches_c);
   g_test_add_func ("/resample/matches-formula", test_matches_formula);
   g_test_add_func ("/resample/10-bit", test_10_bit);
+  g_test_add_func ("/resample/engine-bands-match", test_engine_bands_match);
   g_test_add_func ("/resample/bad-planes", test_bad_planes);
   g_test_add_func ("/resample/speed", test_speed);
   return g_test_run ();

@@ -289,6 +289,30 @@ cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error
   return TRUE;
 }
 
+typedef struct {
+  void (*fn) (gpointer ctx, int y0, int y1);
+  gpointer ctx;
+  int n_rows, rows;
+} RowsJob;
+
+static void
+rows_band (gpointer ctx, int band, int worker)
+{
+  RowsJob *job = ctx;
+  int y0 = band * job->rows;
+  job->fn (job->ctx, y0, MIN (y0 + job->rows, job->n_rows));
+}
+
+/* Row bands over the workers, at least 16 rows each. */
+static void
+cpu_run_rows (gpointer state, int n_rows, void (*fn) (gpointer ctx, int y0, int y1),
+    gpointer ctx)
+{
+  SrCpu *cpu = state;
+  RowsJob job = { fn, ctx, n_rows, MAX (16, (n_rows + cpu->n_threads - 1) / cpu->n_threads) };
+  sr_cpu_parallel_for (cpu, (n_rows + job.rows - 1) / job.rows, rows_band, &job);
+}
+
 const SrBackendOps sr_cpu_backend = {
   .kind = SR_BACKEND_CPU,
   .create = cpu_create,
@@ -296,5 +320,6 @@ const SrBackendOps sr_cpu_backend = {
   .destroy = cpu_destroy,
   .device_name = cpu_device_name,
   .precision_name = cpu_precision_name,
+  .run_rows = cpu_run_rows,
   .bicubic_x2 = cpu_bicubic_x2,
 };

@@ -146,6 +146,10 @@ gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *ds
  * Image.resize(BICUBIC); integer arithmetic, AVX2 where the CPU has it, bit-exact with C.
  * Runs on the calling thread. */
 gboolean sr_resample (const SrPlane *src, SrPlane *dst, GError **error);
+/* The same, bit for bit, in row bands on the CPU backend's threads (other backends: on the
+ * calling thread). */
+gboolean sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error);
 
 /* Quality metrics (sr-metrics.c). Planes must have the same size. */
 #define SR_PSNR_IDENTICAL 100.0 /* the PSNR reported for identical planes */
