@@ -264,32 +264,6 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
 }
 
 typedef struct {
-  const SrPlane *src;
-  SrPlane *dst;
-  int rows;
-} ChromaFrame;
-
-static void
-chroma_band (gpointer ctx, int band, int worker)
-{
-  ChromaFrame *f = ctx;
-  int y0 = band * f->rows, y1 = MIN (y0 + f->rows, f->dst->height);
-  gint32 *tmp = g_new (gint32, sr_bicubic_x2_scratch (f->dst, y1 - y0));
-  sr_bicubic_x2_rows (f->src, f->dst, y0, y1, tmp);
-  g_free (tmp);
-}
-
-/* Chroma in row bands over the workers (it was 10-15% of the element's frame time on one). */
-static gboolean
-cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
-{
-  SrCpu *cpu = state;
-  ChromaFrame f = { src, dst, MAX (16, (dst->height + cpu->n_threads - 1) / cpu->n_threads) };
-  sr_cpu_parallel_for (cpu, (dst->height + f.rows - 1) / f.rows, chroma_band, &f);
-  return TRUE;
-}
-
-typedef struct {
   void (*fn) (gpointer ctx, int y0, int y1);
   gpointer ctx;
   int n_rows, rows;
@@ -303,7 +277,7 @@ rows_band (gpointer ctx, int band, int worker)
   job->fn (job->ctx, y0, MIN (y0 + job->rows, job->n_rows));
 }
 
-/* Row bands over the workers, at least 16 rows each. */
+/* Row bands over the workers, at least 16 rows each: chroma and the resampler. */
 static void
 cpu_run_rows (gpointer state, int n_rows, void (*fn) (gpointer ctx, int y0, int y1),
     gpointer ctx)
@@ -311,6 +285,29 @@ cpu_run_rows (gpointer state, int n_rows, void (*fn) (gpointer ctx, int y0, int 
   SrCpu *cpu = state;
   RowsJob job = { fn, ctx, n_rows, MAX (16, (n_rows + cpu->n_threads - 1) / cpu->n_threads) };
   sr_cpu_parallel_for (cpu, (n_rows + job.rows - 1) / job.rows, rows_band, &job);
+}
+
+typedef struct {
+  const SrPlane *src;
+  SrPlane *dst;
+} ChromaFrame;
+
+static void
+chroma_rows (gpointer ctx, int y0, int y1)
+{
+  ChromaFrame *f = ctx;
+  gint32 *tmp = g_new (gint32, sr_bicubic_x2_scratch (f->dst, y1 - y0));
+  sr_bicubic_x2_rows (f->src, f->dst, y0, y1, tmp);
+  g_free (tmp);
+}
+
+/* Chroma in row bands over the workers (it was 10-15% of the element's frame time on one). */
+static gboolean
+cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  ChromaFrame f = { src, dst };
+  cpu_run_rows (state, dst->height, chroma_rows, &f);
+  return TRUE;
 }
 
 const SrBackendOps sr_cpu_backend = {
