@@ -2,9 +2,10 @@
  * SECTION:element-superres
  * @title: superres
  *
- * Upscales raw video x2 with a small convolutional network on the luma plane (sr-core)
- * and bicubic interpolation on the chroma planes. The output is twice the input's width
- * and height, in the same format.
+ * Upscales raw video with a small convolutional network on the luma plane (sr-core, x2)
+ * and bicubic interpolation on the chroma planes, in the same format. The output is any size
+ * from 1x to 2x the input on each axis that downstream asks for (2x when free): the
+ * network's 2x picture is resampled to it; the input size is passthrough.
  *
  * ## Example launch line
  * |[
@@ -18,14 +19,13 @@
 #endif
 
 #include "gstsuperres.h"
+#include "gstsuperres-caps.h"
+#include "gstsuperres-live.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_superres_debug);
 #define GST_CAT_DEFAULT gst_superres_debug
 
-#define FORMATS "{ I420, NV12, Y42B, Y444, GRAY8 }"
-#define MIN_SIDE 8
-#define MAX_SIDE 16384
-#define SCALE 2
+#define FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, I420_10LE, P010_10LE, I422_10LE }"
 
 struct _GstSuperres {
   GstVideoFilter parent;
@@ -39,13 +39,22 @@ struct _GstSuperres {
   double target_fps;     /* > 0: raise the threshold while frames take longer than 1/fps */
   double boost;          /* what target-fps adds to the threshold now */
   gboolean post_stats;
+  /* what runs, for the active-* properties (NULL when stopped), guarded by the object lock */
+  char *active_backend, *active_device, *active_precision;
   /* running sums for the "stats" property, guarded by the object lock */
-  guint64 frames;
+  guint64 frames, dropped, degraded;
+  GstSuperresLive live;  /* latency and degrading, guarded by the object lock */
   double sum_depth, sum_macs_fraction, sum_seconds, last_threshold;
 
   /* between start and stop */
   SrModel *model;
   SrEngine *engine;
+  SrEngine *cpu_engine;   /* 10-bit video when `engine` is on a GPU (8-bit only there) */
+  SrEngine *frame_engine; /* the one the negotiated format runs on */
+  /* negotiated: the output is not 2x, so luma goes through this 2x plane and sr_resample */
+  gboolean resample;
+  guint8 *luma_x2;
+  SrPlane luma_x2_plane;
 };
 
 enum {
@@ -58,111 +67,218 @@ enum {
   PROP_TARGET_FPS,
   PROP_POST_STATS,
   PROP_STATS,
+  PROP_ACTIVE_BACKEND,
+  PROP_ACTIVE_DEVICE,
+  PROP_ACTIVE_PRECISION,
 };
 
 #define DEFAULT_EXIT_THRESHOLD -1.0
 
-G_DEFINE_ENUM_TYPE (GstSuperresBackend, gst_superres_backend,
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_AUTO, "auto"),
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_CPU, "cpu"),
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_VULKAN, "vulkan"),
-    G_DEFINE_ENUM_VALUE (SR_BACKEND_OPENCL, "opencl"))
+GType
+gst_superres_backend_get_type (void)
+{
+  static const GEnumValue values[] = {
+    { SR_BACKEND_AUTO, "Automatic: a hardware GPU (Vulkan, then OpenCL), else the CPU", "auto" },
+    { SR_BACKEND_CPU, "CPU: worker threads, SIMD kernels", "cpu" },
+    { SR_BACKEND_VULKAN, "Vulkan compute, on any Vulkan device", "vulkan" },
+    { SR_BACKEND_OPENCL, "OpenCL, on any OpenCL device", "opencl" },
+    { 0, NULL, NULL },
+  };
+  static gsize type = 0;
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstSuperresBackend", values));
+  return type;
+}
 
+/* interlace-mode is left open so interlaced input reaches input_caps_usable, which names
+ * deinterlace, instead of failing upstream with a bare not-negotiated */
 #define CAPS(w0, w1) "video/x-raw, format = (string) " FORMATS ", " \
     "width = (int) [ " #w0 ", " #w1 " ], height = (int) [ " #w0 ", " #w1 " ], " \
-    "framerate = (fraction) [ 0/1, 2147483647/1 ], interlace-mode = (string) progressive"
+    "framerate = (fraction) [ 0/1, 2147483647/1 ]"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (8, 16384)));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (16, 32768)));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS (8, 32768)));
 
 G_DEFINE_TYPE (GstSuperres, gst_superres, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (superres, "superres", GST_RANK_NONE, GST_TYPE_SUPERRES);
-
-/* Map one width/height value through x2 (up) or /2 (down). FALSE when nothing maps:
- * an odd output size has no input. */
-static gboolean
-scale_value (const GValue *in, GValue *out, gboolean up)
-{
-  if (G_VALUE_HOLDS_INT (in)) {
-    int v = g_value_get_int (in);
-    if (!up && v % SCALE)
-      return FALSE;
-    g_value_init (out, G_TYPE_INT);
-    g_value_set_int (out, up ? v * SCALE : v / SCALE);
-    return TRUE;
-  }
-  if (GST_VALUE_HOLDS_INT_RANGE (in)) {
-    int lo = gst_value_get_int_range_min (in), hi = gst_value_get_int_range_max (in);
-    if (up) {
-      lo = MIN (lo, G_MAXINT / SCALE) * SCALE;
-      hi = MIN (hi, G_MAXINT / SCALE) * SCALE;
-    } else {
-      lo = (lo + SCALE - 1) / SCALE;
-      hi = hi / SCALE;
-    }
-    if (lo > hi)
-      return FALSE;
-    if (lo == hi) {
-      g_value_init (out, G_TYPE_INT);
-      g_value_set_int (out, lo);
-    } else {
-      g_value_init (out, GST_TYPE_INT_RANGE);
-      /* upward the sizes are multiples of SCALE, but a plain range keeps caps simple */
-      gst_value_set_int_range (out, lo, hi);
-    }
-    return TRUE;
-  }
-  if (GST_VALUE_HOLDS_LIST (in)) {
-    g_value_init (out, GST_TYPE_LIST);
-    for (guint i = 0; i < gst_value_list_get_size (in); i++) {
-      GValue item = G_VALUE_INIT;
-      if (scale_value (gst_value_list_get_value (in, i), &item, up))
-        gst_value_list_append_and_take_value (out, &item);
-    }
-    if (gst_value_list_get_size (out) == 0) {
-      g_value_unset (out);
-      return FALSE;
-    }
-    return TRUE;
-  }
-  return FALSE;
-}
 
 static GstCaps *
 gst_superres_transform_caps (GstBaseTransform *trans, GstPadDirection direction,
     GstCaps *caps, GstCaps *filter)
 {
-  gboolean up = direction == GST_PAD_SINK;
-  GstCaps *result = gst_caps_new_empty ();
-  for (guint i = 0; i < gst_caps_get_size (caps); i++) {
-    GstStructure *s = gst_structure_copy (gst_caps_get_structure (caps, i));
-    gboolean ok = TRUE;
-    const char *fields[] = { "width", "height" };
-    for (guint f = 0; f < G_N_ELEMENTS (fields) && ok; f++) {
-      const GValue *v = gst_structure_get_value (s, fields[f]);
-      GValue scaled = G_VALUE_INIT;
-      if (!v)
-        continue;
-      ok = scale_value (v, &scaled, up);
-      if (ok)
-        gst_structure_take_value (s, fields[f], &scaled);
-    }
-    if (ok)
-      gst_caps_append_structure_full (result, s,
-          gst_caps_features_copy (gst_caps_get_features (caps, i)));
-    else
-      gst_structure_free (s);
-  }
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, result, GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (result);
-    result = tmp;
-  }
+  GstCaps *result = gst_superres_caps_transform (direction, caps, filter);
   GST_DEBUG_OBJECT (trans, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
-      up ? "up" : "down", caps, result);
+      direction == GST_PAD_SINK ? "up" : "down", caps, result);
   return result;
+}
+
+static GstCaps *
+gst_superres_fixate_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+    GstCaps *othercaps)
+{
+  GstCaps *result = gst_superres_caps_fixate (direction, caps, othercaps);
+  GST_DEBUG_OBJECT (trans, "fixated to %" GST_PTR_FORMAT, result);
+  return result;
+}
+
+/* New input caps that cannot work fail here with a message saying why and what would work,
+ * rather than a bare not-negotiated: interlaced video, or a downstream that takes no size
+ * between 1x and 2x of the input. */
+static gboolean
+input_caps_usable (GstSuperres *self, GstCaps *caps)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps (&info, caps))
+    return TRUE; /* incomplete caps: the base class refuses them */
+  if (GST_VIDEO_INFO_IS_INTERLACED (&info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("superres needs progressive video: put deinterlace before it."),
+        ("interlaced input %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  GstCaps *possible = gst_superres_caps_transform (GST_PAD_SINK, caps, NULL);
+  GstCaps *accepted = gst_pad_peer_query_caps (trans->srcpad, possible);
+  gboolean ok = !gst_caps_is_empty (accepted);
+  if (!ok) {
+    GstCaps *downstream = gst_pad_peer_query_caps (trans->srcpad, NULL);
+    int w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("superres makes 1x to 2x its input on each axis: from %dx%d, widths %d to %d and "
+            "heights %d to %d, in the same format; downstream takes none of these.",
+            w, h, w, GST_SUPERRES_MAX_SCALE * w, h, GST_SUPERRES_MAX_SCALE * h),
+        ("downstream accepts %" GST_PTR_FORMAT, downstream));
+    gst_caps_unref (downstream);
+  }
+  gst_caps_unref (accepted);
+  gst_caps_unref (possible);
+  return ok;
+}
+
+/* QoS events say where the sink is, for the late-frame check (gstsuperres-live.c). Pointer
+ * coordinates from downstream are in the output picture: scaled back to the input, as
+ * videoscale does, for elements upstream that react to them. */
+static gboolean
+gst_superres_src_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  double x, y;
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
+    GstClockTimeDiff diff;
+    GstClockTime timestamp;
+    gst_event_parse_qos (event, NULL, NULL, &diff, &timestamp);
+    GST_OBJECT_LOCK (trans);
+    gst_superres_live_qos (&GST_SUPERRES (trans)->live, timestamp, diff);
+    GST_OBJECT_UNLOCK (trans);
+  }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_NAVIGATION && filter->negotiated &&
+      gst_navigation_event_get_coordinates (event, &x, &y)) {
+    event = gst_event_make_writable (event);
+    gst_navigation_event_set_coordinates (event,
+        x * GST_VIDEO_INFO_WIDTH (&filter->in_info) / GST_VIDEO_INFO_WIDTH (&filter->out_info),
+        y * GST_VIDEO_INFO_HEIGHT (&filter->in_info) / GST_VIDEO_INFO_HEIGHT (&filter->out_info));
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->src_event (trans, event);
+}
+
+/* Metas that only describe the picture (video, orientation, colorspace tags) are copied;
+ * those that also carry sizes or positions (regions of interest) are scaled to the output
+ * with their own transform, as videoscale does; others go to the base class. */
+static gboolean
+gst_superres_transform_meta (GstBaseTransform *trans, GstBuffer *outbuf, GstMeta *meta,
+    GstBuffer *inbuf)
+{
+  static const char *const picture_tags[] = { GST_META_TAG_VIDEO_STR,
+    GST_META_TAG_VIDEO_ORIENTATION_STR, GST_META_TAG_VIDEO_COLORSPACE_STR,
+    GST_META_TAG_VIDEO_SIZE_STR, NULL };
+  const GstMetaInfo *info = meta->info;
+  const char *const *tags = gst_meta_api_type_get_tags (info->api);
+  for (; tags && *tags; tags++)
+    if (!g_strv_contains (picture_tags, *tags))
+      return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->transform_meta (trans,
+          outbuf, meta, inbuf);
+  if (!gst_meta_api_type_has_tag (info->api,
+          g_quark_from_static_string (GST_META_TAG_VIDEO_SIZE_STR)))
+    return TRUE;
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  GstVideoMetaTransform scale = { &filter->in_info, &filter->out_info };
+  if (info->transform_func)
+    info->transform_func (outbuf, meta, inbuf, gst_video_meta_transform_scale_get_quark (),
+        &scale);
+  return FALSE; /* transformed here, not to be copied as well */
+}
+
+/* The latency query: what is upstream, plus the time a frame takes here (measured). */
+static gboolean
+gst_superres_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  if (!GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->query (trans, direction, query))
+    return FALSE;
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY &&
+      !gst_base_transform_is_passthrough (trans)) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (trans);
+    GstSuperres *self = GST_SUPERRES (trans);
+    self->live.live = live;
+    GstClockTime own = self->live.latency;
+    GST_OBJECT_UNLOCK (trans);
+    GST_DEBUG_OBJECT (trans, "adding %" GST_TIME_FORMAT " of latency", GST_TIME_ARGS (own));
+    gst_query_set_latency (query, live, min + own, GST_CLOCK_TIME_IS_VALID (max) ? max + own :
+        max);
+  }
+  return TRUE;
+}
+
+/* Counts the late frames the base class's QoS drops, for "stats". */
+static GstFlowReturn
+gst_superres_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont,
+    GstBuffer *input)
+{
+  GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->submit_input_buffer
+      (trans, is_discont, input);
+  if (ret == GST_BASE_TRANSFORM_FLOW_DROPPED) {
+    GST_OBJECT_LOCK (trans);
+    GST_SUPERRES (trans)->dropped++;
+    GST_OBJECT_UNLOCK (trans);
+  }
+  return ret;
+}
+
+static gboolean
+gst_superres_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    if (!input_caps_usable (GST_SUPERRES (trans), caps)) {
+      gst_event_unref (event);
+      return FALSE;
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_superres_parent_class)->sink_event (trans, event);
+}
+
+/* The engine frames run on, published in the active-* properties (NULL: stopped). */
+static void
+set_active_engine (GstSuperres *self, SrEngine *engine)
+{
+  GST_OBJECT_LOCK (self);
+  self->frame_engine = engine;
+  g_free (self->active_backend);
+  g_free (self->active_device);
+  g_free (self->active_precision);
+  self->active_backend = engine ? g_strdup (sr_backend_kind_name (sr_engine_get_backend (engine)))
+      : NULL;
+  self->active_device = engine ? g_strdup (sr_engine_get_device_name (engine)) : NULL;
+  self->active_precision = engine ? g_strdup (sr_engine_get_precision (engine)) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  const char *active[] = { "active-backend", "active-device", "active-precision" };
+  for (guint i = 0; i < G_N_ELEMENTS (active); i++)
+    g_object_notify (G_OBJECT (self), active[i]);
 }
 
 static gboolean
@@ -210,8 +326,10 @@ gst_superres_start (GstBaseTransform *trans)
   GST_INFO_OBJECT (self, "running on the %s backend (%s)",
       sr_backend_kind_name (sr_engine_get_backend (self->engine)),
       sr_engine_get_device_name (self->engine));
+  set_active_engine (self, self->engine);
   GST_OBJECT_LOCK (self);
-  self->frames = 0;
+  self->frames = self->dropped = self->degraded = 0;
+  gst_superres_live_reset (&self->live);
   self->sum_depth = self->sum_macs_fraction = self->sum_seconds = 0;
   self->boost = 0;
   GST_OBJECT_UNLOCK (self);
@@ -229,8 +347,74 @@ static gboolean
 gst_superres_stop (GstBaseTransform *trans)
 {
   GstSuperres *self = GST_SUPERRES (trans);
+  set_active_engine (self, NULL);
   g_clear_pointer (&self->engine, sr_engine_free);
+  g_clear_pointer (&self->cpu_engine, sr_engine_free);
   g_clear_pointer (&self->model, sr_model_free);
+  g_clear_pointer (&self->luma_x2, g_free);
+  return TRUE;
+}
+
+static void account_time (GstSuperres *self, double seconds, gboolean degraded);
+
+/* Live: the first frame's latency must be known before it arrives, so a blank frame of the
+ * negotiated size goes through the network once (x 1.25 for the chroma it does not time). */
+static void
+measure_latency (GstSuperres *self, const GstVideoInfo *in_info)
+{
+  /* the pipeline's latency query may not have come through here yet: ask upstream */
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM (self)->sinkpad, query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  GST_OBJECT_LOCK (self);
+  self->live.live = live;
+  gboolean needed = live && self->live.full_mean == 0;
+  GST_OBJECT_UNLOCK (self);
+  if (!needed)
+    return;
+  const int w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
+  const int bits = GST_VIDEO_FORMAT_INFO_DEPTH (in_info->finfo, 0), sample = bits > 8 ? 2 : 1;
+  const int shift = GST_VIDEO_FORMAT_INFO_SHIFT (in_info->finfo, 0);
+  SrPlane src = { g_malloc0 ((gsize) w * h * sample), w, h, (gsize) w * sample, sample, bits,
+    shift };
+  SrPlane dst = { g_malloc ((gsize) 4 * w * h * sample), 2 * w, 2 * h, (gsize) 2 * w * sample,
+    sample, bits, shift };
+  gint64 t0 = g_get_monotonic_time ();
+  if (sr_engine_upscale_luma (self->frame_engine, &src, &dst, NULL))
+    account_time (self, 1.25 * (g_get_monotonic_time () - t0) / 1e6, FALSE);
+  g_free (src.data);
+  g_free (dst.data);
+}
+
+/* 10-bit video on a GPU backend (8-bit only there) runs on a CPU engine of its own, made the
+ * first time, with a warning; other formats on the engine started. */
+static gboolean
+choose_frame_engine (GstSuperres *self, int bits)
+{
+  SrEngine *engine = self->engine;
+  if (bits > 8 && sr_engine_get_backend (self->engine) != SR_BACKEND_CPU) {
+    if (!self->cpu_engine) {
+      GError *error = NULL;
+      GST_OBJECT_LOCK (self);
+      SrEngineConfig config = { SR_BACKEND_CPU, self->n_threads, 0, NULL };
+      GST_OBJECT_UNLOCK (self);
+      self->cpu_engine = sr_engine_new (self->model, &config, &error);
+      if (!self->cpu_engine) {
+        GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the cpu backend for %d-bit "
+                "video.", bits), ("%s", error->message));
+        g_clear_error (&error);
+        return FALSE;
+      }
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("%d-bit video runs on the CPU: the %s "
+              "backend takes 8-bit video only.", bits,
+              sr_backend_kind_name (sr_engine_get_backend (self->engine))), (NULL));
+    }
+    engine = self->cpu_engine;
+  }
+  if (engine != self->frame_engine)
+    set_active_engine (self, engine);
   return TRUE;
 }
 
@@ -238,22 +422,48 @@ static gboolean
 gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
     GstCaps *outcaps, GstVideoInfo *out_info)
 {
+  GstSuperres *self = GST_SUPERRES (filter);
+  const int w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
+  const int W = GST_VIDEO_INFO_WIDTH (out_info), H = GST_VIDEO_INFO_HEIGHT (out_info);
   if (GST_VIDEO_INFO_FORMAT (in_info) != GST_VIDEO_INFO_FORMAT (out_info) ||
-      GST_VIDEO_INFO_WIDTH (out_info) != SCALE * GST_VIDEO_INFO_WIDTH (in_info) ||
-      GST_VIDEO_INFO_HEIGHT (out_info) != SCALE * GST_VIDEO_INFO_HEIGHT (in_info)) {
-    GST_ERROR_OBJECT (filter, "output caps %" GST_PTR_FORMAT " are not x%d of %" GST_PTR_FORMAT,
-        outcaps, SCALE, incaps);
+      !gst_superres_size_ok (w, h, W, H)) {
+    GST_ERROR_OBJECT (filter, "output caps %" GST_PTR_FORMAT " are not 1x to 2x of %"
+        GST_PTR_FORMAT, outcaps, incaps);
     return FALSE;
   }
-  GstSuperres *self = GST_SUPERRES (filter);
+  /* the input size asked downstream: the buffers go through untouched */
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (filter), W == w && H == h);
+  self->resample = (W != GST_SUPERRES_MAX_SCALE * w || H != GST_SUPERRES_MAX_SCALE * h) &&
+      !(W == w && H == h);
+  const GstVideoFormatInfo *finfo = out_info->finfo;
+  const int bits = GST_VIDEO_FORMAT_INFO_DEPTH (finfo, 0);
+  if (!choose_frame_engine (self, bits))
+    return FALSE;
   GError *error = NULL;
-  if (self->engine && !sr_engine_check_frame_size (self->engine, GST_VIDEO_INFO_WIDTH (in_info),
-          GST_VIDEO_INFO_HEIGHT (in_info), &error)) {
+  if (!(W == w && H == h) && !sr_engine_check_frame_size (self->frame_engine, w, h, &error)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames of %dx%d are too large to upscale.",
-            GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info)), ("%s", error->message));
+            w, h), ("%s", error->message));
     g_clear_error (&error);
     return FALSE;
   }
+  g_clear_pointer (&self->luma_x2, g_free);
+  if (self->resample) {
+    const int sample = bits > 8 ? 2 : 1;
+    SrPlane p = { NULL, GST_SUPERRES_MAX_SCALE * w, GST_SUPERRES_MAX_SCALE * h,
+      (gsize) GST_SUPERRES_MAX_SCALE * w * sample, sample, bits,
+      GST_VIDEO_FORMAT_INFO_SHIFT (finfo, 0) };
+    p.data = self->luma_x2 = g_try_malloc (p.stride * p.height);
+    if (!p.data) {
+      GST_ERROR_OBJECT (filter, "cannot allocate the %dx%d intermediate picture", p.width,
+          p.height);
+      return FALSE;
+    }
+    self->luma_x2_plane = p;
+  }
+  if (W != w || H != h)
+    measure_latency (self, in_info);
+  GST_INFO_OBJECT (filter, "%dx%d -> %dx%d: %s", w, h, W, H, W == w && H == h ? "passthrough"
+      : self->resample ? "network x2, then resampled" : "network x2");
   return TRUE;
 }
 
@@ -266,7 +476,13 @@ frame_component (GstVideoFrame *frame, int comp)
     GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp),
     GST_VIDEO_FRAME_COMP_STRIDE (frame, comp),
     GST_VIDEO_FRAME_COMP_PSTRIDE (frame, comp),
+    GST_VIDEO_FRAME_COMP_DEPTH (frame, comp),
+    GST_VIDEO_FORMAT_INFO_SHIFT (frame->info.finfo, comp),
   };
+  /* GStreamer 1.22 gives the V of P010 one byte into the pair, where a 16-bit sample cannot
+   * start: it is the second word */
+  if (p.bits > 8 && GST_VIDEO_FORMAT_INFO_POFFSET (frame->info.finfo, comp) % 2)
+    p.data++;
   return p;
 }
 
@@ -290,7 +506,7 @@ static void
 account_frame (GstSuperres *self, GstClockTime pts)
 {
   SrFrameStats st;
-  sr_engine_get_stats (self->engine, &st);
+  sr_engine_get_stats (self->frame_engine, &st);
   double fraction = st.macs_per_pixel_full > 0 ? st.macs_per_pixel / st.macs_per_pixel_full : 1;
   GST_OBJECT_LOCK (self);
   steer_threshold (self, &st);
@@ -311,7 +527,11 @@ account_frame (GstSuperres *self, GstClockTime pts)
     gst_value_array_append_value (&depths, &v);
   }
   g_value_unset (&v);
+  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
   GstStructure *s = gst_structure_new ("superres-stats", "pts", G_TYPE_UINT64, pts,
+      "running-time", G_TYPE_UINT64,
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts),
+      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts),
       "exit-threshold", G_TYPE_DOUBLE, threshold, "tiles", G_TYPE_INT, st.n_tiles,
       "mean-depth", G_TYPE_DOUBLE, st.mean_depth, "max-depth", G_TYPE_INT, st.max_depth,
       "macs-per-pixel", G_TYPE_DOUBLE, st.macs_per_pixel,
@@ -321,27 +541,87 @@ account_frame (GstSuperres *self, GstClockTime pts)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* Interpolation to the output size: chroma always, luma for a degraded frame. */
+static gboolean
+interpolate (GstSuperres *self, SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error)
+{
+  return self->resample ? sr_engine_resample (engine, src, dst, error)
+      : sr_engine_bicubic_x2 (engine, src, dst, error);
+}
+
+/* The clock's running time now, or GST_CLOCK_TIME_NONE without a clock. */
+static GstClockTime
+clock_running_time (GstElement *element)
+{
+  GstClock *clock = gst_element_get_clock (element);
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  GstClockTime now = gst_clock_get_time (clock), base = gst_element_get_base_time (element);
+  gst_object_unref (clock);
+  return now > base ? now - base : 0;
+}
+
+/* Records how long a frame took; a frame through the network that needs more latency than
+ * reported posts a latency message, so the pipeline asks again. */
+static void
+account_time (GstSuperres *self, double seconds, gboolean degraded)
+{
+  gboolean has_exits = sr_model_get_max_depth (self->model) > 0;
+  GST_OBJECT_LOCK (self);
+  self->degraded += degraded;
+  double budget = self->target_fps > 0 ? 1 / self->target_fps : 0;
+  gboolean grew = gst_superres_live_account (&self->live, seconds, degraded, budget, has_exits);
+  GstClockTime latency = self->live.latency;
+  GST_OBJECT_UNLOCK (self);
+  if (grew) {
+    GST_INFO_OBJECT (self, "latency now %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  }
+}
+
 static GstFlowReturn
 gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVideoFrame *out)
 {
   GstSuperres *self = GST_SUPERRES (filter);
   GError *error = NULL;
   SrPlane src = frame_component (in, 0), dst = frame_component (out, 0);
+  GstClockTime rt = gst_segment_to_running_time (&GST_BASE_TRANSFORM (self)->segment,
+      GST_FORMAT_TIME, GST_BUFFER_PTS (in->buffer));
+  GstClockTime now = clock_running_time (GST_ELEMENT (self));
+  gboolean has_exits = sr_model_get_max_depth (self->model) > 0;
   GST_OBJECT_LOCK (self);
   double threshold = (self->exit_threshold >= 0 ? self->exit_threshold
       : sr_model_get_default_exit_threshold (self->model)) + self->boost;
   self->last_threshold = threshold;
+  gboolean degrade = gst_superres_live_should_degrade (&self->live, rt, now,
+      self->target_fps > 0 ? 1 / self->target_fps : 0, has_exits);
+  GST_LOG_OBJECT (self, "running time %" GST_TIME_FORMAT ", clock %" GST_TIME_FORMAT
+      ", frames take %.1f ms, latency %" GST_TIME_FORMAT "%s", GST_TIME_ARGS (rt),
+      GST_TIME_ARGS (now), 1000 * self->live.full_mean, GST_TIME_ARGS (self->live.latency),
+      degrade ? ": degraded" : "");
   GST_OBJECT_UNLOCK (self);
-  sr_engine_set_exit_threshold (self->engine, threshold);
-  gboolean ok = sr_engine_upscale_luma (self->engine, &src, &dst, &error);
-  if (ok)
+  SrEngine *engine = self->frame_engine;
+  sr_engine_set_exit_threshold (engine, threshold);
+  gint64 t0 = g_get_monotonic_time ();
+  /* other sizes than 2x: the network's 2x luma resampled, the chroma resampled directly;
+   * a frame that would be late: the luma interpolated too */
+  gboolean ok;
+  if (degrade)
+    ok = interpolate (self, engine, &src, &dst, &error);
+  else if (self->resample)
+    ok = sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
+        sr_engine_resample (engine, &self->luma_x2_plane, &dst, &error);
+  else
+    ok = sr_engine_upscale_luma (engine, &src, &dst, &error);
+  if (ok && !degrade)
     account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {
     src = frame_component (in, c);
     dst = frame_component (out, c);
-    ok = sr_engine_bicubic_x2 (self->engine, &src, &dst, &error);
+    ok = interpolate (self, engine, &src, &dst, &error);
   }
-  g_autofree char *failover = sr_engine_take_failover_note (self->engine);
+  g_autofree char *failover = sr_engine_take_failover_note (engine);
   if (failover)
     GST_ELEMENT_WARNING (self, LIBRARY, FAILED, ("The GPU backend failed; continuing on the CPU."),
         ("%s", failover));
@@ -350,6 +630,7 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
     g_clear_error (&error);
     return GST_FLOW_ERROR;
   }
+  account_time (self, (g_get_monotonic_time () - t0) / 1e6, degrade);
   return GST_FLOW_OK;
 }
 
@@ -436,10 +717,21 @@ gst_superres_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_POST_STATS:
       g_value_set_boolean (value, self->post_stats);
       break;
+    case PROP_ACTIVE_BACKEND:
+      g_value_set_string (value, self->active_backend);
+      break;
+    case PROP_ACTIVE_DEVICE:
+      g_value_set_string (value, self->active_device);
+      break;
+    case PROP_ACTIVE_PRECISION:
+      g_value_set_string (value, self->active_precision);
+      break;
     case PROP_STATS: {
       double n = MAX (self->frames, 1);
       g_value_take_boxed (value, gst_structure_new ("superres-stats",
               "frames", G_TYPE_UINT64, self->frames,
+              "dropped", G_TYPE_UINT64, self->dropped,
+              "degraded", G_TYPE_UINT64, self->degraded,
               "exit-threshold", G_TYPE_DOUBLE, self->last_threshold,
               "mean-depth", G_TYPE_DOUBLE, self->sum_depth / n,
               "macs-fraction", G_TYPE_DOUBLE, self->sum_macs_fraction / n,
@@ -458,6 +750,9 @@ gst_superres_finalize (GObject *object)
   GstSuperres *self = GST_SUPERRES (object);
   g_free (self->model_path);
   g_free (self->device);
+  g_free (self->active_backend);
+  g_free (self->active_device);
+  g_free (self->active_precision);
   G_OBJECT_CLASS (gst_superres_parent_class)->finalize (object);
 }
 
@@ -512,19 +807,39 @@ gst_superres_class_init (GstSuperresClass *klass)
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Stats",
-          "Running means since start: frames, exit-threshold, mean-depth, macs-fraction "
-          "(spent / full depth), ms-per-frame", GST_TYPE_STRUCTURE,
+          "Since start: frames (through the network), degraded (late frames upscaled "
+          "bicubically instead), dropped (late frames dropped by QoS, with qos=true), and "
+          "running means over the network's frames: exit-threshold, mean-depth, "
+          "macs-fraction (spent / full depth), ms-per-frame", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_BACKEND,
+      g_param_spec_string ("active-backend", "Active backend",
+          "The backend running the network (cpu, vulkan, opencl); NULL when stopped", NULL,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_DEVICE,
+      g_param_spec_string ("active-device", "Active device",
+          "The device the backend runs on, e.g. \"cpu: 2 threads, bf16 amx kernels\" or the "
+          "GPU's name; NULL when stopped", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_PRECISION,
+      g_param_spec_string ("active-precision", "Active precision",
+          "The arithmetic the network runs in: fp32, bf16, int16 or int8; NULL when stopped",
+          NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
-  gst_element_class_set_static_metadata (element_class, "Super-resolution x2",
-      "Filter/Effect/Converter/Video/Scaler",
-      "Upscales video x2 with a small neural network (luma) and bicubic chroma",
+  gst_element_class_set_static_metadata (element_class, "Super-resolution",
+      "Filter/Converter/Video/Scaler",
+      "Upscales video up to x2 with a small neural network (luma) and bicubic chroma",
       "gst-superres developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_type_mark_as_plugin_api (GST_TYPE_SUPERRES_BACKEND, 0);
 
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_superres_transform_caps);
+  trans_class->fixate_caps = GST_DEBUG_FUNCPTR (gst_superres_fixate_caps);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_superres_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_superres_src_event);
+  trans_class->transform_meta = GST_DEBUG_FUNCPTR (gst_superres_transform_meta);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_superres_submit_input_buffer);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_superres_query);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_superres_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_superres_stop);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_superres_transform);
@@ -537,4 +852,6 @@ gst_superres_init (GstSuperres *self)
 {
   self->backend = SR_BACKEND_AUTO;
   self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
+  /* late frames are degraded (bicubic), not dropped; qos=true brings dropping back */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }

@@ -9,5 +9,5 @@ plugin_init (GstPlugin *plugin)
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, superres,
-    "Real-time video super-resolution", plugin_init, PACKAGE_VERSION, "LGPL", "gst-superres",
-    "https://example.invalid/gst-superres")
+    "Real-time video super-resolution", plugin_init, PACKAGE_VERSION, "LGPL", GST_PACKAGE_NAME,
+    GST_PACKAGE_ORIGIN)

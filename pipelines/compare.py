@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """superres vs bicubic on a clip: the clip's frames are the ground truth.
 
-  pipelines/compare.py CLIP [--frames 30] [--start 0] [--cache DIR] [--json OUT] [--min-gain DB]
+  pipelines/compare.py CLIP [--frames 30] [--start 0] [--scale 2] [--cache DIR] [--json OUT]
+                      [--min-gain DB]
 
-Decodes --frames frames from frame --start once (cached as raw I420 in --cache), makes the 2x
-bicubic-downscaled LR (PIL antialiased, per plane: the SR convention), then in one run
-measures with `qualitymeter` against the original:
-  superres   the LR through `superres`
-  bicubic    PIL's bicubic x2 of the LR (the SR convention's baseline; cached)
+Decodes --frames frames from frame --start once (cached as raw I420 in --cache), makes the
+--scale bicubic-downscaled LR (PIL antialiased, per plane: the SR convention; --scale 1.5 is
+the ratio of 720p -> 1080p), then in one run measures with `qualitymeter` against the original:
+  superres   the LR through `superres`, asked for the original size by a capsfilter
+  bicubic    PIL's bicubic of the LR to the original size (the SR convention's baseline; cached)
   videoscale the LR through `videoscale method=catrom`, what a GStreamer user has today
 Prints PSNR (Y and all planes), SSIM (Y) and fps (time inside the upscaling element, from
 pad probes). With --min-gain, exits 1 when superres gains less than that many dB of Y PSNR
@@ -34,9 +35,12 @@ def resize(plane, w, h):
     return np.asarray(Image.fromarray(plane).resize((w, h), Image.BICUBIC))
 
 
-def prepare(clip, frames, cache, start=0):
+def prepare(clip, frames, cache, start=0, scale=2.0):
     """Decode once into cache: HR frames (cropped to even size) and their LR. Returns meta."""
+    cache = os.path.abspath(cache)  # the meta keeps paths: valid from any directory
     name = '%s-%d-%d' % (os.path.basename(clip).replace('.', '_'), start, frames)
+    if scale != 2:
+        name += '-x%g' % scale
     meta_path = os.path.join(cache, name + '.json')
     if os.path.exists(meta_path):
         with open(meta_path) as f:
@@ -58,8 +62,9 @@ def prepare(clip, frames, cache, start=0):
         sys.exit('%s: no frames decoded' % clip)
     h, w = decoded[0][0].shape
     w, h = w - w % 2, h - h % 2
-    lw, lh = w // 2, h // 2
+    lw, lh = int(w / scale / 2 + 0.5) * 2, int(h / scale / 2 + 0.5) * 2
     meta = {'clip': clip, 'frames': len(decoded), 'width': w, 'height': h, 'fps': fps,
+            'lr_width': lw, 'lr_height': lh,
             'hr': os.path.join(cache, name + '-hr.i420'), 'lr': os.path.join(cache, name + '-lr.i420'),
             'bicubic': os.path.join(cache, name + '-bicubic.i420')}
     cw, ch = (lw + 1) // 2, (lh + 1) // 2
@@ -80,11 +85,12 @@ def measure(meta, upscaler, test='lr'):
     """Run the `test` frames (LR through the element named `up` in `upscaler`, or already
     upscaled ones with upscaler None) into qualitymeter against the HR frames."""
     w, h, fps = meta['width'], meta['height'], meta['fps']
+    lw, lh = meta.get('lr_width', w // 2), meta.get('lr_height', h // 2)
     parse = 'rawvideoparse format=i420 width=%d height=%d framerate=%d/%d'
     if upscaler is None:
         test_src = 'filesrc location="%s" ! %s ! identity name=up' % (meta[test], parse % (w, h, *fps))
     else:
-        test_src = 'filesrc location="%s" ! %s ! %s' % (meta[test], parse % (w // 2, h // 2, *fps), upscaler)
+        test_src = 'filesrc location="%s" ! %s ! %s' % (meta[test], parse % (lw, lh, *fps), upscaler)
     desc = ('qualitymeter name=q ! fakesink '
             'filesrc location="%s" ! %s ! q.reference ' % (meta['hr'], parse % (w, h, *fps)) +
             '%s ! q.test' % test_src)
@@ -107,6 +113,8 @@ def main():
     ap.add_argument('clip')
     ap.add_argument('--frames', type=int, default=30)
     ap.add_argument('--start', type=int, default=0, help='skip this many frames first')
+    ap.add_argument('--scale', type=float, default=2.0,
+                    help='upscaling factor, from 1 to 2 (the LR is the original divided by it)')
     ap.add_argument('--cache', default=os.path.join(HERE, '..', 'builddir', 'clip-cache'))
     ap.add_argument('--props', default='', help='superres properties')
     ap.add_argument('--json', help='write the results here')
@@ -116,15 +124,16 @@ def main():
         print('SKIP: %s is not here (the shared clips exist only on the developers\' machines)' % args.clip)
         return 77
     Gst.init(None)
-    meta = prepare(args.clip, args.frames, args.cache, args.start)
+    meta = prepare(args.clip, args.frames, args.cache, args.start, args.scale)
     w, h = meta['width'], meta['height']
+    lw, lh = meta.get('lr_width', w // 2), meta.get('lr_height', h // 2)
     results = {
-        'superres': measure(meta, 'superres name=up %s' % args.props),
+        'superres': measure(meta, 'superres name=up %s ! video/x-raw,width=%d,height=%d' % (args.props, w, h)),
         'bicubic': measure(meta, None, 'bicubic'),
         'videoscale': measure(meta, 'videoscale name=up method=catrom ! video/x-raw,width=%d,height=%d' % (w, h)),
     }
     results['bicubic']['fps'] = None  # computed offline by PIL
-    print('%s: %d frames, %dx%d -> %dx%d' % (os.path.basename(args.clip), meta['frames'], w // 2, h // 2, w, h))
+    print('%s: %d frames, %dx%d -> %dx%d' % (os.path.basename(args.clip), meta['frames'], lw, lh, w, h))
     print('%-10s %9s %9s %8s %7s' % ('', 'PSNR-Y', 'PSNR-all', 'SSIM-Y', 'fps'))
     for name, r in results.items():
         fps = '%7.1f' % r['fps'] if r['fps'] is not None else '      -'

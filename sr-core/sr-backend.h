@@ -15,6 +15,12 @@ typedef struct {
       double exit_threshold, SrFrameStats *stats, GError **error);
   void (*destroy) (gpointer state);
   const char *(*device_name) (gpointer state);
+  /* optional: the arithmetic the network runs in ("fp32", "bf16", "int16", "int8"); NULL: fp32 */
+  const char *(*precision_name) (gpointer state);
+  /* optional: run fn over [0, n_rows) in bands on the backend's CPU threads (the
+   * resampler); without it, one call on the caller's thread */
+  void (*run_rows) (gpointer state, int n_rows, void (*fn) (gpointer ctx, int y0, int y1),
+      gpointer ctx);
   /* optional: sr_bicubic_x2 on the device; planes already checked */
   gboolean (*bicubic_x2) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
   /* the working memory (host and device) it allocates for frames of that size, beyond

@@ -19,7 +19,8 @@ first_tap (int o)
 gboolean
 sr_bicubic_x2_check (const SrPlane *src, const SrPlane *dst, GError **error)
 {
-  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
+  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error) ||
+      !sr_planes_same_samples (src, dst, error))
     return FALSE;
   if (dst->width > 2 * src->width || dst->width < 2 * src->width - 1 ||
       dst->height > 2 * src->height || dst->height < 2 * src->height - 1) {
@@ -45,6 +46,17 @@ horizontal (const SrPlane *src, int y, int width, gint32 *out)
   const guint8 *row = src->data + (gsize) y * src->stride;
   const int ps = src->pixel_stride, last = src->width - 1;
   int x = 0;
+  if (sr_plane_is_wide (src)) {
+    /* 16-bit samples (up to 16 x 140 x 140 stays within 32 bits): the plain loop */
+    for (; x < width; x++) {
+      int x0 = first_tap (x), acc = 0;
+      for (int t = 0; t < 4; t++)
+        acc += taps[x & 1][t] * sr_plane_get (src, (gsize) y * src->stride +
+            (gsize) CLAMP (x0 + t, 0, last) * ps);
+      out[x] = acc;
+    }
+    return;
+  }
   /* outputs whose taps all lie inside: first_tap (x) >= 0 and first_tap (x) + 3 <= last */
   const int inner0 = 4, inner1 = MIN (width, 2 * last - 4);
   for (; x < MIN (inner0, width); x++) {
@@ -82,11 +94,14 @@ sr_bicubic_x2_rows (const SrPlane *src, SrPlane *dst, int y0, int y1, gint32 *tm
     for (int t = 0; t < 4; t++)
       rows[t] = tmp + (gsize) (CLAMP (f + t, 0, src->height - 1) - s0) * dst->width;
     guint8 *out = dst->data + (gsize) y * dst->stride;
-    const int *w = taps[y & 1];
+    const int *w = taps[y & 1], max = sr_plane_max (dst);
     for (int x = 0; x < dst->width; x++) {
       gint32 acc = w[0] * rows[0][x] + w[1] * rows[1][x] + w[2] * rows[2][x] + w[3] * rows[3][x];
-      int v = (acc + 8192) >> 14;
-      out[(gsize) x * dst->pixel_stride] = CLAMP (v, 0, 255);
+      int v = CLAMP ((acc + 8192) >> 14, 0, max);
+      if (max == 255)
+        out[(gsize) x * dst->pixel_stride] = v;
+      else
+        sr_plane_put (dst, (out - dst->data) + (gsize) x * dst->pixel_stride, v);
     }
   }
 }

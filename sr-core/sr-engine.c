@@ -2,6 +2,7 @@
  * that fails on a frame is replaced by the CPU backend, which redoes that frame. */
 #include "sr-backend.h"
 #include "sr-plane-private.h"
+#include "sr-resample-private.h"
 
 struct _SrEngine {
   const SrModel *model;
@@ -148,6 +149,12 @@ sr_engine_get_device_name (const SrEngine *engine)
 }
 
 const char *
+sr_engine_get_precision (const SrEngine *engine)
+{
+  return engine->ops->precision_name ? engine->ops->precision_name (engine->state) : "fp32";
+}
+
+const char *
 sr_engine_get_fallback_note (const SrEngine *engine)
 {
   g_return_val_if_fail (engine != NULL, NULL);
@@ -232,6 +239,14 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
     return FALSE;
+  if (!sr_planes_same_samples (src, dst, error))
+    return FALSE;
+  if (sr_plane_is_wide (src) && engine->ops->kind != SR_BACKEND_CPU) {
+    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "the %s backend takes 8-bit planes only; "
+        "%d-bit video runs on the cpu backend", sr_backend_kind_name (engine->ops->kind),
+        src->bits);
+    return FALSE;
+  }
   const int s = engine->model->scale;
   if (dst->width != src->width * s || dst->height != src->height * s) {
     g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "destination %dx%d is not %dx the source %dx%d",
@@ -262,7 +277,8 @@ sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError
   g_return_val_if_fail (src != NULL, FALSE);
   g_return_val_if_fail (dst != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!engine->ops->bicubic_x2)
+  /* the GPU backends' bicubic takes bytes: wider samples are done here */
+  if (!engine->ops->bicubic_x2 || (sr_plane_is_wide (src) && engine->ops->kind != SR_BACKEND_CPU))
     return sr_bicubic_x2 (src, dst, error);
   if (!sr_bicubic_x2_check (src, dst, error))
     return FALSE;
@@ -270,6 +286,38 @@ sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError
   if (engine->ops->bicubic_x2 (engine->state, src, dst, &failure))
     return TRUE;
   return fail_over (engine, failure, error) && sr_engine_bicubic_x2 (engine, src, dst, error);
+}
+
+typedef struct {
+  SrResamplePlan plan;
+  const SrPlane *src;
+  SrPlane *dst;
+} ResampleJob;
+
+static void
+resample_band (gpointer ctx, int y0, int y1)
+{
+  ResampleJob *job = ctx;
+  sr_resample_rows (&job->plan, job->src, job->dst, y0, y1);
+}
+
+gboolean
+sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
+{
+  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (src != NULL, FALSE);
+  g_return_val_if_fail (dst != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!sr_resample_check (src, dst, error))
+    return FALSE;
+  ResampleJob job = { .src = src, .dst = dst };
+  sr_resample_plan_best (&job.plan, src, dst);
+  if (engine->ops->run_rows)
+    engine->ops->run_rows (engine->state, dst->height, resample_band, &job);
+  else
+    resample_band (&job, 0, dst->height);
+  sr_resample_plan_clear (&job.plan);
+  return TRUE;
 }
 
 void

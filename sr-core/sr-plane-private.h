@@ -4,8 +4,40 @@
 
 #include "sr-core/sr-core.h"
 
-/* A usable plane: data, positive size, stride covering a row. `what` names it in errors. */
+/* Whether samples are 16-bit words (more than 8 bits), and the largest sample value. */
+static inline gboolean
+sr_plane_is_wide (const SrPlane *p)
+{
+  return p->bits > 8;
+}
+
+static inline int
+sr_plane_max (const SrPlane *p)
+{
+  return p->bits > 8 ? (1 << p->bits) - 1 : 255;
+}
+
+/* The sample `offset` bytes into the plane's data, and storing one (within 0..max). */
+static inline int
+sr_plane_get (const SrPlane *p, gsize offset)
+{
+  return p->bits > 8 ? *(const guint16 *) (p->data + offset) >> p->shift : p->data[offset];
+}
+
+static inline void
+sr_plane_put (const SrPlane *p, gsize offset, int v)
+{
+  if (p->bits > 8)
+    *(guint16 *) (p->data + offset) = v << p->shift;
+  else
+    p->data[offset] = v;
+}
+
+/* A usable plane: data, positive size, stride covering a row, a sample format it names.
+ * `what` names it in errors. */
 gboolean sr_plane_check (const SrPlane *p, const char *what, GError **error);
+/* Both planes hold samples of the same bits and shift. */
+gboolean sr_planes_same_samples (const SrPlane *a, const SrPlane *b, GError **error);
 /* A strided plane to tightly packed rows (width bytes each), and rows `in_stride` apart back
  * into a strided plane: what GPU backends upload and download. */
 void sr_plane_pack (const SrPlane *src, guint8 *out);

@@ -5,11 +5,29 @@
 gboolean
 sr_plane_check (const SrPlane *p, const char *what, GError **error)
 {
-  if (!p || !p->data || p->width < 1 || p->height < 1 || p->pixel_stride < 1 ||
-      p->stride < (gsize) (p->width - 1) * p->pixel_stride + 1) {
+  if (p && (p->bits < 0 || p->bits > 16 || p->shift < 0 ||
+          (p->bits > 8 ? p->bits + p->shift > 16 : p->shift != 0))) {
+    g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "%s plane has %d-bit samples shifted by %d",
+        what, p->bits, p->shift);
+    return FALSE;
+  }
+  const int sample = p && p->bits > 8 ? 2 : 1;
+  if (!p || !p->data || p->width < 1 || p->height < 1 || p->pixel_stride < sample ||
+      p->stride < (gsize) (p->width - 1) * p->pixel_stride + sample) {
     g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "%s plane is invalid (%dx%d, stride %"
         G_GSIZE_FORMAT ", pixel stride %d)", what, p ? p->width : 0, p ? p->height : 0,
         p ? p->stride : 0, p ? p->pixel_stride : 0);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+sr_planes_same_samples (const SrPlane *a, const SrPlane *b, GError **error)
+{
+  if (MAX (a->bits, 8) != MAX (b->bits, 8) || a->shift != b->shift) {
+    g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "source and destination samples differ "
+        "(%d and %d bits)", MAX (a->bits, 8), MAX (b->bits, 8));
     return FALSE;
   }
   return TRUE;

@@ -22,6 +22,7 @@ typedef struct {
   SrPrecision precision;  /* the precision the net runs in */
   /* plain path: scratch per worker (fp32 or low precision); ghost path: its own state */
   float **scratch;
+  float **fp32_scratch;   /* with lowp: the fp32 path's, made for the first wide frame */
   SrLowpNet *lowp;        /* the plain net in bf16, int16 or int8, when chosen */
   SrCpuGhost *ghost;
 } SrCpu;
@@ -33,6 +34,9 @@ cpu_destroy (gpointer state)
   for (int i = 0; cpu->scratch && i < cpu->n_threads; i++)
     g_free (cpu->scratch[i]);
   g_free (cpu->scratch);
+  for (int i = 0; cpu->fp32_scratch && i < cpu->n_threads; i++)
+    g_free (cpu->fp32_scratch[i]);
+  g_free (cpu->fp32_scratch);
   if (cpu->ghost)
     sr_cpu_ghost_free (cpu->ghost);
   sr_cpu_pool_free (cpu->pool);
@@ -143,11 +147,19 @@ cpu_device_name (gpointer state)
   return cpu->name;
 }
 
+static const char *
+cpu_precision_name (gpointer state)
+{
+  SrCpu *cpu = state;
+  return sr_precision_name (cpu->precision);
+}
+
 typedef struct {
   SrCpu *cpu;
   const SrPlane *src;
   SrPlane *dst;
   int tiles_x;
+  gboolean fp32; /* the fp32 path, though lowp was chosen: samples of more than 8 bits */
 } PlainFrame;
 
 static void
@@ -157,13 +169,39 @@ plain_tile (gpointer ctx, int t, int worker)
   int tile = f->cpu->tile;
   int x0 = (t % f->tiles_x) * tile, y0 = (t / f->tiles_x) * tile;
   int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
-  if (f->cpu->lowp)
+  if (f->cpu->lowp && !f->fp32)
     sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
         (guint8 *) f->cpu->scratch[worker], f->cpu->dsp.conv.lowp[f->cpu->precision],
         f->cpu->dsp.tail.row);
   else
-    sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h, f->cpu->scratch[worker],
+    sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h,
+        f->fp32 ? f->cpu->fp32_scratch[worker] : f->cpu->scratch[worker],
         f->cpu->dsp.conv.fp32, f->cpu->dsp.tail.row);
+}
+
+/* The low-precision paths take 8-bit values as their input levels: wider samples (10-bit
+ * video) run the fp32 path instead, so the network sees them whole. Its scratch is made the
+ * first time. */
+static gboolean
+ensure_fp32_scratch (SrCpu *cpu, GError **error)
+{
+  if (cpu->fp32_scratch)
+    return TRUE;
+  gsize floats = sr_cpu_ref_scratch_floats (cpu->model, cpu->tile);
+  float **scratch = g_new0 (float *, cpu->n_threads);
+  for (int i = 0; i < cpu->n_threads; i++) {
+    scratch[i] = g_try_new (float, floats);
+    if (!scratch[i]) {
+      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
+          " bytes of fp32 tile scratch", floats * sizeof (float));
+      for (int j = 0; j < i; j++)
+        g_free (scratch[j]);
+      g_free (scratch);
+      return FALSE;
+    }
+  }
+  cpu->fp32_scratch = scratch;
+  return TRUE;
 }
 
 static gboolean
@@ -173,7 +211,10 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
   SrCpu *cpu = state;
   if (cpu->ghost)
     return sr_cpu_ghost_upscale (cpu->ghost, src, dst, exit_threshold, stats, error);
-  PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile };
+  PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile,
+    cpu->lowp && sr_plane_is_wide (src) };
+  if (f.fp32 && !ensure_fp32_scratch (cpu, error))
+    return FALSE;
   int n_tiles = f.tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
   sr_cpu_pool_run (cpu->pool, n_tiles, plain_tile, &f);
   stats->n_tiles = n_tiles;
@@ -181,16 +222,38 @@ cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_
 }
 
 typedef struct {
+  void (*fn) (gpointer ctx, int y0, int y1);
+  gpointer ctx;
+  int n_rows, rows;
+} RowsJob;
+
+static void
+rows_band (gpointer ctx, int band, int worker)
+{
+  RowsJob *job = ctx;
+  int y0 = band * job->rows;
+  job->fn (job->ctx, y0, MIN (y0 + job->rows, job->n_rows));
+}
+
+/* Row bands over the workers, at least 16 rows each: chroma and the resampler. */
+static void
+cpu_run_rows (gpointer state, int n_rows, void (*fn) (gpointer ctx, int y0, int y1),
+    gpointer ctx)
+{
+  SrCpu *cpu = state;
+  RowsJob job = { fn, ctx, n_rows, MAX (16, (n_rows + cpu->n_threads - 1) / cpu->n_threads) };
+  sr_cpu_pool_run (cpu->pool, (n_rows + job.rows - 1) / job.rows, rows_band, &job);
+}
+
+typedef struct {
   const SrPlane *src;
   SrPlane *dst;
-  int rows;
 } ChromaFrame;
 
 static void
-chroma_band (gpointer ctx, int band, int worker)
+chroma_rows (gpointer ctx, int y0, int y1)
 {
   ChromaFrame *f = ctx;
-  int y0 = band * f->rows, y1 = MIN (y0 + f->rows, f->dst->height);
   gint32 *tmp = g_new (gint32, sr_bicubic_x2_scratch (f->dst, y1 - y0));
   sr_bicubic_x2_rows (f->src, f->dst, y0, y1, tmp);
   g_free (tmp);
@@ -200,9 +263,8 @@ chroma_band (gpointer ctx, int band, int worker)
 static gboolean
 cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
 {
-  SrCpu *cpu = state;
-  ChromaFrame f = { src, dst, MAX (16, (dst->height + cpu->n_threads - 1) / cpu->n_threads) };
-  sr_cpu_pool_run (cpu->pool, (dst->height + f.rows - 1) / f.rows, chroma_band, &f);
+  ChromaFrame f = { src, dst };
+  cpu_run_rows (state, dst->height, chroma_rows, &f);
   return TRUE;
 }
 
@@ -220,6 +282,8 @@ const SrBackendOps sr_cpu_backend = {
   .upscale_luma = cpu_upscale_luma,
   .destroy = cpu_destroy,
   .device_name = cpu_device_name,
+  .precision_name = cpu_precision_name,
+  .run_rows = cpu_run_rows,
   .bicubic_x2 = cpu_bicubic_x2,
   .frame_bytes = cpu_frame_bytes,
 };

@@ -15,6 +15,8 @@
  * input is rounded, as in the plain net's bf16 path. The exit decisions do not change (the
  * predictor reads the fp32 luma). */
 #include "sr-cpu-ghost.h"
+#include "sr-cpu-ref.h"
+#include "../sr-plane-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -227,14 +229,18 @@ static void
 fill_input_row (gpointer ctx, int y, int worker)
 {
   Frame *f = ctx;
-  const guint8 *row = f->src->data + (gsize) y * f->src->stride;
+  const SrPlane *src = f->src;
+  const gsize row = (gsize) y * src->stride;
+  const float scale = 1.f / sr_plane_max (src);
   float *out = f->g->input + at (f->g, y, 0);
-  for (int x = 0; x < f->src->width; x++)
-    out[x] = row[(gsize) x * f->src->pixel_stride] * (1.f / 255.f);
-  /* bf16: the luma's integer value (exact) in the first half of a word; 1/255 is in the head */
+  for (int x = 0; x < src->width; x++)
+    out[x] = sr_plane_get (src, row + (gsize) x * src->pixel_stride) * scale;
+  /* bf16: the luma in 8-bit levels in the first half of a word (exact for 8-bit samples,
+   * rounded to bf16's precision for wider ones); 1/255 is in the head */
   guint16 *word = f->g->luma_b ? (guint16 *) (f->g->luma_b + at (f->g, y, 0) * 4) : NULL;
-  for (int x = 0; word && x < f->src->width; x++)
-    word[2 * x] = sr_bf16_from_float (row[(gsize) x * f->src->pixel_stride]);
+  for (int x = 0; word && x < src->width; x++)
+    word[2 * x] = sr_bf16_from_float (sr_plane_is_wide (src) ? out[x] * 255.f :
+        src->data[row + (gsize) x * src->pixel_stride]);
 }
 
 static void
@@ -365,9 +371,12 @@ tail_tile (gpointer ctx, int t, int worker)
           g->layers[0].out_stride, g->pitch, w, res);
     else
       g->conv (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
-    g->tail (res, xs, cs, sr_cpu_pixel (f->src, x0, y), f->src->pixel_stride, w,
-        sr_cpu_pixel (f->dst, 2 * x0, 2 * y), sr_cpu_pixel (f->dst, 2 * x0, 2 * y + 1),
-        f->dst->pixel_stride);
+    if (sr_plane_is_wide (f->dst))
+      sr_cpu_tail_wide (res, xs, cs, g->input + at (g, y, x0), w, f->dst, x0, y);
+    else
+      g->tail (res, xs, cs, sr_cpu_pixel (f->src, x0, y), f->src->pixel_stride, w,
+          sr_cpu_pixel (f->dst, 2 * x0, 2 * y), sr_cpu_pixel (f->dst, 2 * x0, 2 * y + 1),
+          f->dst->pixel_stride);
   }
 }
 

@@ -4,9 +4,26 @@
  * layer shrinks the valid region by its kernel radius; positions outside the frame are
  * reset to zero after each layer, which is what a whole-frame "same" convolution sees. */
 #include "sr-cpu-ref.h"
+#include "../sr-plane-private.h"
 
 #include <math.h>
 #include <string.h>
+
+void
+sr_cpu_tail_wide (const float *res, gsize xs, gsize cs, const float *anchor, int w,
+    const SrPlane *dst, int x0, int y)
+{
+  const float max = sr_plane_max (dst);
+  for (int x = 0; x < w; x++)
+    for (int c = 0; c < 4; c++) {
+      /* clamped as a float first: a huge value must not reach the int conversion */
+      float v = floorf ((res[c * cs + x * xs] + anchor[x]) * max + 0.5f);
+      v = v > 0.f ? v : 0.f;
+      v = v < max ? v : max;
+      sr_plane_put (dst, ((gsize) y * 2 + c / 2) * dst->stride +
+          ((gsize) (x0 + x) * 2 + c % 2) * dst->pixel_stride, (int) v);
+    }
+}
 
 gsize
 sr_cpu_ref_scratch_floats (const SrModel *model, int tile)
@@ -88,12 +105,14 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
   float *input = scratch;
   float *bufs[2] = { input + plane, input + plane + plane * model->max_channels };
 
+  /* samples to [0, 1] (8 bits: x 1/255 as before; wider: their own maximum) */
+  const float in_scale = 1.f / sr_plane_max (src);
   for (int y = 0; y < H; y++)
     for (int x = 0; x < W; x++) {
       int fx = ox + x, fy = oy + y;
       gboolean inside = fx >= 0 && fx < src->width && fy >= 0 && fy < src->height;
-      input[(gsize) y * W + x] = inside ? src->data[fy * src->stride + fx * src->pixel_stride]
-          * (1.f / 255.f) : 0.f;
+      input[(gsize) y * W + x] = inside ? sr_plane_get (src, (gsize) fy * src->stride +
+          (gsize) fx * src->pixel_stride) * in_scale : 0.f;
     }
 
   const float *in = input;
@@ -110,7 +129,11 @@ sr_cpu_ref_run_tile (const SrModel *model, const SrPlane *src, SrPlane *dst, int
 
   /* m == R: `in` holds the 4 sub-pixel residuals (planar) on the tile; anchor, shuffle */
   for (int y = 0; y < h; y++)
-    tail (in + (gsize) (y + R) * W + R, 1, plane, sr_cpu_pixel (src, x0, y0 + y),
-        src->pixel_stride, w, sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y)),
-        sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y) + 1), dst->pixel_stride);
+    if (sr_plane_is_wide (dst))
+      sr_cpu_tail_wide (in + (gsize) (y + R) * W + R, 1, plane, input + (gsize) (y + R) * W + R,
+          w, dst, x0, y0 + y);
+    else
+      tail (in + (gsize) (y + R) * W + R, 1, plane, sr_cpu_pixel (src, x0, y0 + y),
+          src->pixel_stride, w, sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y)),
+          sr_cpu_pixel (dst, 2 * x0, 2 * (y0 + y) + 1), dst->pixel_stride);
 }

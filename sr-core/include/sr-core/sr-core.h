@@ -51,8 +51,9 @@ typedef enum {
                          * or (under AUTO) only software ones */
 } SrError;
 
-/* An 8-bit plane. pixel_stride > 1 addresses one component of an interleaved
- * plane (the U or V of NV12: pixel_stride 2). The caller owns `data`: sr-core reads or
+/* A plane of 8-bit samples, or of more (10-bit video) in 16-bit words. stride and
+ * pixel_stride are in bytes; pixel_stride > 1 addresses one component of an interleaved
+ * plane (the U or V of NV12: 2; of P010: 4). The caller owns `data`: sr-core reads or
  * writes it only during the call it is passed to. */
 typedef struct {
   guint8 *data;
@@ -60,6 +61,11 @@ typedef struct {
   int height;
   gsize stride;
   int pixel_stride;
+  /* 0 or 8: bytes. 9..16: the samples are 16-bit native-endian words holding `bits`
+   * significant bits shifted left by `shift` (I420_10LE: 10 and 0; P010: 10 and 6). The
+   * network then runs in fp32 on the CPU backend; the GPU backends take 8 bits only. */
+  int bits;
+  int shift;
 } SrPlane;
 
 typedef struct _SrModel SrModel;
@@ -137,6 +143,10 @@ SR_API SrBackendKind sr_engine_get_backend (const SrEngine *engine);
 /* The device the engine runs on, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu: 2 threads"
  * (owned by the engine). */
 SR_API const char *sr_engine_get_device_name (const SrEngine *engine);
+/* The arithmetic the network runs in: "fp32" (the GPU backends, the CPU's reference), or the
+ * CPU backend's choice among what the model file allows, "bf16", "int16" or "int8" (static
+ * string). */
+SR_API const char *sr_engine_get_precision (const SrEngine *engine);
 /* Under AUTO, why backends before the one chosen failed to start on a device they found
  * (a backend that found no device is not a failure); NULL if none failed. Owned by the
  * engine. */
@@ -202,6 +212,17 @@ SR_API gboolean sr_bicubic_x2 (const SrPlane *src, SrPlane *dst, GError **error)
 /* The same, bit for bit, on the engine's device (GPU backends), so a frame's chroma does not
  * cost the CPU; on the CPU backend it is sr_bicubic_x2. */
 SR_API gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error);
+
+/* Resamples src to dst's size, any sizes (the element: the network's x2 luma to the size
+ * downstream asked, chroma from the input): bicubic (Keys, a = -0.5) with centres aligned,
+ * its support widened by the scale when shrinking (antialiased), as PIL's
+ * Image.resize(BICUBIC); integer arithmetic, AVX2 where the CPU has it, bit-exact with C.
+ * Runs on the calling thread. */
+SR_API gboolean sr_resample (const SrPlane *src, SrPlane *dst, GError **error);
+/* The same, bit for bit, in row bands on the CPU backend's threads (other backends: on the
+ * calling thread). */
+SR_API gboolean sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
 /* Quality metrics (sr-metrics.c). Planes must have the same size. */

@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Ablations of the training recipe: the same number of steps from the same start for the old
+recipe, each addition alone, and all of them; prints a Markdown table and writes JSON.
+
+  models/train/ablate.py --steps 3000 --out build/ablate [--only old,all] [-- extra train_ghost args]
+
+Each row is one train_ghost.py run (resumable: rerun to finish), final exit only, started from
+the shipped ghost model's weights unless the row says otherwise; PSNR is the exported (EMA where
+kept) net's, in PyTorch, on the bundled Set5 / Set14.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
+
+BASE = ['--final-only', '--freeze-at', '0', '--predictor-steps', '0', '--bf16', '--patch', '64',
+        '--lr', '3e-4', '--init-model', os.path.join(REPO, 'models', 'superres-x2-ghost.safetensors')]
+ADDITIONS = {
+    'rep': ['--rep-expand', '64'],
+    'rep+edges': ['--rep-expand', '64', '--rep-edges'],
+    'ema': ['--ema', '0.999'],
+    'betas': ['--betas', '0.9,0.99'],
+    'scales': ['--scales', '1,0.7'],
+    'bsd-down': ['--folder-weights', 'bsd200=0.3'],
+    'hard': ['--hard-frac', '0.5'],
+    'distill': ['--distill', '1'],
+}
+ALL = ['rep', 'ema', 'betas', 'scales', 'bsd-down', 'hard', 'distill']
+ROWS = {'old': []}
+ROWS.update({'+' + k: v for k, v in ADDITIONS.items()})
+ROWS['all'] = [a for k in ALL for a in ADDITIONS[k]]
+# ghost shifts against none at equal MACs: from scratch, shifts learnt vs every channel unshifted
+SCRATCH = ['--final-only', '--predictor-steps', '0', '--bf16', '--patch', '64', '--lr', '5e-4']
+ROWS['scratch-shifts'] = ('scratch', ROWS['all'])
+ROWS['scratch-no-shifts'] = ('scratch', ROWS['all'] + ['--no-shifts', '--freeze-at', '0'])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--out', default='build/ablate')
+    ap.add_argument('--only', help='comma-separated rows (default all): ' + ','.join(ROWS))
+    ap.add_argument('--json', default=None, help='default OUT/ablations.json')
+    ap.add_argument('extra', nargs='*', help='more train_ghost.py arguments for every row (after --)')
+    args = ap.parse_args()
+    rows = args.only.split(',') if args.only else list(ROWS)
+    results = []
+    for name in rows:
+        spec = ROWS[name]
+        base, adds = (SCRATCH, spec[1]) if isinstance(spec, tuple) else (BASE, spec)
+        cmd = [sys.executable, os.path.join(HERE, 'train_ghost.py'), '--out', os.path.join(args.out, name),
+               '--steps', str(args.steps), '--ckpt-every', str(args.steps), '--batch', str(args.batch),
+               '--threads', '2'] + base + adds + args.extra
+        print('#', ' '.join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        ck = torch.load(os.path.join(args.out, name, 'ckpt.pt'), map_location='cpu')
+        results.append({'row': name, 'args': ' '.join(adds), 'steps': ck['step'],
+                        'set5': ck['eval_set5'], 'set14': ck['eval_set14']})
+    print('\n| row | additions | steps | Set5 | Set14 |\n|---|---|---|---|---|')
+    for r in results:
+        print('| %s | `%s` | %d | %.3f | %.3f |' % (r['row'], r['args'] or '(old recipe)', r['steps'],
+                                                   r['set5'], r['set14']))
+    with open(args.json or os.path.join(args.out, 'ablations.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
