@@ -145,7 +145,7 @@ def main():
     net.train()
     t0, loss_sum = time.time(), 0.0
     while step < args.steps:
-        if step == freeze_step:
+        if step == freeze_step and any(b.frozen[0] < 0 for b in net.blocks):
             for b in net.blocks:
                 if b.frozen[0] < 0:
                     b.freeze()
