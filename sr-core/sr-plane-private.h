@@ -4,6 +4,8 @@
 
 #include "sr-core/sr-core.h"
 
+#include <string.h>
+
 /* Whether samples are 16-bit words (more than 8 bits), and the largest sample value. */
 static inline gboolean
 sr_plane_is_wide (const SrPlane *p)
@@ -18,19 +20,27 @@ sr_plane_max (const SrPlane *p)
 }
 
 /* The sample `offset` bytes into the plane's data, and storing one (within 0..max). */
+/* 16-bit words through memcpy: a caller's plane need not be 2-byte aligned (a plain load
+ * at an odd address is undefined behaviour; this compiles to the same mov) */
 static inline int
 sr_plane_get (const SrPlane *p, gsize offset)
 {
-  return p->bits > 8 ? *(const guint16 *) (p->data + offset) >> p->shift : p->data[offset];
+  if (p->bits <= 8)
+    return p->data[offset];
+  guint16 w;
+  memcpy (&w, p->data + offset, sizeof w);
+  return w >> p->shift;
 }
 
 static inline void
 sr_plane_put (const SrPlane *p, gsize offset, int v)
 {
-  if (p->bits > 8)
-    *(guint16 *) (p->data + offset) = v << p->shift;
-  else
+  if (p->bits > 8) {
+    guint16 w = v << p->shift;
+    memcpy (p->data + offset, &w, sizeof w);
+  } else {
     p->data[offset] = v;
+  }
 }
 
 /* A usable plane: data, positive size, stride covering a row, a sample format it names.
