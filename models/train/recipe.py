@@ -150,10 +150,9 @@ class TrainImage:
 
     def __init__(self, key, img, weight):
         self.key, self.weight = key, weight
-        hr_y, lr_y = srdata.hr_lr_pair(img)
-        w, h = img.size
-        self.lr_rgb = np.asarray(img.crop((0, 0, w - w % 2, h - h % 2)).resize(
-            (w // 2, h // 2), Image.BICUBIC))
+        hr, lr = srdata.hr_lr_images(img)
+        hr_y, lr_y = srdata.luma_pair(hr, lr)
+        self.lr_rgb = np.asarray(lr)
         self.hr = (hr_y / 255.0).astype(np.float32)
         self.lr = (lr_y / 255.0).astype(np.float32)
         err = np.abs(hr_y - srdata.bicubic_up(lr_y))

@@ -23,15 +23,24 @@ def load_rgb(path):
     return Image.open(path).convert('RGB')
 
 
+def hr_lr_images(img):
+    """The RGB PIL image cropped to a multiple of the scale, and its bicubic LR (RGB)."""
+    w, h = img.size
+    w, h = w - w % SCALE, h - h % SCALE
+    hr = img.crop((0, 0, w, h))
+    return hr, hr.resize((w // SCALE, h // SCALE), Image.BICUBIC)
+
+
 def hr_lr_pair(img):
     """Crop an RGB PIL image to a multiple of the scale and make its bicubic LR.
 
     Returns (hr_y float64 [16,235], lr_y uint8): the LR luma is rounded to 8 bits because
     that is what a video element receives."""
-    w, h = img.size
-    w, h = w - w % SCALE, h - h % SCALE
-    hr = img.crop((0, 0, w, h))
-    lr = hr.resize((w // SCALE, h // SCALE), Image.BICUBIC)
+    return luma_pair(*hr_lr_images(img))
+
+
+def luma_pair(hr, lr):
+    """hr_lr_pair's lumas of an (HR, LR) pair of RGB PIL images."""
     hr_y = rgb_to_y(np.asarray(hr))
     lr_y = np.clip(np.round(rgb_to_y(np.asarray(lr))), 0, 255).astype(np.uint8)
     return hr_y, lr_y
