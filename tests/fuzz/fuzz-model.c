@@ -1,6 +1,6 @@
 /* libFuzzer harness: the model loader on arbitrary bytes (docs/reliability.md). Any input
  * must give a model or an error, never a crash, a leak or undefined behaviour. Seeds: the
- * shipped models (models/*.safetensors). */
+ * shipped models (the .safetensors files in models/). */
 #include <sr-core/sr-core.h>
 #include <stdint.h>
 
