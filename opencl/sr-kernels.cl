@@ -254,3 +254,28 @@ bicubic_x2 (__global const uchar *src, int sw, int sh, __global uchar *dst, int 
   }
   dst[y * dw + x] = clamp ((acc + 8192) >> 14, 0, 255);
 }
+
+/* sr_resample of an 8-bit plane, bit for bit (sr-core/sr-resample.c): the host passes the
+ * tables the C code made (per output, the first source sample and the fixed-point weight
+ * of each tap, per axis: first x [dw], weights x [taps_x][dw], first y [dh], weights y
+ * [taps_y][dh]) and the passes' shifts, so the filter is described once. The vertical pass
+ * rounds each column the horizontal taps need as the C rows do, in the same 32-bit
+ * integers. One work-item per output sample. */
+__kernel void
+resample (__global const uchar *src, int sw, int sh, __global uchar *dst, int dw, int dh,
+    __global const int *tab, int taps_x, int taps_y, int vshift, int hshift)
+{
+  const int x = get_global_id (0), y = get_global_id (1);
+  if (x >= dw || y >= dh)
+    return;
+  __global const int *wx = tab + dw, *fy = wx + taps_x * dw, *wy = fy + dh;
+  __global const uchar *col = src + fy[y] * sw + tab[x];
+  int acc = 0;
+  for (int t = 0; t < taps_x; t++) {
+    int v = 0;
+    for (int u = 0; u < taps_y; u++)
+      v += wy[u * dh + y] * col[u * sw + t];
+    acc += wx[t * dw + x] * ((v + (1 << (vshift - 1))) >> vshift);
+  }
+  dst[y * dw + x] = clamp ((acc + (1 << (hshift - 1))) >> hshift, 0, 255);
+}

@@ -310,6 +310,17 @@ sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError *
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!sr_resample_check (src, dst, error))
     return FALSE;
+  /* the GPU backends' resampler takes bytes, like their bicubic: wider samples are done here */
+  if (engine->ops->resample && !sr_plane_is_wide (src)) {
+    SrResamplePlan plan;
+    sr_resample_plan_init (&plan, src, dst, NULL, NULL);
+    GError *failure = NULL;
+    gboolean ok = engine->ops->resample (engine->state, src, dst, &plan, &failure);
+    sr_resample_plan_clear (&plan);
+    if (ok)
+      return TRUE;
+    return fail_over (engine, failure, error) && sr_engine_resample (engine, src, dst, error);
+  }
   ResampleJob job = { .src = src, .dst = dst };
   sr_resample_plan_best (&job.plan, src, dst);
   if (engine->ops->run_rows)

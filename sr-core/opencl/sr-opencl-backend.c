@@ -1,6 +1,7 @@
 /* The OpenCL backend: the plan of docs/gpu-backends.md on one in-order queue. Weights are
  * uploaded once; buffers are made per frame size and reused; per frame the 8-bit LR luma
- * goes up, the 8-bit HR luma and the tile depths come down. */
+ * goes up, the 8-bit HR luma and the tile depths come down. Planes are interpolated on the
+ * device too: bicubic x2 and resampling (with the tables of sr-resample.c). */
 #include "../sr-backend.h"
 #include "sr-opencl.h"
 #include "../sr-plane-private.h"
@@ -18,7 +19,7 @@ typedef struct {
   SrClDevice *dev;
   char *name;
   cl_command_queue queue;
-  cl_kernel to_float, conv, conv_input, ghost_add, tail, predict, plan, bicubic;
+  cl_kernel to_float, conv, conv_input, ghost_add, tail, predict, plan, bicubic, resample;
   cl_mem params;               /* every layer's weights and biases */
   int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail */
   int pred_off[6];             /* predictor conv1 w/b, conv2 w/b, fc w/b */
@@ -31,10 +32,10 @@ typedef struct {
   guint8 *host_src, *host_dst;
   int *host_depth;
   guint8 *tile_depths;
-  /* chroma, grown as needed */
-  cl_mem chroma_src, chroma_dst;
-  gsize chroma_src_size, chroma_dst_size;
-  guint8 *chroma_host;
+  /* plane kernels (bicubic x2, resampling), grown as needed */
+  cl_mem plane_src, plane_dst, plane_tables;
+  gsize plane_src_size, plane_dst_size, plane_tables_size;
+  guint8 *plane_host;
 } SrCl;
 
 static const char *
@@ -71,17 +72,17 @@ cl_destroy (gpointer state)
     clFinish (cl->queue);
   free_frame (cl);
   cl_kernel *kernels[] = { &cl->to_float, &cl->conv, &cl->conv_input, &cl->ghost_add, &cl->tail,
-    &cl->predict, &cl->plan, &cl->bicubic };
+    &cl->predict, &cl->plan, &cl->bicubic, &cl->resample };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
     if (*kernels[i])
       clReleaseKernel (*kernels[i]);
   if (cl->params)
     clReleaseMemObject (cl->params);
-  if (cl->chroma_src)
-    clReleaseMemObject (cl->chroma_src);
-  if (cl->chroma_dst)
-    clReleaseMemObject (cl->chroma_dst);
-  g_free (cl->chroma_host);
+  cl_mem *planes[] = { &cl->plane_src, &cl->plane_dst, &cl->plane_tables };
+  for (guint i = 0; i < G_N_ELEMENTS (planes); i++)
+    if (*planes[i])
+      clReleaseMemObject (*planes[i]);
+  g_free (cl->plane_host);
   if (cl->shifts)
     clReleaseMemObject (cl->shifts);
   if (cl->queue)
@@ -211,7 +212,7 @@ cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
   } kernels[] = { { &cl->to_float, "to_float" }, { &cl->conv, "conv" },
     { &cl->conv_input, "conv_input" },
     { &cl->ghost_add, "ghost_add" }, { &cl->tail, "tail" }, { &cl->predict, "predict" },
-    { &cl->plan, "plan" }, { &cl->bicubic, "bicubic_x2" } };
+    { &cl->plan, "plan" }, { &cl->bicubic, "bicubic_x2" }, { &cl->resample, "resample" } };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
     *kernels[i].kernel = clCreateKernel (cl->dev->program, kernels[i].name, &status);
     if (!sr_cl_check (status, kernels[i].name, error))
@@ -332,19 +333,21 @@ fail:
   return FALSE;
 }
 
-/* clSetKernelArg for a list of (size, pointer) pairs ended by 0. */
+/* clSetKernelArg for a list of (size, pointer) pairs ended by 0, from argument `first`. */
 static cl_int
-set_args (cl_kernel kernel, ...)
+set_args_from (cl_kernel kernel, cl_uint first, ...)
 {
   va_list ap;
-  va_start (ap, kernel);
+  va_start (ap, first);
   cl_int status = CL_SUCCESS;
   size_t size;
-  for (cl_uint i = 0; status == CL_SUCCESS && (size = va_arg (ap, size_t)); i++)
+  for (cl_uint i = first; status == CL_SUCCESS && (size = va_arg (ap, size_t)); i++)
     status = clSetKernelArg (kernel, i, size, va_arg (ap, const void *));
   va_end (ap);
   return status;
 }
+
+#define set_args(kernel, ...) set_args_from ((kernel), 0, __VA_ARGS__)
 
 #define ARG(v) sizeof (v), (const void *) &(v)
 
@@ -518,39 +521,85 @@ grow_buffer (SrCl *cl, cl_mem *mem, gsize *have, gsize need, cl_mem_flags flags,
   return TRUE;
 }
 
+/* A plane kernel taking (src, sw, sh, dst, dw, dh, ...; the caller set the rest) over the
+ * destination's samples: the source packed and uploaded, the result downloaded. */
+static gboolean
+run_plane_kernel (SrCl *cl, cl_kernel kernel, const SrPlane *src, SrPlane *dst,
+    const char *what, GError **error)
+{
+  gsize in_size = (gsize) src->width * src->height, out_size = (gsize) dst->width * dst->height;
+  if (out_size >= G_MAXINT32 || in_size >= G_MAXINT32 || MAX (in_size, out_size) > cl->max_alloc) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: %s of a %dx%d plane to %dx%d is "
+        "too large for %s", what, src->width, src->height, dst->width, dst->height,
+        cl->dev->name);
+    return FALSE;
+  }
+  if (!grow_buffer (cl, &cl->plane_src, &cl->plane_src_size, in_size, CL_MEM_READ_ONLY, error) ||
+      !grow_buffer (cl, &cl->plane_dst, &cl->plane_dst_size, out_size, CL_MEM_WRITE_ONLY, error))
+    return FALSE;
+  cl->plane_host = g_realloc (cl->plane_host, MAX (in_size, out_size));
+  sr_plane_pack (src, cl->plane_host);
+  cl_int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
+  size_t local[2] = { 8, 8 };
+  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_src, CL_FALSE, 0, in_size,
+      cl->plane_host, 0, NULL, NULL);
+  if (!status)
+    status = set_args (kernel, ARG (cl->plane_src), ARG (sw), ARG (sh), ARG (cl->plane_dst),
+        ARG (dw), ARG (dh), (size_t) 0);
+  if (!status)
+    status = clEnqueueNDRangeKernel (cl->queue, kernel, 2, NULL, global, local, 0, NULL, NULL);
+  /* blocking: the upload from plane_host is done too when this returns */
+  if (!status)
+    status = clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_TRUE, 0, out_size,
+        cl->plane_host, 0, NULL, NULL);
+  if (status)
+    clFinish (cl->queue); /* nothing may still read plane_host */
+  if (!sr_cl_check (status, what, error))
+    return FALSE;
+  sr_plane_unpack (cl->plane_host, (gsize) dst->width, dst);
+  return TRUE;
+}
+
 static gboolean
 cl_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
 {
   SrCl *cl = state;
-  gsize in_size = (gsize) src->width * src->height, out_size = (gsize) dst->width * dst->height;
-  if (out_size >= G_MAXINT32 || out_size > cl->max_alloc) {
-    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d chroma plane is too large "
-        "for %s", dst->width, dst->height, cl->dev->name);
+  return run_plane_kernel (cl, cl->bicubic, src, dst, "bicubic x2", error);
+}
+
+static gboolean
+cl_resample (gpointer state, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    GError **error)
+{
+  SrCl *cl = state;
+  const SrResampleAxis *axes[2] = { &plan->ax, &plan->ay };
+  gsize size = 0;
+  for (int a = 0; a < 2; a++)
+    size += sizeof (gint32) * axes[a]->n_out * (axes[a]->n_taps + 1);
+  if (!grow_buffer (cl, &cl->plane_tables, &cl->plane_tables_size, size, CL_MEM_READ_ONLY,
+          error))
     return FALSE;
+  /* the tables as one array, written before the kernel runs (blocking: they are freed when
+   * this returns) */
+  gint32 *tables = g_malloc (size), *t = tables;
+  for (int a = 0; a < 2; a++) {
+    memcpy (t, axes[a]->first, sizeof (gint32) * axes[a]->n_out);
+    t += axes[a]->n_out;
+    memcpy (t, axes[a]->weight, sizeof (gint32) * axes[a]->n_out * axes[a]->n_taps);
+    t += axes[a]->n_out * axes[a]->n_taps;
   }
-  if (!grow_buffer (cl, &cl->chroma_src, &cl->chroma_src_size, in_size, CL_MEM_READ_ONLY, error) ||
-      !grow_buffer (cl, &cl->chroma_dst, &cl->chroma_dst_size, out_size, CL_MEM_WRITE_ONLY, error))
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_tables, CL_TRUE, 0, size, tables,
+      0, NULL, NULL);
+  g_free (tables);
+  cl_int taps_x = plan->ax.n_taps, taps_y = plan->ay.n_taps;
+  cl_int vshift = sr_resample_vertical_shift (src), hshift = sr_resample_horizontal_shift (dst);
+  if (!status)
+    status = set_args_from (cl->resample, 6, ARG (cl->plane_tables), ARG (taps_x),
+        ARG (taps_y), ARG (vshift), ARG (hshift), (size_t) 0);
+  if (!sr_cl_check (status, "resampling", error))
     return FALSE;
-  cl->chroma_host = g_realloc (cl->chroma_host, MAX (in_size, out_size));
-  sr_plane_pack (src, cl->chroma_host);
-  cl_int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
-  size_t local[2] = { 8, 8 };
-  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
-  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->chroma_src, CL_FALSE, 0, in_size,
-      cl->chroma_host, 0, NULL, NULL);
-  if (!status)
-    status = set_args (cl->bicubic, ARG (cl->chroma_src), ARG (sw), ARG (sh), ARG (cl->chroma_dst),
-        ARG (dw), ARG (dh), (size_t) 0);
-  if (!status)
-    status = clEnqueueNDRangeKernel (cl->queue, cl->bicubic, 2, NULL, global, local, 0, NULL,
-        NULL);
-  if (!status)
-    status = clEnqueueReadBuffer (cl->queue, cl->chroma_dst, CL_TRUE, 0, out_size,
-        cl->chroma_host, 0, NULL, NULL);
-  if (!sr_cl_check (status, "bicubic x2", error))
-    return FALSE;
-  sr_plane_unpack (cl->chroma_host, (gsize) dst->width, dst);
-  return TRUE;
+  return run_plane_kernel (cl, cl->resample, src, dst, "resampling", error);
 }
 
 const SrBackendOps sr_opencl_backend = {
@@ -560,5 +609,6 @@ const SrBackendOps sr_opencl_backend = {
   .destroy = cl_destroy,
   .device_name = cl_device_name,
   .bicubic_x2 = cl_bicubic_x2,
+  .resample = cl_resample,
   .frame_bytes = cl_frame_bytes,
 };

@@ -1,6 +1,6 @@
 /* The Vulkan backend's SrBackendOps: create (device, pipelines, weights), upscale (pack
  * the strided source into staging, submit the frame's command buffer, unpack the HR bytes,
- * fill the stats), bicubic x2 (sr-vk-chroma.c), destroy. */
+ * fill the stats), bicubic x2 and resampling (sr-vk-planes.c), destroy. */
 #include "sr-vk.h"
 
 #include <string.h>
@@ -12,7 +12,7 @@ vk_destroy (gpointer state)
   if (vk->dev.device) {
     vkDeviceWaitIdle (vk->dev.device); /* nothing may be pending; device loss is fine here */
     sr_vk_frame_free (vk, vk->frame);
-    sr_vk_chroma_free (vk, vk->chroma);
+    sr_vk_plane_jobs_free (vk);
     sr_vk_buffer_free (&vk->dev, &vk->weights);
     sr_vk_buffer_free (&vk->dev, &vk->params);
     sr_vk_pipelines_free (vk);
@@ -133,6 +133,13 @@ vk_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
   return sr_vk_bicubic_x2 (state, src, dst, error);
 }
 
+static gboolean
+vk_resample (gpointer state, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    GError **error)
+{
+  return sr_vk_resample (state, src, dst, plan, error);
+}
+
 static guint64
 vk_frame_bytes (gpointer state, int width, int height)
 {
@@ -146,5 +153,6 @@ const SrBackendOps sr_vulkan_backend = {
   .destroy = vk_destroy,
   .device_name = vk_device_name,
   .bicubic_x2 = vk_bicubic_x2,
+  .resample = vk_resample,
   .frame_bytes = vk_frame_bytes,
 };

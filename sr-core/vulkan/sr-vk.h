@@ -1,7 +1,7 @@
 /* The Vulkan backend's shared state. One file per job: sr-vk-device.c (instance, device
  * choice, buffers, errors), sr-vk-pipelines.c (shaders, layouts, weights),
  * sr-vk-frame.c (per frame size: buffers, descriptor sets, the recorded command buffer),
- * sr-vk-chroma.c (bicubic x2 on the device),
+ * sr-vk-planes.c (bicubic x2 and resampling of planes on the device),
  * sr-vk-backend.c (the SrBackendOps vtable, upload/download, stats). */
 #ifndef SR_VK_H
 #define SR_VK_H
@@ -59,6 +59,7 @@ typedef enum {
   SR_VK_PREDICT,
   SR_VK_PLAN,
   SR_VK_BICUBIC,
+  SR_VK_RESAMPLE,
   /* fp16 feature maps: made only when used */
   SR_VK_CONV_IN16,   /* fp32 input -> fp16 maps */
   SR_VK_CONV16,
@@ -96,7 +97,9 @@ typedef struct {
 } SrVkLayerOffsets;
 
 typedef struct _SrVkFrame SrVkFrame;
-typedef struct _SrVkChroma SrVkChroma;
+typedef struct _SrVkPlaneJob SrVkPlaneJob;
+
+#define SR_VK_PLANE_JOBS 4   /* plane kernel jobs kept: luma and chroma sizes of a frame */
 
 typedef struct {
   const SrModel *model;
@@ -114,7 +117,8 @@ typedef struct {
   VkFence fence;
   VkQueryPool timestamps;    /* two: the network's start and end; NULL when unsupported */
   SrVkFrame *frame;          /* buffers and commands for the current frame size */
-  SrVkChroma *chroma;        /* the same for bicubic x2 of the current chroma size */
+  SrVkPlaneJob *plane_jobs[SR_VK_PLANE_JOBS]; /* the same for plane kernels (sr-vk-planes.c) */
+  guint64 plane_jobs_run;
   char *name;
 } SrVk;
 
@@ -160,9 +164,11 @@ void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
 
 /* Packed rows of in_stride bytes into dst, touching only its pixels. */
 
-/* ---- bicubic x2 of chroma planes (sr-vk-chroma.c) ---- */
+/* ---- plane kernels: bicubic x2 and resampling (sr-vk-planes.c) ---- */
 
 gboolean sr_vk_bicubic_x2 (SrVk *vk, const SrPlane *src, SrPlane *dst, GError **error);
-void sr_vk_chroma_free (SrVk *vk, SrVkChroma *chroma);
+gboolean sr_vk_resample (SrVk *vk, const SrPlane *src, SrPlane *dst,
+    const SrResamplePlan *plan, GError **error);
+void sr_vk_plane_jobs_free (SrVk *vk);
 
 #endif

@@ -220,8 +220,9 @@ SR_API gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPl
  * Image.resize(BICUBIC); integer arithmetic, AVX2 where the CPU has it, bit-exact with C.
  * Runs on the calling thread. */
 SR_API gboolean sr_resample (const SrPlane *src, SrPlane *dst, GError **error);
-/* The same, bit for bit, in row bands on the CPU backend's threads (other backends: on the
- * calling thread). */
+/* The same, bit for bit: 8-bit planes on the engine's device (GPU backends: the tables
+ * made here, the passes in a kernel), others in row bands on the CPU backend's threads
+ * (on the calling thread beside a GPU backend). */
 SR_API gboolean sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
