@@ -51,10 +51,9 @@ struct _GstSuperres {
   SrEngine *engine;
   SrEngine *cpu_engine;   /* 10-bit video when `engine` is on a GPU (8-bit only there) */
   SrEngine *frame_engine; /* the one the negotiated format runs on */
-  /* negotiated: the output is not 2x, so luma goes through this 2x plane and sr_resample */
+  /* negotiated: the output is not 2x, so the network's luma is resampled to it (in the
+   * same pass on a GPU backend) and the chroma resampled from the input */
   gboolean resample;
-  guint8 *luma_x2;
-  SrPlane luma_x2_plane;
 };
 
 enum {
@@ -351,16 +350,16 @@ gst_superres_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->engine, sr_engine_free);
   g_clear_pointer (&self->cpu_engine, sr_engine_free);
   g_clear_pointer (&self->model, sr_model_free);
-  g_clear_pointer (&self->luma_x2, g_free);
   return TRUE;
 }
 
 static void account_time (GstSuperres *self, double seconds, gboolean degraded);
 
 /* Live: the first frame's latency must be known before it arrives, so a blank frame of the
- * negotiated size goes through the network once (x 1.25 for the chroma it does not time). */
+ * negotiated sizes goes through the network (and the resampling) once, x 1.25 for the
+ * chroma it does not time; the frame also sets up the backend for those sizes. */
 static void
-measure_latency (GstSuperres *self, const GstVideoInfo *in_info)
+measure_latency (GstSuperres *self, const GstVideoInfo *in_info, const GstVideoInfo *out_info)
 {
   /* the pipeline's latency query may not have come through here yet: ask upstream */
   GstQuery *query = gst_query_new_latency ();
@@ -379,10 +378,11 @@ measure_latency (GstSuperres *self, const GstVideoInfo *in_info)
   const int shift = GST_VIDEO_FORMAT_INFO_SHIFT (in_info->finfo, 0);
   SrPlane src = { g_malloc0 ((gsize) w * h * sample), w, h, (gsize) w * sample, sample, bits,
     shift };
-  SrPlane dst = { g_malloc ((gsize) 4 * w * h * sample), 2 * w, 2 * h, (gsize) 2 * w * sample,
-    sample, bits, shift };
+  const int W = GST_VIDEO_INFO_WIDTH (out_info), H = GST_VIDEO_INFO_HEIGHT (out_info);
+  SrPlane dst = { g_malloc ((gsize) W * H * sample), W, H, (gsize) W * sample, sample, bits,
+    shift };
   gint64 t0 = g_get_monotonic_time ();
-  if (sr_engine_upscale_luma (self->frame_engine, &src, &dst, NULL))
+  if (sr_engine_upscale_luma_resampled (self->frame_engine, &src, &dst, NULL))
     account_time (self, 1.25 * (g_get_monotonic_time () - t0) / 1e6, FALSE);
   g_free (src.data);
   g_free (dst.data);
@@ -446,22 +446,8 @@ gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
     g_clear_error (&error);
     return FALSE;
   }
-  g_clear_pointer (&self->luma_x2, g_free);
-  if (self->resample) {
-    const int sample = bits > 8 ? 2 : 1;
-    SrPlane p = { NULL, GST_SUPERRES_MAX_SCALE * w, GST_SUPERRES_MAX_SCALE * h,
-      (gsize) GST_SUPERRES_MAX_SCALE * w * sample, sample, bits,
-      GST_VIDEO_FORMAT_INFO_SHIFT (finfo, 0) };
-    p.data = self->luma_x2 = g_try_malloc (p.stride * p.height);
-    if (!p.data) {
-      GST_ERROR_OBJECT (filter, "cannot allocate the %dx%d intermediate picture", p.width,
-          p.height);
-      return FALSE;
-    }
-    self->luma_x2_plane = p;
-  }
   if (W != w || H != h)
-    measure_latency (self, in_info);
+    measure_latency (self, in_info, out_info);
   GST_INFO_OBJECT (filter, "%dx%d -> %dx%d: %s", w, h, W, H, W == w && H == h ? "passthrough"
       : self->resample ? "network x2, then resampled" : "network x2");
   return TRUE;
@@ -609,11 +595,8 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   gboolean ok;
   if (degrade)
     ok = interpolate (self, engine, &src, &dst, &error);
-  else if (self->resample)
-    ok = sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
-        sr_engine_resample (engine, &self->luma_x2_plane, &dst, &error);
   else
-    ok = sr_engine_upscale_luma (engine, &src, &dst, &error);
+    ok = sr_engine_upscale_luma_resampled (engine, &src, &dst, &error);
   if (ok && !degrade)
     account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {

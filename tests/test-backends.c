@@ -341,6 +341,59 @@ test_resample_matches_cpu (gconstpointer data)
   sr_model_free (model);
 }
 
+/* The network and the resampling in one pass on the device equal the device's own 2x
+ * picture resampled by sr_resample, bit for bit, with the same exit depths: odd sizes, 1x,
+ * 1.5x and unequal ratios, a 2x axis beside another, an interleaved destination; sizes in
+ * turn and back (the frame is remade for each), the ghost net at its default threshold. */
+static void
+test_upscale_resampled_matches (gconstpointer data)
+{
+  SrModel *model = load_model (SR_GHOST_MODEL_FILE);
+  SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
+  if (!gpu) {
+    sr_model_free (model);
+    return;
+  }
+  sr_engine_set_exit_threshold (gpu, sr_model_get_default_exit_threshold (model));
+  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
+  TestImage img = test_read_pgm (path);
+  const int sizes[][5] = {
+    /* source w, h, destination w, h, destination pixel stride */
+    { 333, 187, 499, 280, 1 }, { 333, 187, 333, 187, 1 }, { 161, 91, 322, 137, 1 },
+    { 45, 27, 67, 53, 2 }, { 333, 187, 499, 280, 1 }, { 1, 1, 2, 1, 1 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    int w = sizes[i][0], h = sizes[i][1], dw = sizes[i][2], dh = sizes[i][3], ps = sizes[i][4];
+    SrPlane src = { img.data + 5 * img.width + 7, w, h, img.width, 1 };
+    guint8 *x2 = g_malloc ((gsize) 4 * w * h);
+    SrPlane px2 = { x2, 2 * w, 2 * h, 2 * w, 1 };
+    gsize stride = (gsize) dw * ps + 8;
+    guint8 *a = g_malloc0 (stride * dh), *b = g_malloc0 (stride * dh);
+    SrPlane da = { a, dw, dh, stride, ps }, db = { b, dw, dh, stride, ps };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sr_engine_upscale_luma (gpu, &src, &px2, &error));
+    SrFrameStats sa, sb;
+    sr_engine_get_stats (gpu, &sa);
+    guint8 *depths = g_memdup2 (sa.tile_depths, sa.tiles_x * sa.tiles_y);
+    g_assert_true (sr_resample (&px2, &da, &error));
+    g_assert_true (sr_engine_upscale_luma_resampled (gpu, &src, &db, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (a, stride * dh, b, stride * dh);
+    sr_engine_get_stats (gpu, &sb);
+    g_assert_cmpint (sa.n_tiles, ==, sb.n_tiles);
+    g_assert_cmpmem (depths, sa.tiles_x * sa.tiles_y, sb.tile_depths, sb.tiles_x * sb.tiles_y);
+    g_free (depths);
+    g_free (x2);
+    g_free (a);
+    g_free (b);
+  }
+  g_assert_null (sr_engine_take_failover_note (gpu));
+  g_assert_cmpint (sr_engine_get_backend (gpu), ==, GPOINTER_TO_INT (data));
+  g_free (img.data);
+  sr_engine_free (gpu);
+  sr_model_free (model);
+}
+
 /* A device that does not exist: a clear error naming what was asked for. */
 static void
 test_no_such_device (gconstpointer data)
@@ -550,6 +603,7 @@ main (int argc, char **argv)
       { "fp16-matches-cpu", test_fp16_matches_cpu },
       { "bicubic-matches-cpu", test_bicubic_matches_cpu },
       { "resample-matches-cpu", test_resample_matches_cpu },
+      { "upscale-resampled-matches", test_upscale_resampled_matches },
       { "no-such-device", test_no_such_device },
       { "frame-too-large", test_frame_too_large },
       { "no-driver", test_no_driver },

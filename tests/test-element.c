@@ -171,12 +171,13 @@ test_negotiation_refuses_impossible (void)
   }
 }
 
-/* The output of `format` w x h when downstream asks for W x H (NULL: nothing). */
+/* The output of `format` w x h when downstream asks for W x H (NULL: nothing), the element
+ * with `props`. */
 static GstBuffer *
-upscale_to (const char *format, int w, int h, const char *downstream, GstBuffer **input,
-    GstVideoInfo *out_info)
+upscale_to (const char *format, int w, int h, const char *downstream, const char *props,
+    GstBuffer **input, GstVideoInfo *out_info)
 {
-  GstHarness *hx = harness_for (format, w, h, NULL);
+  GstHarness *hx = harness_for (format, w, h, props);
   if (downstream)
     gst_harness_set_sink_caps_str (hx, downstream);
   GstVideoInfo info;
@@ -193,11 +194,25 @@ upscale_to (const char *format, int w, int h, const char *downstream, GstBuffer 
   return out;
 }
 
-/* Any size from 1x to 2x: the network's 2x luma resampled (compared with sr_resample of
- * the element's own 2x output), the chroma resampled from the input; the input size is
- * passthrough (the same buffer); free downstream gets 2x, one side fixed keeps the shape. */
+/* Whether the backend starts here; one SR_REQUIRE_BACKENDS names must. */
+static gboolean
+backend_starts (SrBackendKind kind)
+{
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  SrEngineConfig config = { kind, 0, 0, NULL };
+  SrEngine *probe = sr_engine_new (model, &config, NULL);
+  const char *required = g_getenv ("SR_REQUIRE_BACKENDS");
+  g_assert_true (probe || !required || !strstr (required, sr_backend_kind_name (kind)));
+  sr_engine_free (probe);
+  sr_model_free (model);
+  return probe != NULL;
+}
+
+/* Any size from 1x to 2x with the element's `props`: the network's 2x luma resampled
+ * (compared with sr_resample of the element's own 2x output), the chroma resampled from
+ * the input; the input size is passthrough (the same buffer). */
 static void
-test_output_sizes (void)
+check_output_sizes (const char *props)
 {
   const char *fmts[] = { "I420", "NV21", "GRAY8" };
   const int in_sizes[][2] = { { 64, 36 }, { 33, 17 } };
@@ -205,7 +220,7 @@ test_output_sizes (void)
     for (guint s = 0; s < G_N_ELEMENTS (in_sizes); s++) {
       const int w = in_sizes[s][0], h = in_sizes[s][1];
       GstVideoInfo x2_info, out_info;
-      GstBuffer *x2 = upscale_to (fmts[f], w, h, NULL, NULL, &x2_info);
+      GstBuffer *x2 = upscale_to (fmts[f], w, h, NULL, props, NULL, &x2_info);
       g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&x2_info), ==, 2 * w);
       g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&x2_info), ==, 2 * h);
       const int sizes[][2] = { { w * 3 / 2, h * 3 / 2 }, { w + 1, 2 * h }, { 2 * w - 1, h },
@@ -213,7 +228,7 @@ test_output_sizes (void)
       for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
         const int W = sizes[i][0], H = sizes[i][1];
         g_autofree char *down = g_strdup_printf ("video/x-raw,width=%d,height=%d", W, H);
-        GstBuffer *in, *out = upscale_to (fmts[f], w, h, down, &in, &out_info);
+        GstBuffer *in, *out = upscale_to (fmts[f], w, h, down, props, &in, &out_info);
         g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, W);
         g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&out_info), ==, H);
         if (W == w && H == h) {
@@ -239,12 +254,26 @@ test_output_sizes (void)
       }
       gst_buffer_unref (x2);
     }
+}
+
+/* check_output_sizes on each backend that starts (the GPU ones resample on the device, bit
+ * for bit); free downstream gets 2x, one side fixed keeps the shape. */
+static void
+test_output_sizes (void)
+{
+  const SrBackendKind kinds[] = { SR_BACKEND_CPU, SR_BACKEND_VULKAN, SR_BACKEND_OPENCL };
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+    if (!k || backend_starts (kinds[k])) {
+      g_autofree char *props = g_strdup_printf ("backend=%s", sr_backend_kind_name (kinds[k]));
+      check_output_sizes (props);
+    }
 
   /* one side fixed downstream: the other keeps the input's shape */
   GstVideoInfo info;
-  gst_buffer_unref (upscale_to ("I420", 64, 36, "video/x-raw,width=96", NULL, &info));
+  gst_buffer_unref (upscale_to ("I420", 64, 36, "video/x-raw,width=96", NULL, NULL, &info));
   g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&info), ==, 54);
-  gst_buffer_unref (upscale_to ("I420", 64, 36, "video/x-raw,height=[40,60]", NULL, &info));
+  gst_buffer_unref (upscale_to ("I420", 64, 36, "video/x-raw,height=[40,60]", NULL, NULL,
+          &info));
   g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&info), ==, 128);
   g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&info), ==, 60);
 }
@@ -285,7 +314,7 @@ test_chained_and_hd_sizes (void)
   const int inputs[][2] = { { 1280, 720 }, { 960, 540 } };
   for (guint i = 0; i < G_N_ELEMENTS (inputs); i++) {
     GstBuffer *out = upscale_to ("GRAY8", inputs[i][0], inputs[i][1],
-        "video/x-raw,width=1920,height=1080", NULL, &out_info);
+        "video/x-raw,width=1920,height=1080", NULL, NULL, &out_info);
     g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&out_info), ==, 1920);
     g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&out_info), ==, 1080);
     g_assert_cmpuint (gst_buffer_get_size (out), >=, 1920 * 1080);

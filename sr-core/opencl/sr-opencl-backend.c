@@ -452,13 +452,85 @@ enqueue_plain (SrCl *cl)
 }
 
 static gboolean
-cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
-    SrFrameStats *stats, GError **error)
+grow_buffer (SrCl *cl, cl_mem *mem, gsize *have, gsize need, cl_mem_flags flags, GError **error)
 {
-  SrCl *cl = state;
+  if (*have >= need)
+    return TRUE;
+  if (*mem)
+    clReleaseMemObject (*mem);
+  *have = 0;
+  if (!(*mem = make_buffer (cl, flags, need, error)))
+    return FALSE;
+  *have = need;
+  return TRUE;
+}
+
+/* The resample kernel's tables (uploaded, blocking: the caller frees them) and its
+ * arguments after the planes'. */
+static gboolean
+set_resample_tables (SrCl *cl, const SrResamplePlan *plan, const SrPlane *src,
+    const SrPlane *dst, GError **error)
+{
+  const SrResampleAxis *axes[2] = { &plan->ax, &plan->ay };
+  gsize size = 0;
+  for (int a = 0; a < 2; a++)
+    size += sizeof (gint32) * axes[a]->n_out * (axes[a]->n_taps + 1);
+  if (!grow_buffer (cl, &cl->plane_tables, &cl->plane_tables_size, size, CL_MEM_READ_ONLY,
+          error))
+    return FALSE;
+  gint32 *tables = g_malloc (size), *t = tables;
+  for (int a = 0; a < 2; a++) {
+    memcpy (t, axes[a]->first, sizeof (gint32) * axes[a]->n_out);
+    t += axes[a]->n_out;
+    memcpy (t, axes[a]->weight, sizeof (gint32) * axes[a]->n_out * axes[a]->n_taps);
+    t += axes[a]->n_out * axes[a]->n_taps;
+  }
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_tables, CL_TRUE, 0, size, tables,
+      0, NULL, NULL);
+  g_free (tables);
+  cl_int taps_x = plan->ax.n_taps, taps_y = plan->ay.n_taps;
+  cl_int vshift = sr_resample_vertical_shift (src), hshift = sr_resample_horizontal_shift (dst);
+  if (!status)
+    status = set_args_from (cl->resample, 6, ARG (cl->plane_tables), ARG (taps_x),
+        ARG (taps_y), ARG (vshift), ARG (hshift), (size_t) 0);
+  return sr_cl_check (status, "resampling", error);
+}
+
+/* The kernels' (src, sw, sh, dst, dw, dh) and the 8x8 work-groups over dst's samples. */
+static cl_int
+enqueue_plane_kernel (SrCl *cl, cl_kernel kernel, cl_mem src, cl_int sw, cl_int sh, cl_mem dst,
+    cl_int dw, cl_int dh, cl_event *event)
+{
+  size_t local[2] = { 8, 8 };
+  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
+  cl_int status = set_args (kernel, ARG (src), ARG (sw), ARG (sh), ARG (dst), ARG (dw), ARG (dh),
+      (size_t) 0);
+  return status ? status : clEnqueueNDRangeKernel (cl->queue, kernel, 2, NULL, global, local, 0,
+      NULL, event);
+}
+
+/* The network, then (with a plan) its picture resampled to dst's size on the device: only
+ * the resampled bytes come down. */
+static gboolean
+upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    double threshold, SrFrameStats *stats, GError **error)
+{
   if (!ensure_frame (cl, src->width, src->height, error))
     return FALSE;
   const int w = src->width, h = src->height, s = cl->model->scale;
+  const gsize out_size = (gsize) dst->width * dst->height;
+  if (plan) {
+    SrPlane hr = { NULL, s * w, s * h, (gsize) s * w, 1, src->bits, src->shift };
+    if (out_size >= G_MAXINT32 || out_size > cl->max_alloc) {
+      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d output is too large for "
+          "%s", dst->width, dst->height, cl->dev->name);
+      return FALSE;
+    }
+    if (!grow_buffer (cl, &cl->plane_dst, &cl->plane_dst_size, out_size, CL_MEM_WRITE_ONLY,
+            error) || !set_resample_tables (cl, plan, &hr, dst, error))
+      return FALSE;
+    cl->plane_host = g_realloc (cl->plane_host, out_size);
+  }
   sr_plane_pack (src, cl->host_src);
   cl_int n = w * h;
   size_t global = (n + 63) / 64 * 64;
@@ -472,10 +544,14 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
         &started);
   if (!status)
     status = is_ghost (cl) ? enqueue_ghost (cl, threshold) : enqueue_plain (cl);
-  /* the download starts when the last kernel has ended (in-order queue) */
+  /* the resampling or the download starts when the last kernel has ended (in-order queue) */
+  if (!status && plan)
+    status = enqueue_plane_kernel (cl, cl->resample, cl->dst8, s * w, s * h, cl->plane_dst,
+        dst->width, dst->height, &computed);
   if (!status)
-    status = clEnqueueReadBuffer (cl->queue, cl->dst8, CL_FALSE, 0, (size_t) n * s * s,
-        cl->host_dst, 0, NULL, &computed);
+    status = plan ? clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_FALSE, 0, out_size,
+        cl->plane_host, 0, NULL, NULL) : clEnqueueReadBuffer (cl->queue, cl->dst8, CL_FALSE, 0,
+        (size_t) n * s * s, cl->host_dst, 0, NULL, &computed);
   if (!status && is_ghost (cl))
     status = clEnqueueReadBuffer (cl->queue, cl->depth, CL_FALSE, 0,
         sizeof (cl_int) * cl->frame.n_tiles, cl->host_depth, 0, NULL, NULL);
@@ -497,7 +573,7 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
     return sr_cl_check (status, "running the network", error);
   }
 
-  sr_plane_unpack (cl->host_dst, (gsize) dst->width, dst);
+  sr_plane_unpack (plan ? cl->plane_host : cl->host_dst, (gsize) dst->width, dst);
   if (is_ghost (cl)) {
     sr_ghost_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
         cl->tile_depths, threshold, stats);
@@ -508,21 +584,21 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
 }
 
 static gboolean
-grow_buffer (SrCl *cl, cl_mem *mem, gsize *have, gsize need, cl_mem_flags flags, GError **error)
+cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
+    SrFrameStats *stats, GError **error)
 {
-  if (*have >= need)
-    return TRUE;
-  if (*mem)
-    clReleaseMemObject (*mem);
-  *have = 0;
-  if (!(*mem = make_buffer (cl, flags, need, error)))
-    return FALSE;
-  *have = need;
-  return TRUE;
+  return upscale (state, src, dst, NULL, threshold, stats, error);
 }
 
-/* A plane kernel taking (src, sw, sh, dst, dw, dh, ...; the caller set the rest) over the
- * destination's samples: the source packed and uploaded, the result downloaded. */
+static gboolean
+cl_upscale_luma_resampled (gpointer state, const SrPlane *src, SrPlane *dst,
+    const SrResamplePlan *plan, double threshold, SrFrameStats *stats, GError **error)
+{
+  return upscale (state, src, dst, plan, threshold, stats, error);
+}
+
+/* A plane kernel (its arguments after the planes' set): the source packed and uploaded,
+ * the result downloaded. */
 static gboolean
 run_plane_kernel (SrCl *cl, cl_kernel kernel, const SrPlane *src, SrPlane *dst,
     const char *what, GError **error)
@@ -539,16 +615,11 @@ run_plane_kernel (SrCl *cl, cl_kernel kernel, const SrPlane *src, SrPlane *dst,
     return FALSE;
   cl->plane_host = g_realloc (cl->plane_host, MAX (in_size, out_size));
   sr_plane_pack (src, cl->plane_host);
-  cl_int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
-  size_t local[2] = { 8, 8 };
-  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
   cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_src, CL_FALSE, 0, in_size,
       cl->plane_host, 0, NULL, NULL);
   if (!status)
-    status = set_args (kernel, ARG (cl->plane_src), ARG (sw), ARG (sh), ARG (cl->plane_dst),
-        ARG (dw), ARG (dh), (size_t) 0);
-  if (!status)
-    status = clEnqueueNDRangeKernel (cl->queue, kernel, 2, NULL, global, local, 0, NULL, NULL);
+    status = enqueue_plane_kernel (cl, kernel, cl->plane_src, src->width, src->height,
+        cl->plane_dst, dst->width, dst->height, NULL);
   /* blocking: the upload from plane_host is done too when this returns */
   if (!status)
     status = clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_TRUE, 0, out_size,
@@ -573,39 +644,15 @@ cl_resample (gpointer state, const SrPlane *src, SrPlane *dst, const SrResampleP
     GError **error)
 {
   SrCl *cl = state;
-  const SrResampleAxis *axes[2] = { &plan->ax, &plan->ay };
-  gsize size = 0;
-  for (int a = 0; a < 2; a++)
-    size += sizeof (gint32) * axes[a]->n_out * (axes[a]->n_taps + 1);
-  if (!grow_buffer (cl, &cl->plane_tables, &cl->plane_tables_size, size, CL_MEM_READ_ONLY,
-          error))
-    return FALSE;
-  /* the tables as one array, written before the kernel runs (blocking: they are freed when
-   * this returns) */
-  gint32 *tables = g_malloc (size), *t = tables;
-  for (int a = 0; a < 2; a++) {
-    memcpy (t, axes[a]->first, sizeof (gint32) * axes[a]->n_out);
-    t += axes[a]->n_out;
-    memcpy (t, axes[a]->weight, sizeof (gint32) * axes[a]->n_out * axes[a]->n_taps);
-    t += axes[a]->n_out * axes[a]->n_taps;
-  }
-  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_tables, CL_TRUE, 0, size, tables,
-      0, NULL, NULL);
-  g_free (tables);
-  cl_int taps_x = plan->ax.n_taps, taps_y = plan->ay.n_taps;
-  cl_int vshift = sr_resample_vertical_shift (src), hshift = sr_resample_horizontal_shift (dst);
-  if (!status)
-    status = set_args_from (cl->resample, 6, ARG (cl->plane_tables), ARG (taps_x),
-        ARG (taps_y), ARG (vshift), ARG (hshift), (size_t) 0);
-  if (!sr_cl_check (status, "resampling", error))
-    return FALSE;
-  return run_plane_kernel (cl, cl->resample, src, dst, "resampling", error);
+  return set_resample_tables (cl, plan, src, dst, error) &&
+      run_plane_kernel (cl, cl->resample, src, dst, "resampling", error);
 }
 
 const SrBackendOps sr_opencl_backend = {
   .kind = SR_BACKEND_OPENCL,
   .create = cl_create,
   .upscale_luma = cl_upscale_luma,
+  .upscale_luma_resampled = cl_upscale_luma_resampled,
   .destroy = cl_destroy,
   .device_name = cl_device_name,
   .bicubic_x2 = cl_bicubic_x2,

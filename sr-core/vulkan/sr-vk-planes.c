@@ -43,6 +43,33 @@ sr_vk_plane_jobs_free (SrVk *vk)
   }
 }
 
+guint64
+sr_vk_resample_table_bytes (const SrResamplePlan *plan)
+{
+  return 4 * ((guint64) (plan->ax.n_taps + 1) * plan->ax.n_out +
+      (guint64) (plan->ay.n_taps + 1) * plan->ay.n_out);
+}
+
+void
+sr_vk_resample_setup (const SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst,
+    SrVkBuffer *tables, SrVkPush *push)
+{
+  gint32 *t = tables->map;
+  const SrResampleAxis *axes[2] = { &plan->ax, &plan->ay };
+  for (int a = 0; a < 2; a++) {
+    memcpy (t, axes[a]->first, sizeof (gint32) * axes[a]->n_out);
+    t += axes[a]->n_out;
+    memcpy (t, axes[a]->weight, sizeof (gint32) * axes[a]->n_out * axes[a]->n_taps);
+    t += axes[a]->n_out * axes[a]->n_taps;
+  }
+  *push = (SrVkPush) {
+    .W = src->width, .H = src->height, .tiles_x = (dst->width + 3) / 4,
+    .aux = dst->width, .aux2 = dst->height,
+    .in_ch = plan->ax.n_taps, .out_ch = plan->ay.n_taps,
+    .k = sr_resample_vertical_shift (src), .relu = sr_resample_horizontal_shift (dst),
+  };
+}
+
 static gboolean
 record (SrVk *vk, SrVkPlaneJob *j, const SrVkPush *push, GError **error)
 {
@@ -86,8 +113,7 @@ find_job (SrVk *vk, SrVkKernel kernel, const SrPlane *src, const SrPlane *dst,
   const int words = (dst->width + 3) / 4;
   const guint64 src_bytes = ((guint64) src->width * src->height + 3) / 4 * 4;
   const guint64 dst_bytes = (guint64) words * 4 * dst->height;
-  const guint64 table_bytes = plan ? 4 * ((guint64) (plan->ax.n_taps + 1) * dst->width +
-      (guint64) (plan->ay.n_taps + 1) * dst->height) : 0;
+  const guint64 table_bytes = plan ? sr_vk_resample_table_bytes (plan) : 0;
   const VkPhysicalDeviceLimits *lim = &vk->dev.props.limits;
   const guint64 limit = MIN ((guint64) lim->maxStorageBufferRange, vk->dev.max_alloc);
   const guint64 groups_x = (words + SR_VK_BLOCK - 1) / SR_VK_BLOCK;
@@ -118,25 +144,10 @@ find_job (SrVk *vk, SrVkKernel kernel, const SrPlane *src, const SrPlane *dst,
       sr_vk_buffer_new (&vk->dev, &j->down, dst_bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT, TRUE,
           error);
   SrVkPush push = { .W = j->sw, .H = j->sh, .tiles_x = words, .aux = j->dw, .aux2 = j->dh };
-  if (ok && plan) {
-    /* small and written once: read from host-visible memory */
-    ok = sr_vk_buffer_new (&vk->dev, &j->tables, table_bytes,
-        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, TRUE, error);
-    if (ok) {
-      gint32 *t = j->tables.map;
-      const SrResampleAxis *axes[2] = { &plan->ax, &plan->ay };
-      for (int a = 0; a < 2; a++) {
-        memcpy (t, axes[a]->first, sizeof (gint32) * axes[a]->n_out);
-        t += axes[a]->n_out;
-        memcpy (t, axes[a]->weight, sizeof (gint32) * axes[a]->n_out * axes[a]->n_taps);
-        t += axes[a]->n_out * axes[a]->n_taps;
-      }
-    }
-    push.in_ch = plan->ax.n_taps;
-    push.out_ch = plan->ay.n_taps;
-    push.k = sr_resample_vertical_shift (src);
-    push.relu = sr_resample_horizontal_shift (dst);
-  }
+  /* small and written once: read from host-visible memory */
+  if (ok && plan && (ok = sr_vk_buffer_new (&vk->dev, &j->tables, table_bytes,
+              VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, TRUE, error)))
+    sr_vk_resample_setup (plan, src, dst, &j->tables, &push);
   if (ok) {
     SrVkBuffer *bufs[1][SR_VK_N_BINDINGS];
     for (int b = 0; b < SR_VK_N_BINDINGS; b++)

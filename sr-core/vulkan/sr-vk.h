@@ -143,19 +143,25 @@ void sr_vk_barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlag
 
 struct _SrVkFrame {
   int width, height;         /* LR */
+  int out_w, out_h;          /* the size resampled to after the network; 0: none (2x) */
+  int out_words;             /* words (4 bytes) per row of the resampled output */
   int tile, tiles_x, tiles_y, n_tiles;
   SrVkBuffer input, map_a, map_b, lists, depths, scratch, lr, hr;
-  SrVkBuffer up, down;       /* host-visible staging: LR bytes; HR bytes then depths */
-  VkDeviceSize hr_bytes;
+  SrVkBuffer out, tables;    /* resampling: the output bytes; the tables (host-visible) */
+  SrVkBuffer up, down;       /* host-visible staging: LR bytes; the picture then depths */
+  VkDeviceSize picture_bytes; /* the HR or resampled bytes that come down */
+  SrVkPush resample;
   VkDescriptorPool desc_pool;
-  VkDescriptorSet sets[4];
+  VkDescriptorSet sets[5];   /* one per use of the buffers (sr-vk-frame.c) */
   VkCommandBuffer cmd;       /* recorded once for this size, submitted every frame */
   guint8 *tile_depths;       /* the last frame's depths, for the stats */
 };
 
-/* Makes vk->frame fit width x height (checking the device's limits before allocating
- * anything); keeps the current one when the size is unchanged. */
-gboolean sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error);
+/* Makes vk->frame fit src's size and, with a plan, resample to dst's size (checking the
+ * device's limits before allocating anything); keeps the current one when the sizes are
+ * unchanged. */
+gboolean sr_vk_frame_ensure (SrVk *vk, const SrPlane *src, const SrPlane *dst,
+    const SrResamplePlan *plan, GError **error);
 /* Device and staging bytes a frame of that size takes. */
 guint64 sr_vk_frame_bytes (SrVk *vk, int width, int height);
 void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
@@ -170,5 +176,10 @@ gboolean sr_vk_bicubic_x2 (SrVk *vk, const SrPlane *src, SrPlane *dst, GError **
 gboolean sr_vk_resample (SrVk *vk, const SrPlane *src, SrPlane *dst,
     const SrResamplePlan *plan, GError **error);
 void sr_vk_plane_jobs_free (SrVk *vk);
+/* resample.comp's inputs: the tables (host-visible, mapped, of sr_vk_resample_table_bytes)
+ * and the push constants, for src (its size and samples only) to dst. */
+guint64 sr_vk_resample_table_bytes (const SrResamplePlan *plan);
+void sr_vk_resample_setup (const SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst,
+    SrVkBuffer *tables, SrVkPush *push);
 
 #endif

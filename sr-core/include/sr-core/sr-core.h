@@ -205,6 +205,14 @@ SR_API gboolean sr_engine_check_frame_size (const SrEngine *engine, int width, i
 SR_API gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
+/* The network, then its scale x picture resampled to dst's size as sr_engine_resample does,
+ * bit for bit; any size (the element: 1x to 2x the input per axis), scale x being
+ * sr_engine_upscale_luma. On a GPU backend both run in one pass on the device and only the
+ * resampled picture comes back; elsewhere the engine keeps the scale x picture between the
+ * two. The stats are the network's, as sr_engine_upscale_luma's. */
+SR_API gboolean sr_engine_upscale_luma_resampled (SrEngine *engine, const SrPlane *src,
+    SrPlane *dst, GError **error);
+
 /* Bicubic resampling by 2 (Keys, a = -0.5, sample centres aligned as in PIL/MATLAB,
  * edges clamped). dst may have any size up to 2x src: for a 4:2:0 frame of odd width
  * the chroma of the 2x frame is one sample narrower than 2x the input chroma. */
