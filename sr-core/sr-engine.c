@@ -239,15 +239,7 @@ check_luma (SrEngine *engine, const SrPlane *src, const SrPlane *dst, GError **e
 {
   if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
     return FALSE;
-  if (!sr_planes_same_samples (src, dst, error))
-    return FALSE;
-  if (sr_plane_is_wide (src) && engine->ops->kind != SR_BACKEND_CPU) {
-    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "the %s backend takes 8-bit planes only; "
-        "%d-bit video runs on the cpu backend", sr_backend_kind_name (engine->ops->kind),
-        src->bits);
-    return FALSE;
-  }
-  return TRUE;
+  return sr_planes_same_samples (src, dst, error);
 }
 
 /* The network on the backend, resampled there to dst with plan's tables when plan is not
@@ -310,7 +302,7 @@ sr_engine_upscale_luma_resampled (SrEngine *engine, const SrPlane *src, SrPlane 
     src->bits, src->shift };
   if (dst->width == x2.width && dst->height == x2.height)
     return sr_engine_upscale_luma (engine, src, dst, error);
-  if (engine->ops->upscale_luma_resampled) {
+  if (engine->ops->upscale_luma_resampled && !sr_plane_is_wide (src)) {
     /* one pass on the device: the network's picture never comes back to the host */
     SrResamplePlan plan;
     sr_resample_plan_init (&plan, &x2, dst, NULL, NULL);

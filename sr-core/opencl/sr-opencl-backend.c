@@ -1,6 +1,6 @@
 /* The OpenCL backend: the plan of docs/gpu-backends.md on one in-order queue. Weights are
- * uploaded once; buffers are made per frame size and reused; per frame the 8-bit LR luma
- * goes up, the 8-bit HR luma and the tile depths come down. Planes are interpolated on the
+ * uploaded once; buffers are made per frame size and reused; per frame the LR luma goes up
+ * (bytes, or 16-bit words for 10-bit video), the HR luma and the tile depths come down. Planes are interpolated on the
  * device too: bicubic x2 and resampling (with the tables of sr-resample.c). */
 #include "../sr-backend.h"
 #include "sr-opencl.h"
@@ -28,7 +28,9 @@ typedef struct {
   size_t max_group;
   /* per frame size */
   ClFrame frame;
-  cl_mem src8, dst8, input, act[2], depth, lists, counts;
+  int sample;                  /* bytes per luma sample: 1, or 2 (16-bit words) */
+  cl_int s_max, s_shift;       /* the luma's samples, for to_float and the tail */
+  cl_mem lr, hr, input, act[2], depth, lists, counts;  /* lr, hr: the luma's samples */
   guint8 *host_src, *host_dst;
   int *host_depth;
   guint8 *tile_depths;
@@ -50,7 +52,7 @@ cl_device_name (gpointer state)
 static void
 free_frame (SrCl *cl)
 {
-  cl_mem *mems[] = { &cl->src8, &cl->dst8, &cl->input, &cl->act[0], &cl->act[1], &cl->depth,
+  cl_mem *mems[] = { &cl->lr, &cl->hr, &cl->input, &cl->act[0], &cl->act[1], &cl->depth,
     &cl->lists, &cl->counts };
   for (guint i = 0; i < G_N_ELEMENTS (mems); i++)
     if (*mems[i]) {
@@ -62,6 +64,7 @@ free_frame (SrCl *cl)
   g_clear_pointer (&cl->host_depth, g_free);
   g_clear_pointer (&cl->tile_depths, g_free);
   memset (&cl->frame, 0, sizeof cl->frame);
+  cl->sample = 0;
 }
 
 static void
@@ -280,9 +283,9 @@ cl_frame_bytes (gpointer state, int w, int h)
 /* Buffers for a w x h frame, after checking they fit the device (before touching it: a
  * frame too large fails cleanly and the engine stays usable). */
 static gboolean
-ensure_frame (SrCl *cl, int w, int h, GError **error)
+ensure_frame (SrCl *cl, int w, int h, int sample, GError **error)
 {
-  if (cl->frame.w == w && cl->frame.h == h)
+  if (cl->frame.w == w && cl->frame.h == h && cl->sample == sample)
     return TRUE;
   free_frame (cl);
   const int T = tile_side (cl), C = feature_channels (cl), s = cl->model->scale;
@@ -301,8 +304,8 @@ ensure_frame (SrCl *cl, int w, int h, GError **error)
   ClFrame f = { w, h, T, (w + T - 1) / T, 0 };
   f.n_tiles = f.tiles_x * ((h + T - 1) / T);
   const int L = n_lists (cl);
-  if (!(cl->src8 = make_buffer (cl, CL_MEM_READ_ONLY, plane, error)) ||
-      !(cl->dst8 = make_buffer (cl, CL_MEM_WRITE_ONLY, plane * s * s, error)) ||
+  if (!(cl->lr = make_buffer (cl, CL_MEM_READ_ONLY, plane * sample, error)) ||
+      !(cl->hr = make_buffer (cl, CL_MEM_WRITE_ONLY, plane * s * s * sample, error)) ||
       !(cl->input = make_buffer (cl, CL_MEM_READ_WRITE, sizeof (float) * plane, error)) ||
       !(cl->act[0] = make_buffer (cl, CL_MEM_READ_WRITE, act_bytes[0], error)) ||
       !(cl->act[1] = make_buffer (cl, CL_MEM_READ_WRITE, act_bytes[1], error)) ||
@@ -321,8 +324,9 @@ ensure_frame (SrCl *cl, int w, int h, GError **error)
       !sr_cl_check (clEnqueueWriteBuffer (cl->queue, cl->counts, CL_TRUE, 0, sizeof n_all,
               &n_all, 0, NULL, NULL), "writing the tile count", error))
     goto fail;
-  cl->host_src = g_malloc (plane);
-  cl->host_dst = g_malloc (plane * s * s);
+  cl->host_src = g_malloc (plane * sample);
+  cl->host_dst = g_malloc (plane * s * s * sample);
+  cl->sample = sample;
   cl->host_depth = g_new (int, f.n_tiles);
   cl->tile_depths = g_new (guint8, f.n_tiles);
   cl->frame = f;
@@ -380,7 +384,7 @@ tail (SrCl *cl, cl_int list, cl_mem in, const SrLayer *l, int layer)
   cl_int w = cl->weight_off[layer], b = cl->bias_off[layer];
   cl_int status = set_args (cl->tail, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
       ARG (list), ARG (in), ARG (in_ch), ARG (cl->input), ARG (scale), ARG (cl->params), ARG (w),
-      ARG (b), ARG (k), ARG (cl->dst8), (size_t) 0);
+      ARG (b), ARG (k), ARG (cl->hr), ARG (cl->s_max), ARG (cl->s_shift), (size_t) 0);
   return status ? status : run_tiles (cl, cl->tail, 1);
 }
 
@@ -515,9 +519,13 @@ static gboolean
 upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     double threshold, SrFrameStats *stats, GError **error)
 {
-  if (!ensure_frame (cl, src->width, src->height, error))
+  const int sample = sr_plane_is_wide (src) ? 2 : 1;
+  if (!ensure_frame (cl, src->width, src->height, sample, error))
     return FALSE;
   const int w = src->width, h = src->height, s = cl->model->scale;
+  cl->s_max = sr_plane_max (src);
+  cl->s_shift = src->shift;
+  cl_float in_scale = 1.f / cl->s_max;
   const gsize out_size = (gsize) dst->width * dst->height;
   if (plan) {
     SrPlane hr = { NULL, s * w, s * h, (gsize) s * w, 1, src->bits, src->shift };
@@ -534,10 +542,11 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
   sr_plane_pack (src, cl->host_src);
   cl_int n = w * h;
   size_t global = (n + 63) / 64 * 64;
-  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->src8, CL_FALSE, 0, n, cl->host_src, 0,
-      NULL, NULL);
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->lr, CL_FALSE, 0, (size_t) n * sample,
+      cl->host_src, 0, NULL, NULL);
   if (!status)
-    status = set_args (cl->to_float, ARG (cl->src8), ARG (cl->input), ARG (n), (size_t) 0);
+    status = set_args (cl->to_float, ARG (cl->lr), ARG (cl->input), ARG (n), ARG (cl->s_max),
+        ARG (cl->s_shift), ARG (in_scale), (size_t) 0);
   cl_event started = NULL, computed = NULL;
   if (!status)
     status = clEnqueueNDRangeKernel (cl->queue, cl->to_float, 1, NULL, &global, NULL, 0, NULL,
@@ -546,12 +555,12 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     status = is_ghost (cl) ? enqueue_ghost (cl, threshold) : enqueue_plain (cl);
   /* the resampling or the download starts when the last kernel has ended (in-order queue) */
   if (!status && plan)
-    status = enqueue_plane_kernel (cl, cl->resample, cl->dst8, s * w, s * h, cl->plane_dst,
+    status = enqueue_plane_kernel (cl, cl->resample, cl->hr, s * w, s * h, cl->plane_dst,
         dst->width, dst->height, &computed);
   if (!status)
     status = plan ? clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_FALSE, 0, out_size,
-        cl->plane_host, 0, NULL, NULL) : clEnqueueReadBuffer (cl->queue, cl->dst8, CL_FALSE, 0,
-        (size_t) n * s * s, cl->host_dst, 0, NULL, &computed);
+        cl->plane_host, 0, NULL, NULL) : clEnqueueReadBuffer (cl->queue, cl->hr, CL_FALSE, 0,
+        (size_t) n * s * s * sample, cl->host_dst, 0, NULL, &computed);
   if (!status && is_ghost (cl))
     status = clEnqueueReadBuffer (cl->queue, cl->depth, CL_FALSE, 0,
         sizeof (cl_int) * cl->frame.n_tiles, cl->host_depth, 0, NULL, NULL);
@@ -573,7 +582,7 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     return sr_cl_check (status, "running the network", error);
   }
 
-  sr_plane_unpack (plan ? cl->plane_host : cl->host_dst, (gsize) dst->width, dst);
+  sr_plane_unpack (plan ? cl->plane_host : cl->host_dst, (gsize) dst->width * sample, dst);
   if (is_ghost (cl)) {
     sr_ghost_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
         cl->tile_depths, threshold, stats);

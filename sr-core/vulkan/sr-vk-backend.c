@@ -108,7 +108,8 @@ upscale (SrVk *vk, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     return FALSE;
 
   VkDevice device = vk->dev.device;
-  sr_plane_unpack (f->down.map, f->out_w ? (gsize) f->out_words * 4 : (gsize) dst->width, dst);
+  sr_plane_unpack (f->down.map, f->out_w ? (gsize) f->out_words * 4 :
+      (gsize) dst->width * (sr_plane_is_wide (dst) ? 2 : 1), dst);
   guint64 ts[2];
   if (vk->timestamps && vkGetQueryPoolResults (device, vk->timestamps, 0, 2, sizeof ts, ts,
           sizeof ts[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {

@@ -51,10 +51,11 @@ typedef struct {
   int out_w, out_h, out_words;  /* the resampled output (words of 4 bytes per row); 0: none */
 } Sizes;
 
-/* plan: the tables of the resampling to out_w x out_h that follows, or NULL */
+/* sample: bytes per luma sample; plan: the tables of the resampling to out_w x out_h that
+ * follows, or NULL */
 static void
-compute_sizes (const SrModel *m, gboolean fp16, int W, int H, const SrResamplePlan *plan,
-    Sizes *s)
+compute_sizes (const SrModel *m, gboolean fp16, int W, int H, int sample,
+    const SrResamplePlan *plan, Sizes *s)
 {
   const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
   const guint64 plane = (guint64) W * H;
@@ -81,8 +82,8 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, const SrResamplePl
   s->lists = (SR_VK_LIST_BASE + (ghost ? 2 * (guint64) m->ghost.n_blocks * s->n_tiles : 0)) * 4;
   s->depths = MAX (s->n_tiles, 1) * 4;
   s->scratch = MAX ((guint64) s->n_tiles * s->scratch_per_tile * 4, 16);
-  s->lr = (plane + 3) / 4 * 4;
-  s->hr = plane * m->scale * m->scale;
+  s->lr = (plane * sample + 3) / 4 * 4;
+  s->hr = plane * m->scale * m->scale * sample;
   s->out_w = plan ? plan->ax.n_out : 0;
   s->out_h = plan ? plan->ay.n_out : 0;
   s->out_words = (s->out_w + 3) / 4;
@@ -108,7 +109,7 @@ guint64
 sr_vk_frame_bytes (SrVk *vk, int width, int height)
 {
   Sizes s;
-  compute_sizes (vk->model, vk->fp16, width, height, NULL, &s);
+  compute_sizes (vk->model, vk->fp16, width, height, 1, NULL, &s);
   return device_bytes (&s) + host_bytes (&s);
 }
 
@@ -314,6 +315,7 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
   }
   SrVkPush base = {
     .W = f->width, .H = f->height, .T = f->tile, .tiles_x = f->tiles_x,
+    .s_max = f->s_max, .s_shift = f->s_shift, .in_scale = 1.f / f->s_max,
     .n_tiles = f->n_tiles, .list = -1, .n_ocg = 1,
   };
   dispatch (vk, f, SR_VK_TO_FLOAT, SET_LR, &base, div_up (f->width, SR_VK_BLOCK),
@@ -348,10 +350,10 @@ sr_vk_frame_ensure (SrVk *vk, const SrPlane *src, const SrPlane *dst,
   const int out_w = plan ? dst->width : 0, out_h = plan ? dst->height : 0;
   SrVkFrame *old = vk->frame;
   if (old && old->width == width && old->height == height && old->out_w == out_w &&
-      old->out_h == out_h)
+      old->out_h == out_h && old->s_max == sr_plane_max (src) && old->s_shift == src->shift)
     return TRUE;
   Sizes s;
-  compute_sizes (vk->model, vk->fp16, width, height, plan, &s);
+  compute_sizes (vk->model, vk->fp16, width, height, sr_plane_is_wide (src) ? 2 : 1, plan, &s);
   if (!check_limits (vk, width, height, &s, error))
     return FALSE;
   /* the old frame's command buffer may not be pending: every submit is waited for */
@@ -364,6 +366,8 @@ sr_vk_frame_ensure (SrVk *vk, const SrPlane *src, const SrPlane *dst,
   f->tiles_x = s.tiles_x;
   f->tiles_y = s.tiles_y;
   f->n_tiles = s.n_tiles;
+  f->s_max = sr_plane_max (src);
+  f->s_shift = src->shift;
   f->out_w = s.out_w;
   f->out_h = s.out_h;
   f->out_words = s.out_words;

@@ -85,6 +85,8 @@ typedef enum {
 typedef struct {
   gint32 W, H, T, tiles_x, n_tiles, list, in_ch, out_ch, k, relu, w_off, b_off, n_ocg, aux,
       aux2;
+  gint32 s_max, s_shift;     /* the luma's samples: largest value, shift in their word */
+  float in_scale;            /* to_float's factor: the CPU's 1 / s_max */
 } SrVkPush;
 
 #define SR_VK_LIST_BASE 64  /* uints before the first list: the counts (2 per block) */
@@ -143,6 +145,7 @@ void sr_vk_barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlag
 
 struct _SrVkFrame {
   int width, height;         /* LR */
+  int s_max, s_shift;        /* the luma's samples (sr_plane_max 255: bytes; more: words) */
   int out_w, out_h;          /* the size resampled to after the network; 0: none (2x) */
   int out_words;             /* words (4 bytes) per row of the resampled output */
   int tile, tiles_x, tiles_y, n_tiles;
@@ -157,9 +160,9 @@ struct _SrVkFrame {
   guint8 *tile_depths;       /* the last frame's depths, for the stats */
 };
 
-/* Makes vk->frame fit src's size and, with a plan, resample to dst's size (checking the
- * device's limits before allocating anything); keeps the current one when the sizes are
- * unchanged. */
+/* Makes vk->frame fit src's size and samples and, with a plan (8-bit), resample to dst's
+ * size (checking the device's limits before allocating anything); keeps the current one
+ * when they are unchanged. */
 gboolean sr_vk_frame_ensure (SrVk *vk, const SrPlane *src, const SrPlane *dst,
     const SrResamplePlan *plan, GError **error);
 /* Device and staging bytes a frame of that size takes. */

@@ -1,7 +1,7 @@
 /* sr-core: real-time x2 super-resolution of video planes.
  *
  * A C library with no GStreamer dependency: load a model file (safetensors with the
- * architecture in its metadata), make an engine on a backend, upscale 8-bit luma planes
+ * architecture in its metadata), make an engine on a backend, upscale luma planes
  * with the network and chroma planes with bicubic interpolation.
  *
  * Use: `pkg-config --cflags --libs sr-core-1.0`, `#include <sr-core/sr-core.h>`.
@@ -63,7 +63,9 @@ typedef struct {
   int pixel_stride;
   /* 0 or 8: bytes. 9..16: the samples are 16-bit native-endian words holding `bits`
    * significant bits shifted left by `shift` (I420_10LE: 10 and 0; P010: 10 and 6). The
-   * network then runs in fp32 on the CPU backend; the GPU backends take 8 bits only. */
+   * network then runs in fp32 (the CPU backend's fp32 path; the GPU backends' float, with
+   * the samples going up and down as 16-bit words). Bicubic and resampling of such planes
+   * run on the CPU, also beside a GPU backend. */
   int bits;
   int shift;
 } SrPlane;
@@ -198,8 +200,9 @@ SR_API void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 SR_API gboolean sr_engine_check_frame_size (const SrEngine *engine, int width, int height,
     GError **error);
 
-/* Runs the network on an 8-bit luma plane. dst must be exactly scale x src in both
- * dimensions and the size must pass sr_engine_check_frame_size; src and dst must not overlap.
+/* Runs the network on a luma plane (8-bit, or wider: SrPlane). dst must be exactly scale x
+ * src in both dimensions and the size must pass sr_engine_check_frame_size; src and dst must
+ * not overlap.
  * Blocks until dst is written (the CPU backend spreads the work over its threads, the GPU
  * backends wait for the device). */
 SR_API gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
