@@ -302,6 +302,9 @@ sr_engine_upscale_luma_resampled (SrEngine *engine, const SrPlane *src, SrPlane 
     src->bits, src->shift };
   if (dst->width == x2.width && dst->height == x2.height)
     return sr_engine_upscale_luma (engine, src, dst, error);
+  /* before anything of that size is allocated */
+  if (!sr_engine_check_frame_size (engine, src->width, src->height, error))
+    return FALSE;
   if (engine->ops->upscale_luma_resampled && !sr_plane_is_wide (src)) {
     /* one pass on the device: the network's picture never comes back to the host */
     SrResamplePlan plan;

@@ -344,7 +344,8 @@ test_resample_matches_cpu (gconstpointer data)
 /* The network and the resampling in one pass on the device equal the device's own 2x
  * picture resampled by sr_resample, bit for bit, with the same exit depths: odd sizes, 1x,
  * 1.5x and unequal ratios, a 2x axis beside another, an interleaved destination; sizes in
- * turn and back (the frame is remade for each), the ghost net at its default threshold. */
+ * turn and back (the frame is remade for each), the ghost net at its default threshold.
+ * A failure in that pass fails over to the CPU, which redoes the frame. */
 static void
 test_upscale_resampled_matches (gconstpointer data)
 {
@@ -359,8 +360,8 @@ test_upscale_resampled_matches (gconstpointer data)
   TestImage img = test_read_pgm (path);
   const int sizes[][5] = {
     /* source w, h, destination w, h, destination pixel stride */
-    { 333, 187, 499, 280, 1 }, { 333, 187, 333, 187, 1 }, { 161, 91, 322, 137, 1 },
-    { 45, 27, 67, 53, 2 }, { 333, 187, 499, 280, 1 }, { 1, 1, 2, 1, 1 },
+    { 201, 113, 301, 169, 1 }, { 201, 113, 201, 113, 1 }, { 161, 91, 322, 137, 1 },
+    { 45, 27, 67, 53, 2 }, { 201, 113, 301, 169, 1 }, { 1, 1, 2, 1, 1 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
     int w = sizes[i][0], h = sizes[i][1], dw = sizes[i][2], dh = sizes[i][3], ps = sizes[i][4];
@@ -389,6 +390,27 @@ test_upscale_resampled_matches (gconstpointer data)
   }
   g_assert_null (sr_engine_take_failover_note (gpu));
   g_assert_cmpint (sr_engine_get_backend (gpu), ==, GPOINTER_TO_INT (data));
+  sr_engine_free (gpu);
+
+  /* a device failing in that pass: the frame is redone on the CPU, as the CPU makes it */
+  g_setenv ("SR_FAULT_GPU_FRAME", "0", TRUE);
+  gpu = gpu_engine (model, GPOINTER_TO_INT (data));
+  g_unsetenv ("SR_FAULT_GPU_FRAME");
+  SrEngineConfig cpu_config = { SR_BACKEND_CPU, 0, 0, NULL };
+  SrEngine *cpu = sr_engine_new (model, &cpu_config, NULL);
+  const int w = 61, h = 37, dw = 90, dh = 55;
+  SrPlane src = { img.data, w, h, img.width, 1 };
+  guint8 *a = g_malloc0 (dw * dh), *b = g_malloc0 (dw * dh);
+  SrPlane da = { a, dw, dh, dw, 1 }, db = { b, dw, dh, dw, 1 };
+  g_assert_true (sr_engine_upscale_luma_resampled (cpu, &src, &da, NULL));
+  g_assert_true (sr_engine_upscale_luma_resampled (gpu, &src, &db, NULL));
+  g_assert_cmpmem (a, dw * dh, b, dw * dh);
+  g_autofree char *note = sr_engine_take_failover_note (gpu);
+  g_assert_nonnull (strstr (note, "injected fault"));
+  g_assert_cmpint (sr_engine_get_backend (gpu), ==, SR_BACKEND_CPU);
+  g_free (a);
+  g_free (b);
+  sr_engine_free (cpu);
   g_free (img.data);
   sr_engine_free (gpu);
   sr_model_free (model);

@@ -212,7 +212,8 @@ test_gpu_backends_match_cpu (void)
       in[i] = img.data[i] * 4 + i % 4;
     SrPlane s = { (guint8 *) in, w, h, 2 * w, 2, 10, 0 };
     SrPlane p2 = { (guint8 *) x2, 2 * w, 2 * h, 4 * w, 2, 10, 0 };
-    SrPlane pa = { (guint8 *) ra, W, H, 2 * W, 2, 10, 0 }, pb = { (guint8 *) rb, W, H, 2 * W, 2, 10, 0 };
+    SrPlane pa = { (guint8 *) ra, W, H, 2 * W, 2, 10, 0 };
+    SrPlane pb = { (guint8 *) rb, W, H, 2 * W, 2, 10, 0 };
     g_assert_true (sr_engine_upscale_luma (gpu, &s, &p2, NULL));
     g_assert_true (sr_resample (&p2, &pa, NULL));
     g_assert_true (sr_engine_upscale_luma_resampled (gpu, &s, &pb, NULL));

@@ -1,7 +1,8 @@
 /* The OpenCL backend: the plan of docs/gpu-backends.md on one in-order queue. Weights are
  * uploaded once; buffers are made per frame size and reused; per frame the LR luma goes up
- * (bytes, or 16-bit words for 10-bit video), the HR luma and the tile depths come down. Planes are interpolated on the
- * device too: bicubic x2 and resampling (with the tables of sr-resample.c). */
+ * (bytes, or 16-bit words for 10-bit video), the HR luma (or its resampled picture) and the
+ * tile depths come down. Planes are interpolated on the device too: bicubic x2 and
+ * resampling (with the tables of sr-resample.c). */
 #include "../sr-backend.h"
 #include "sr-opencl.h"
 #include "../sr-plane-private.h"
