@@ -48,13 +48,10 @@ struct _GstSuperres {
 
   /* between start and stop */
   SrModel *model;
-  SrEngine *engine;
-  SrEngine *cpu_engine;   /* 10-bit video when `engine` is on a GPU (8-bit only there) */
-  SrEngine *frame_engine; /* the one the negotiated format runs on */
-  /* negotiated: the output is not 2x, so luma goes through this 2x plane and sr_resample */
+  SrEngine *engine;       /* every format, 10-bit included, runs on it */
+  /* negotiated: the output is not 2x, so the network's luma is resampled to it (in the
+   * same pass on a GPU backend) and the chroma resampled from the input */
   gboolean resample;
-  guint8 *luma_x2;
-  SrPlane luma_x2_plane;
 };
 
 enum {
@@ -267,7 +264,6 @@ static void
 set_active_engine (GstSuperres *self, SrEngine *engine)
 {
   GST_OBJECT_LOCK (self);
-  self->frame_engine = engine;
   g_free (self->active_backend);
   g_free (self->active_device);
   g_free (self->active_precision);
@@ -349,18 +345,17 @@ gst_superres_stop (GstBaseTransform *trans)
   GstSuperres *self = GST_SUPERRES (trans);
   set_active_engine (self, NULL);
   g_clear_pointer (&self->engine, sr_engine_free);
-  g_clear_pointer (&self->cpu_engine, sr_engine_free);
   g_clear_pointer (&self->model, sr_model_free);
-  g_clear_pointer (&self->luma_x2, g_free);
   return TRUE;
 }
 
 static void account_time (GstSuperres *self, double seconds, gboolean degraded);
 
 /* Live: the first frame's latency must be known before it arrives, so a blank frame of the
- * negotiated size goes through the network once (x 1.25 for the chroma it does not time). */
+ * negotiated sizes goes through the network (and the resampling) once, x 1.25 for the
+ * chroma it does not time; the frame also sets up the backend for those sizes. */
 static void
-measure_latency (GstSuperres *self, const GstVideoInfo *in_info)
+measure_latency (GstSuperres *self, const GstVideoInfo *in_info, const GstVideoInfo *out_info)
 {
   /* the pipeline's latency query may not have come through here yet: ask upstream */
   GstQuery *query = gst_query_new_latency ();
@@ -379,43 +374,14 @@ measure_latency (GstSuperres *self, const GstVideoInfo *in_info)
   const int shift = GST_VIDEO_FORMAT_INFO_SHIFT (in_info->finfo, 0);
   SrPlane src = { g_malloc0 ((gsize) w * h * sample), w, h, (gsize) w * sample, sample, bits,
     shift };
-  SrPlane dst = { g_malloc ((gsize) 4 * w * h * sample), 2 * w, 2 * h, (gsize) 2 * w * sample,
-    sample, bits, shift };
+  const int W = GST_VIDEO_INFO_WIDTH (out_info), H = GST_VIDEO_INFO_HEIGHT (out_info);
+  SrPlane dst = { g_malloc ((gsize) W * H * sample), W, H, (gsize) W * sample, sample, bits,
+    shift };
   gint64 t0 = g_get_monotonic_time ();
-  if (sr_engine_upscale_luma (self->frame_engine, &src, &dst, NULL))
+  if (sr_engine_upscale_luma_resampled (self->engine, &src, &dst, NULL))
     account_time (self, 1.25 * (g_get_monotonic_time () - t0) / 1e6, FALSE);
   g_free (src.data);
   g_free (dst.data);
-}
-
-/* 10-bit video on a GPU backend (8-bit only there) runs on a CPU engine of its own, made the
- * first time, with a warning; other formats on the engine started. */
-static gboolean
-choose_frame_engine (GstSuperres *self, int bits)
-{
-  SrEngine *engine = self->engine;
-  if (bits > 8 && sr_engine_get_backend (self->engine) != SR_BACKEND_CPU) {
-    if (!self->cpu_engine) {
-      GError *error = NULL;
-      GST_OBJECT_LOCK (self);
-      SrEngineConfig config = { SR_BACKEND_CPU, self->n_threads, 0, NULL };
-      GST_OBJECT_UNLOCK (self);
-      self->cpu_engine = sr_engine_new (self->model, &config, &error);
-      if (!self->cpu_engine) {
-        GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the cpu backend for %d-bit "
-                "video.", bits), ("%s", error->message));
-        g_clear_error (&error);
-        return FALSE;
-      }
-      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("%d-bit video runs on the CPU: the %s "
-              "backend takes 8-bit video only.", bits,
-              sr_backend_kind_name (sr_engine_get_backend (self->engine))), (NULL));
-    }
-    engine = self->cpu_engine;
-  }
-  if (engine != self->frame_engine)
-    set_active_engine (self, engine);
-  return TRUE;
 }
 
 static gboolean
@@ -435,35 +401,17 @@ gst_superres_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (filter), W == w && H == h);
   self->resample = (W != GST_SUPERRES_MAX_SCALE * w || H != GST_SUPERRES_MAX_SCALE * h) &&
       !(W == w && H == h);
-  const GstVideoFormatInfo *finfo = out_info->finfo;
-  const int bits = GST_VIDEO_FORMAT_INFO_DEPTH (finfo, 0);
-  if (!choose_frame_engine (self, bits))
-    return FALSE;
   GError *error = NULL;
-  if (!(W == w && H == h) && !sr_engine_check_frame_size (self->frame_engine, w, h, &error)) {
+  if (!(W == w && H == h) && !sr_engine_check_frame_size (self->engine, w, h, &error)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames of %dx%d are too large to upscale.",
             w, h), ("%s", error->message));
     g_clear_error (&error);
     return FALSE;
   }
-  g_clear_pointer (&self->luma_x2, g_free);
-  if (self->resample) {
-    const int sample = bits > 8 ? 2 : 1;
-    SrPlane p = { NULL, GST_SUPERRES_MAX_SCALE * w, GST_SUPERRES_MAX_SCALE * h,
-      (gsize) GST_SUPERRES_MAX_SCALE * w * sample, sample, bits,
-      GST_VIDEO_FORMAT_INFO_SHIFT (finfo, 0) };
-    p.data = self->luma_x2 = g_try_malloc (p.stride * p.height);
-    if (!p.data) {
-      GST_ERROR_OBJECT (filter, "cannot allocate the %dx%d intermediate picture", p.width,
-          p.height);
-      return FALSE;
-    }
-    self->luma_x2_plane = p;
-  }
   if (W != w || H != h)
-    measure_latency (self, in_info);
+    measure_latency (self, in_info, out_info);
   GST_INFO_OBJECT (filter, "%dx%d -> %dx%d: %s", w, h, W, H, W == w && H == h ? "passthrough"
-      : self->resample ? "network x2, then resampled" : "network x2");
+      : self->resample ? "network x2 resampled in the same pass" : "network x2");
   return TRUE;
 }
 
@@ -506,7 +454,7 @@ static void
 account_frame (GstSuperres *self, GstClockTime pts)
 {
   SrFrameStats st;
-  sr_engine_get_stats (self->frame_engine, &st);
+  sr_engine_get_stats (self->engine, &st);
   double fraction = st.macs_per_pixel_full > 0 ? st.macs_per_pixel / st.macs_per_pixel_full : 1;
   GST_OBJECT_LOCK (self);
   steer_threshold (self, &st);
@@ -601,7 +549,7 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
       GST_TIME_ARGS (now), 1000 * self->live.full_mean, GST_TIME_ARGS (self->live.latency),
       degrade ? ": degraded" : "");
   GST_OBJECT_UNLOCK (self);
-  SrEngine *engine = self->frame_engine;
+  SrEngine *engine = self->engine;
   sr_engine_set_exit_threshold (engine, threshold);
   gint64 t0 = g_get_monotonic_time ();
   /* other sizes than 2x: the network's 2x luma resampled, the chroma resampled directly;
@@ -609,11 +557,8 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   gboolean ok;
   if (degrade)
     ok = interpolate (self, engine, &src, &dst, &error);
-  else if (self->resample)
-    ok = sr_engine_upscale_luma (engine, &src, &self->luma_x2_plane, &error) &&
-        sr_engine_resample (engine, &self->luma_x2_plane, &dst, &error);
   else
-    ok = sr_engine_upscale_luma (engine, &src, &dst, &error);
+    ok = sr_engine_upscale_luma_resampled (engine, &src, &dst, &error);
   if (ok && !degrade)
     account_frame (self, GST_BUFFER_PTS (in->buffer));
   for (guint c = 1; ok && c < GST_VIDEO_FRAME_N_COMPONENTS (in); c++) {

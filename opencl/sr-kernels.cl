@@ -66,12 +66,15 @@ tile_pixel (Frame f, __global const int *lists, __global const int *counts, int 
 CONV_AT (conv_at_feature, feature_t, LOAD_FEATURE)
 CONV_AT (conv_at_input, float, LOAD_FLOAT)
 
+/* The LR luma to input = v * scale, the CPU's 1 / max: bytes (max 255), or 16-bit words
+ * holding the sample shifted left by `shift` (10-bit video). */
 __kernel void
-to_float (__global const uchar *src, __global float *input, int n)
+to_float (__global const uchar *src, __global float *input, int n, int max, int shift,
+    float scale)
 {
   int i = get_global_id (0);
   if (i < n)
-    input[i] = src[i] * (1.f / 255.f);
+    input[i] = (max > 255 ? ((__global const ushort *) src)[i] >> shift : src[i]) * scale;
 }
 
 /* out[oc] = act(bias + conv(in)) for a conv layer over a tile list: `conv` reads feature
@@ -122,11 +125,13 @@ ghost_add (Frame f, __global const int *lists, __global const int *counts, int l
 }
 
 /* The last conv (scale^2 outputs, no activation), plus the anchor, pixel-shuffled and
- * quantised into the 8-bit HR plane. */
+ * quantised (floor (v * max + 0.5), clamped as a float as sr_cpu_tail_wide does) into the
+ * HR plane: bytes, or 16-bit words with the sample shifted left by `shift`. */
 __kernel void
 tail (Frame f, __global const int *lists, __global const int *counts, int list,
     __global const feature_t *in, int in_ch, __global const float *input, int scale,
-    __global const float *params, int weight_off, int bias_off, int k, __global uchar *dst)
+    __global const float *params, int weight_off, int bias_off, int k, __global uchar *dst,
+    int max, int shift)
 {
   int x, y, g;
   if (!tile_pixel (f, lists, counts, list, 1, &x, &y, &g))
@@ -137,9 +142,14 @@ tail (Frame f, __global const int *lists, __global const int *counts, int list,
     acc[o] = params[bias_off + o];
   conv_at_feature (f, in, in_ch, params + weight_off, k, 0, n, x, y, acc);
   const float anchor = input[y * f.w + x];
+  const float m = max;
   for (int o = 0; o < n; o++) {
-    int q = (int) floor ((acc[o] + anchor) * 255.f + 0.5f);
-    dst[(y * scale + o / scale) * (f.w * scale) + x * scale + o % scale] = clamp (q, 0, 255);
+    int q = (int) clamp (floor ((acc[o] + anchor) * m + 0.5f), 0.f, m);
+    int i = (y * scale + o / scale) * (f.w * scale) + x * scale + o % scale;
+    if (max > 255)
+      ((__global ushort *) dst)[i] = q << shift;
+    else
+      dst[i] = q;
   }
 }
 
@@ -253,4 +263,29 @@ bicubic_x2 (__global const uchar *src, int sw, int sh, __global uchar *dst, int 
     acc += bicubic_taps[y & 1][ty] * h;
   }
   dst[y * dw + x] = clamp ((acc + 8192) >> 14, 0, 255);
+}
+
+/* sr_resample of an 8-bit plane, bit for bit (sr-core/sr-resample.c): the host passes the
+ * tables the C code made (per output, the first source sample and the fixed-point weight
+ * of each tap, per axis: first x [dw], weights x [taps_x][dw], first y [dh], weights y
+ * [taps_y][dh]) and the passes' shifts, so the filter is described once. The vertical pass
+ * rounds each column the horizontal taps need as the C rows do, in the same 32-bit
+ * integers. One work-item per output sample. */
+__kernel void
+resample (__global const uchar *src, int sw, int sh, __global uchar *dst, int dw, int dh,
+    __global const int *tab, int taps_x, int taps_y, int vshift, int hshift)
+{
+  const int x = get_global_id (0), y = get_global_id (1);
+  if (x >= dw || y >= dh)
+    return;
+  __global const int *wx = tab + dw, *fy = wx + taps_x * dw, *wy = fy + dh;
+  __global const uchar *col = src + fy[y] * sw + tab[x];
+  int acc = 0;
+  for (int t = 0; t < taps_x; t++) {
+    int v = 0;
+    for (int u = 0; u < taps_y; u++)
+      v += wy[u * dh + y] * col[u * sw + t];
+    acc += wx[t * dw + x] * ((v + (1 << (vshift - 1))) >> vshift);
+  }
+  dst[y * dw + x] = clamp ((acc + (1 << (hshift - 1))) >> hshift, 0, 255);
 }

@@ -11,6 +11,9 @@ layout(push_constant) uniform Push {
   int w_off, b_off; // weight and bias offsets in floats
   int n_ocg;       // output-channel groups (conv.comp)
   int aux, aux2;   // kernel-specific (see each kernel)
+  int s_max, s_shift; // the luma's samples: largest value (255: bytes, more: 16-bit words),
+                      // and their shift in the word
+  float in_scale;  // to_float's factor, the CPU's 1 / s_max
 } pc;
 
 // The list counts sit at the start of the list buffer, list i at LIST_BASE + i * n_tiles.

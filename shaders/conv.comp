@@ -3,7 +3,8 @@
 // z = list index * n_ocg + channel group. Each input channel's 8x8 block plus halo is
 // staged in shared memory; the weights are read uniformly.
 // Built as is (float maps out, optional ReLU) and with TAIL (C -> 4 residuals plus the
-// anchor, pixel shuffle x2, floor(v * 255 + 0.5) clamped, ORed into the zeroed HR bytes);
+// anchor, pixel shuffle x2, floor(v * max + 0.5) clamped: ORed into the zeroed HR bytes, or
+// for wider samples stored as the 16-bit words of the HR plane);
 // SRC16 / DST16 make the variants reading / writing fp16 feature maps (SR_VULKAN_PRECISION).
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -89,6 +90,18 @@ void main() {
 
 #ifdef TAIL
   float a = anchor[y * pc.W + x];
+  if (pc.s_max > 255) {
+    // as sr_cpu_tail_wide: clamped as a float (a huge value never meets the conversion),
+    // no fused multiply-add; samples 2x and 2x + 1 fill the word nobody else writes
+    float m = float(pc.s_max);
+    for (int dy = 0; dy < 2; dy++) {
+      precise float v0 = floor((acc[2 * dy] + a) * m + 0.5);
+      precise float v1 = floor((acc[2 * dy + 1] + a) * m + 0.5);
+      uint q0 = uint(clamp(v0, 0.0, m)), q1 = uint(clamp(v1, 0.0, m));
+      hr[uint(2 * y + dy) * uint(pc.W) + uint(x)] = (q0 | (q1 << 16)) << uint(pc.s_shift);
+    }
+    return;
+  }
   for (int dy = 0; dy < 2; dy++) {
     uint q0 = uint(clamp(int(floor((acc[2 * dy] + a) * 255.0 + 0.5)), 0, 255));
     uint q1 = uint(clamp(int(floor((acc[2 * dy + 1] + a) * 255.0 + 0.5)), 0, 255));

@@ -3,6 +3,7 @@
 #define SR_BACKEND_H
 
 #include "sr-model-private.h"
+#include "sr-resample-private.h"
 
 typedef struct {
   SrBackendKind kind;
@@ -23,6 +24,14 @@ typedef struct {
       gpointer ctx);
   /* optional: sr_bicubic_x2 on the device; planes already checked */
   gboolean (*bicubic_x2) (gpointer state, const SrPlane *src, SrPlane *dst, GError **error);
+  /* optional: upscale_luma, then its picture resampled to dst (any size) with plan's tables
+   * on the device, in one pass: the network's picture never leaves it; 8-bit planes */
+  gboolean (*upscale_luma_resampled) (gpointer state, const SrPlane *src, SrPlane *dst,
+      const SrResamplePlan *plan, double exit_threshold, SrFrameStats *stats, GError **error);
+  /* optional: sr_resample of 8-bit planes on the device, with the tables of `plan` (made by
+   * the engine, so the filter is described once, in sr-resample.c); planes already checked */
+  gboolean (*resample) (gpointer state, const SrPlane *src, SrPlane *dst,
+      const SrResamplePlan *plan, GError **error);
   /* the working memory (host and device) it allocates for frames of that size, beyond
    * the frames themselves */
   guint64 (*frame_bytes) (gpointer state, int width, int height);

@@ -16,6 +16,8 @@ struct _SrEngine {
   char *failover_note;    /* why the GPU backend was dropped, until taken */
   gint64 gpu_frames;      /* luma frames given to a GPU backend */
   gint64 fail_at;         /* $SR_FAULT_GPU_FRAME: the GPU frame that fails on purpose; -1 */
+  guint8 *x2;             /* the network's picture before resampling, where no backend op */
+  gsize x2_size;          /* takes both in one pass */
 };
 
 /* In the order `auto` tries them. */
@@ -138,6 +140,7 @@ sr_engine_free (SrEngine *engine)
   engine->ops->destroy (engine->state);
   g_free (engine->fallback_note);
   g_free (engine->failover_note);
+  g_free (engine->x2);
   g_free (engine);
 }
 
@@ -230,6 +233,41 @@ sr_engine_check_frame_size (const SrEngine *engine, int width, int height, GErro
   return FALSE;
 }
 
+/* The planes a luma upscale takes, whatever dst's size. */
+static gboolean
+check_luma (SrEngine *engine, const SrPlane *src, const SrPlane *dst, GError **error)
+{
+  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
+    return FALSE;
+  return sr_planes_same_samples (src, dst, error);
+}
+
+/* The network on the backend, resampled there to dst with plan's tables when plan is not
+ * NULL (a backend with upscale_luma_resampled). A failure without a plan fails over to the
+ * CPU and redoes the frame; with one it is left in `failure` for the caller to do so. */
+static gboolean
+run_network (SrEngine *engine, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    GError **failure, GError **error)
+{
+  SrFrameStats stats = { 0 };
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok;
+  do { /* the size is checked again on the backend a failover brings */
+    ok = sr_engine_check_frame_size (engine, src->width, src->height, failure) &&
+        !injected_fault (engine, failure) && (plan ?
+        engine->ops->upscale_luma_resampled (engine->state, src, dst, plan,
+            engine->exit_threshold, &stats, failure) :
+        engine->ops->upscale_luma (engine->state, src, dst, engine->exit_threshold, &stats,
+            failure));
+  } while (!ok && !plan && fail_over (engine, g_steal_pointer (failure), error));
+  stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (ok && engine->model->type != SR_ARCH_GHOST_EXIT) /* every pixel runs the whole plain net */
+    stats.macs_per_pixel = stats.macs_per_pixel_full = sr_model_get_macs_per_pixel (engine->model);
+  if (ok)
+    engine->stats = stats;
+  return ok;
+}
+
 gboolean
 sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError **error)
 {
@@ -237,37 +275,62 @@ sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst, GErr
   g_return_val_if_fail (src != NULL, FALSE);
   g_return_val_if_fail (dst != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!sr_plane_check (src, "source", error) || !sr_plane_check (dst, "destination", error))
+  if (!check_luma (engine, src, dst, error))
     return FALSE;
-  if (!sr_planes_same_samples (src, dst, error))
-    return FALSE;
-  if (sr_plane_is_wide (src) && engine->ops->kind != SR_BACKEND_CPU) {
-    g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "the %s backend takes 8-bit planes only; "
-        "%d-bit video runs on the cpu backend", sr_backend_kind_name (engine->ops->kind),
-        src->bits);
-    return FALSE;
-  }
   const int s = engine->model->scale;
   if (dst->width != src->width * s || dst->height != src->height * s) {
     g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "destination %dx%d is not %dx the source %dx%d",
         dst->width, dst->height, s, src->width, src->height);
     return FALSE;
   }
-  SrFrameStats stats = { 0 };
-  gint64 t0 = g_get_monotonic_time ();
   GError *failure = NULL;
-  gboolean ok;
-  do { /* the size is checked again on the backend a failover brings */
-    ok = sr_engine_check_frame_size (engine, src->width, src->height, &failure) &&
-        !injected_fault (engine, &failure) && engine->ops->upscale_luma (engine->state, src,
-        dst, engine->exit_threshold, &stats, &failure);
-  } while (!ok && fail_over (engine, g_steal_pointer (&failure), error));
-  stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
-  if (ok && engine->model->type != SR_ARCH_GHOST_EXIT) /* every pixel runs the whole plain net */
-    stats.macs_per_pixel = stats.macs_per_pixel_full = sr_model_get_macs_per_pixel (engine->model);
-  if (ok)
-    engine->stats = stats;
-  return ok;
+  return run_network (engine, src, dst, NULL, &failure, error);
+}
+
+gboolean
+sr_engine_upscale_luma_resampled (SrEngine *engine, const SrPlane *src, SrPlane *dst,
+    GError **error)
+{
+  g_return_val_if_fail (engine != NULL, FALSE);
+  g_return_val_if_fail (src != NULL, FALSE);
+  g_return_val_if_fail (dst != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!check_luma (engine, src, dst, error) || !sr_resample_check (src, dst, error))
+    return FALSE;
+  const int s = engine->model->scale, sample = sr_plane_is_wide (src) ? 2 : 1;
+  SrPlane x2 = { NULL, s * src->width, s * src->height, (gsize) s * src->width * sample, sample,
+    src->bits, src->shift };
+  if (dst->width == x2.width && dst->height == x2.height)
+    return sr_engine_upscale_luma (engine, src, dst, error);
+  /* before anything of that size is allocated */
+  if (!sr_engine_check_frame_size (engine, src->width, src->height, error))
+    return FALSE;
+  if (engine->ops->upscale_luma_resampled && !sr_plane_is_wide (src)) {
+    /* one pass on the device: the network's picture never comes back to the host */
+    SrResamplePlan plan;
+    sr_resample_plan_init (&plan, &x2, dst, NULL, NULL);
+    GError *failure = NULL;
+    gboolean ok = run_network (engine, src, dst, &plan, &failure, error);
+    sr_resample_plan_clear (&plan);
+    if (ok)
+      return TRUE;
+    if (!fail_over (engine, failure, error))
+      return FALSE;
+  }
+  const gsize size = x2.stride * x2.height;
+  if (engine->x2_size < size) {
+    g_free (engine->x2);
+    engine->x2 = g_try_malloc (size);
+    engine->x2_size = engine->x2 ? size : 0;
+    if (!engine->x2) {
+      g_set_error (error, SR_ERROR, SR_ERROR_INVALID, "cannot allocate the %dx%d picture to "
+          "resample", x2.width, x2.height);
+      return FALSE;
+    }
+  }
+  x2.data = engine->x2;
+  return sr_engine_upscale_luma (engine, src, &x2, error) &&
+      sr_engine_resample (engine, &x2, dst, error);
 }
 
 gboolean
@@ -310,6 +373,17 @@ sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError *
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!sr_resample_check (src, dst, error))
     return FALSE;
+  /* the GPU backends' resampler takes bytes, like their bicubic: wider samples are done here */
+  if (engine->ops->resample && !sr_plane_is_wide (src)) {
+    SrResamplePlan plan;
+    sr_resample_plan_init (&plan, src, dst, NULL, NULL);
+    GError *failure = NULL;
+    gboolean ok = engine->ops->resample (engine->state, src, dst, &plan, &failure);
+    sr_resample_plan_clear (&plan);
+    if (ok)
+      return TRUE;
+    return fail_over (engine, failure, error) && sr_engine_resample (engine, src, dst, error);
+  }
   ResampleJob job = { .src = src, .dst = dst };
   sr_resample_plan_best (&job.plan, src, dst);
   if (engine->ops->run_rows)

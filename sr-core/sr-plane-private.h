@@ -48,8 +48,9 @@ sr_plane_put (const SrPlane *p, gsize offset, int v)
 gboolean sr_plane_check (const SrPlane *p, const char *what, GError **error);
 /* Both planes hold samples of the same bits and shift. */
 gboolean sr_planes_same_samples (const SrPlane *a, const SrPlane *b, GError **error);
-/* A strided plane to tightly packed rows (width bytes each), and rows `in_stride` apart back
- * into a strided plane: what GPU backends upload and download. */
+/* A strided plane to tightly packed rows (width samples each: bytes, or for wider samples
+ * 16-bit words as they are, shift included), and rows `in_stride` bytes apart back into a
+ * strided plane: what GPU backends upload and download. */
 void sr_plane_pack (const SrPlane *src, guint8 *out);
 void sr_plane_unpack (const guint8 *in, gsize in_stride, SrPlane *dst);
 /* Both planes usable and dst a valid bicubic x2 size for src. */

@@ -36,27 +36,36 @@ sr_planes_same_samples (const SrPlane *a, const SrPlane *b, GError **error)
 void
 sr_plane_pack (const SrPlane *src, guint8 *out)
 {
+  const int sample = sr_plane_is_wide (src) ? 2 : 1;
+  const gsize row_bytes = (gsize) src->width * sample;
   for (int y = 0; y < src->height; y++) {
     const guint8 *row = src->data + (gsize) y * src->stride;
-    guint8 *o = out + (gsize) y * src->width;
-    if (src->pixel_stride == 1)
-      memcpy (o, row, src->width);
-    else
+    guint8 *o = out + (gsize) y * row_bytes;
+    if (src->pixel_stride == sample)
+      memcpy (o, row, row_bytes);
+    else if (sample == 1)
       for (int x = 0; x < src->width; x++)
         o[x] = row[(gsize) x * src->pixel_stride];
+    else
+      for (int x = 0; x < src->width; x++)
+        memcpy (o + 2 * x, row + (gsize) x * src->pixel_stride, 2);
   }
 }
 
 void
 sr_plane_unpack (const guint8 *in, gsize in_stride, SrPlane *dst)
 {
+  const int sample = sr_plane_is_wide (dst) ? 2 : 1;
   for (int y = 0; y < dst->height; y++) {
     const guint8 *i = in + (gsize) y * in_stride;
     guint8 *row = dst->data + (gsize) y * dst->stride;
-    if (dst->pixel_stride == 1)
-      memcpy (row, i, dst->width);
-    else
+    if (dst->pixel_stride == sample)
+      memcpy (row, i, (gsize) dst->width * sample);
+    else if (sample == 1)
       for (int x = 0; x < dst->width; x++)
         row[(gsize) x * dst->pixel_stride] = i[x];
+    else
+      for (int x = 0; x < dst->width; x++)
+        memcpy (row + (gsize) x * dst->pixel_stride, i + 2 * x, 2);
   }
 }

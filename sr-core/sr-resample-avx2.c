@@ -17,7 +17,7 @@ void
 sr_resample_vertical_avx2 (const SrPlane *src, const SrResampleAxis *ay, int y, int x0,
     int x1, gint32 *mid)
 {
-  const int shift = SR_RESAMPLE_WEIGHT_BITS - sr_resample_mid_bits (src);
+  const int shift = sr_resample_vertical_shift (src);
   const __m256i round = _mm256_set1_epi32 (1 << (shift - 1));
   const guint8 *row0 = src->data + (gsize) ay->first[y] * src->stride;
   const gboolean wide = sr_plane_is_wide (src);
@@ -44,7 +44,7 @@ void
 sr_resample_horizontal_avx2 (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
     const SrPlane *dst, int y)
 {
-  const int shift = SR_RESAMPLE_WEIGHT_BITS + sr_resample_mid_bits (dst);
+  const int shift = sr_resample_horizontal_shift (dst);
   const __m256i round = _mm256_set1_epi32 (1 << (shift - 1)), zero = _mm256_setzero_si256 (),
       max = _mm256_set1_epi32 (sr_plane_max (dst));
   const gsize row = (gsize) y * dst->stride;

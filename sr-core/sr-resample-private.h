@@ -15,6 +15,18 @@ sr_resample_mid_bits (const SrPlane *p)
 {
   return 15 - MAX (p->bits, 8);
 }
+/* The right shifts (with rounding) that end each pass: to the mid precision, then back to
+ * samples. The GPU kernels get these from the host rather than their own formulas. */
+static inline int
+sr_resample_vertical_shift (const SrPlane *p)
+{
+  return SR_RESAMPLE_WEIGHT_BITS - sr_resample_mid_bits (p);
+}
+static inline int
+sr_resample_horizontal_shift (const SrPlane *p)
+{
+  return SR_RESAMPLE_WEIGHT_BITS + sr_resample_mid_bits (p);
+}
 
 /* One axis: output i reads source samples first[i] .. first[i] + n_taps - 1 (always inside
  * the source) with weights weight[t * n_out + i] (tap-major, so SIMD loads a tap for
@@ -48,8 +60,9 @@ void sr_resample_vertical_avx2 (const SrPlane *src, const SrResampleAxis *ay, in
 void sr_resample_horizontal_avx2 (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
     const SrPlane *dst, int y);
 
-/* One resampling: both axes' tables and the row kernels. Rows of the output can then be
- * made in any order or in parallel bands (sr_engine_resample). */
+/* One resampling: both axes' tables and the row kernels (NULL where only the tables are
+ * wanted: the GPU backends upload them). Rows of the output can then be made in any order
+ * or in parallel bands (sr_engine_resample). */
 typedef struct {
   SrResampleAxis ax, ay;
   SrResampleVerticalFn vertical;

@@ -76,7 +76,7 @@ sr_resample_vertical_c (const SrPlane *src, const SrResampleAxis *ay, int y, int
     gint32 *mid)
 {
   const gsize row0 = (gsize) ay->first[y] * src->stride;
-  const int shift = SR_RESAMPLE_WEIGHT_BITS - sr_resample_mid_bits (src);
+  const int shift = sr_resample_vertical_shift (src);
   for (int x = x0; x < x1; x++) {
     gint32 acc = 0;
     for (int t = 0; t < ay->n_taps; t++)
@@ -90,7 +90,7 @@ void
 sr_resample_horizontal_c (const gint32 *mid, const SrResampleAxis *ax, int x0, int x1,
     const SrPlane *dst, int y)
 {
-  const int shift = SR_RESAMPLE_WEIGHT_BITS + sr_resample_mid_bits (dst), max = sr_plane_max (dst);
+  const int shift = sr_resample_horizontal_shift (dst), max = sr_plane_max (dst);
   for (int x = x0; x < x1; x++) {
     gint32 acc = 0;
     for (int t = 0; t < ax->n_taps; t++)

@@ -272,6 +272,150 @@ test_bicubic_matches_cpu (gconstpointer data)
   sr_model_free (model);
 }
 
+/* Resampling on the device equals sr_resample bit for bit: odd sizes, the element's ratios
+ * (the network's 2x to 1x, 1.5x or 2x of the input: 0.5, 0.75, 1; chroma from the input:
+ * 1, 1.5, 2), unequal axes, a one-sample plane, interleaved planes; jobs of several sizes
+ * in turn (a frame's luma and chroma), each twice. Wider samples run on the CPU there, and
+ * still match. */
+static void
+test_resample_matches_cpu (gconstpointer data)
+{
+  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
+  SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
+  if (!gpu) {
+    sr_model_free (model);
+    return;
+  }
+  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
+  TestImage img = test_read_pgm (path);
+  const int sizes[][5] = {
+    /* source w, h, destination w, h, pixel stride */
+    { 640, 360, 320, 180, 1 }, { 639, 359, 479, 269, 1 }, { 333, 187, 333, 187, 1 },
+    { 161, 91, 241, 136, 1 }, { 161, 91, 322, 182, 1 }, { 45, 27, 67, 54, 2 },
+    { 1, 1, 2, 1, 1 }, { 7, 300, 5, 451, 2 }, { 200, 120, 150, 119, 1 },
+  };
+  for (int round = 0; round < 2; round++)
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+      int w = sizes[i][0], h = sizes[i][1], dw = sizes[i][2], dh = sizes[i][3];
+      int ps = sizes[i][4];
+      g_assert_cmpint (w, <=, img.width);
+      g_assert_cmpint (h, <=, img.height);
+      guint8 *src_data = g_malloc0 ((gsize) ps * w * h);
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          src_data[(y * w + x) * ps] = img.data[(img.height - h + y) * img.width + x];
+      SrPlane src = { src_data, w, h, (gsize) w * ps, ps };
+      gsize stride = (gsize) dw * ps + 8;
+      guint8 *a = g_malloc0 (stride * dh), *b = g_malloc0 (stride * dh);
+      SrPlane da = { a, dw, dh, stride, ps }, db = { b, dw, dh, stride, ps };
+      g_autoptr (GError) error = NULL;
+      g_assert_true (sr_resample (&src, &da, &error));
+      g_assert_true (sr_engine_resample (gpu, &src, &db, &error));
+      g_assert_no_error (error);
+      g_assert_cmpmem (a, stride * dh, b, stride * dh);
+      g_free (a);
+      g_free (b);
+      g_free (src_data);
+    }
+  /* no failover happened: the frames above ran on the device */
+  g_assert_null (sr_engine_take_failover_note (gpu));
+  g_assert_cmpint (sr_engine_get_backend (gpu), ==, GPOINTER_TO_INT (data));
+
+  /* 10-bit words (P010: shifted by 6) */
+  const int w = 37, h = 21, dw = 55, dh = 31;
+  guint16 *wide = g_new (guint16, w * h), *wa = g_new0 (guint16, dw * dh),
+      *wb = g_new0 (guint16, dw * dh);
+  for (int i = 0; i < w * h; i++)
+    wide[i] = (img.data[i] * 4 + i % 4) << 6;
+  SrPlane ws = { (guint8 *) wide, w, h, 2 * w, 2, 10, 6 };
+  SrPlane wda = { (guint8 *) wa, dw, dh, 2 * dw, 2, 10, 6 };
+  SrPlane wdb = { (guint8 *) wb, dw, dh, 2 * dw, 2, 10, 6 };
+  g_assert_true (sr_resample (&ws, &wda, NULL));
+  g_assert_true (sr_engine_resample (gpu, &ws, &wdb, NULL));
+  g_assert_cmpmem (wa, 2 * dw * dh, wb, 2 * dw * dh);
+  g_free (wide);
+  g_free (wa);
+  g_free (wb);
+  g_free (img.data);
+  sr_engine_free (gpu);
+  sr_model_free (model);
+}
+
+/* The network and the resampling in one pass on the device equal the device's own 2x
+ * picture resampled by sr_resample, bit for bit, with the same exit depths: odd sizes, 1x,
+ * 1.5x and unequal ratios, a 2x axis beside another, an interleaved destination; sizes in
+ * turn and back (the frame is remade for each), the ghost net at its default threshold.
+ * A failure in that pass fails over to the CPU, which redoes the frame. */
+static void
+test_upscale_resampled_matches (gconstpointer data)
+{
+  SrModel *model = load_model (SR_GHOST_MODEL_FILE);
+  SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
+  if (!gpu) {
+    sr_model_free (model);
+    return;
+  }
+  sr_engine_set_exit_threshold (gpu, sr_model_get_default_exit_threshold (model));
+  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
+  TestImage img = test_read_pgm (path);
+  const int sizes[][5] = {
+    /* source w, h, destination w, h, destination pixel stride */
+    { 201, 113, 301, 169, 1 }, { 201, 113, 201, 113, 1 }, { 161, 91, 322, 137, 1 },
+    { 45, 27, 67, 53, 2 }, { 201, 113, 301, 169, 1 }, { 1, 1, 2, 1, 1 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    int w = sizes[i][0], h = sizes[i][1], dw = sizes[i][2], dh = sizes[i][3], ps = sizes[i][4];
+    SrPlane src = { img.data + 5 * img.width + 7, w, h, img.width, 1 };
+    guint8 *x2 = g_malloc ((gsize) 4 * w * h);
+    SrPlane px2 = { x2, 2 * w, 2 * h, 2 * w, 1 };
+    gsize stride = (gsize) dw * ps + 8;
+    guint8 *a = g_malloc0 (stride * dh), *b = g_malloc0 (stride * dh);
+    SrPlane da = { a, dw, dh, stride, ps }, db = { b, dw, dh, stride, ps };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sr_engine_upscale_luma (gpu, &src, &px2, &error));
+    SrFrameStats sa, sb;
+    sr_engine_get_stats (gpu, &sa);
+    guint8 *depths = g_memdup2 (sa.tile_depths, sa.tiles_x * sa.tiles_y);
+    g_assert_true (sr_resample (&px2, &da, &error));
+    g_assert_true (sr_engine_upscale_luma_resampled (gpu, &src, &db, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (a, stride * dh, b, stride * dh);
+    sr_engine_get_stats (gpu, &sb);
+    g_assert_cmpint (sa.n_tiles, ==, sb.n_tiles);
+    g_assert_cmpmem (depths, sa.tiles_x * sa.tiles_y, sb.tile_depths, sb.tiles_x * sb.tiles_y);
+    g_free (depths);
+    g_free (x2);
+    g_free (a);
+    g_free (b);
+  }
+  g_assert_null (sr_engine_take_failover_note (gpu));
+  g_assert_cmpint (sr_engine_get_backend (gpu), ==, GPOINTER_TO_INT (data));
+  sr_engine_free (gpu);
+
+  /* a device failing in that pass: the frame is redone on the CPU, as the CPU makes it */
+  g_setenv ("SR_FAULT_GPU_FRAME", "0", TRUE);
+  gpu = gpu_engine (model, GPOINTER_TO_INT (data));
+  g_unsetenv ("SR_FAULT_GPU_FRAME");
+  SrEngineConfig cpu_config = { SR_BACKEND_CPU, 0, 0, NULL };
+  SrEngine *cpu = sr_engine_new (model, &cpu_config, NULL);
+  const int w = 61, h = 37, dw = 90, dh = 55;
+  SrPlane src = { img.data, w, h, img.width, 1 };
+  guint8 *a = g_malloc0 (dw * dh), *b = g_malloc0 (dw * dh);
+  SrPlane da = { a, dw, dh, dw, 1 }, db = { b, dw, dh, dw, 1 };
+  g_assert_true (sr_engine_upscale_luma_resampled (cpu, &src, &da, NULL));
+  g_assert_true (sr_engine_upscale_luma_resampled (gpu, &src, &db, NULL));
+  g_assert_cmpmem (a, dw * dh, b, dw * dh);
+  g_autofree char *note = sr_engine_take_failover_note (gpu);
+  g_assert_nonnull (strstr (note, "injected fault"));
+  g_assert_cmpint (sr_engine_get_backend (gpu), ==, SR_BACKEND_CPU);
+  g_free (a);
+  g_free (b);
+  sr_engine_free (cpu);
+  g_free (img.data);
+  sr_engine_free (gpu);
+  sr_model_free (model);
+}
+
 /* A device that does not exist: a clear error naming what was asked for. */
 static void
 test_no_such_device (gconstpointer data)
@@ -480,6 +624,8 @@ main (int argc, char **argv)
       { "pixel-stride", test_pixel_stride },
       { "fp16-matches-cpu", test_fp16_matches_cpu },
       { "bicubic-matches-cpu", test_bicubic_matches_cpu },
+      { "resample-matches-cpu", test_resample_matches_cpu },
+      { "upscale-resampled-matches", test_upscale_resampled_matches },
       { "no-such-device", test_no_such_device },
       { "frame-too-large", test_frame_too_large },
       { "no-driver", test_no_driver },

@@ -232,6 +232,52 @@ test_engine_bands_match (void)
   sr_model_free (model);
 }
 
+/* sr_engine_upscale_luma_resampled on the CPU engine: the network's picture then
+ * sr_resample, bit for bit, 8- and 10-bit, sizes growing and shrinking (the engine's
+ * scratch); the network's own size is sr_engine_upscale_luma. */
+static void
+test_engine_upscale_resampled (void)
+{
+  SrModel *model = sr_model_load (test_model_path (), NULL);
+  g_assert_nonnull (model);
+  SrEngineConfig config = { SR_BACKEND_CPU, 2, 0, NULL };
+  SrEngine *engine = sr_engine_new (model, &config, NULL);
+  GRand *rand = g_rand_new_with_seed (11);
+  const int sizes[][4] = { { 33, 17, 50, 25 }, { 64, 40, 64, 40 }, { 21, 30, 42, 60 },
+    { 20, 9, 39, 18 } };
+  for (int bits = 8; bits <= 10; bits += 2)
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+      const int w = sizes[i][0], h = sizes[i][1], W = sizes[i][2], H = sizes[i][3];
+      const int ps = bits > 8 ? 2 : 1;
+      guint8 *sd = random_plane (rand, w, h, (gsize) w * ps, ps, bits, 0);
+      guint8 *x2 = g_malloc ((gsize) 4 * w * h * ps);
+      guint8 *a = g_malloc0 ((gsize) W * H * ps), *b = g_malloc0 ((gsize) W * H * ps);
+      SrPlane src = { sd, w, h, (gsize) w * ps, ps, bits, 0 };
+      SrPlane px2 = { x2, 2 * w, 2 * h, (gsize) 2 * w * ps, ps, bits, 0 };
+      SrPlane da = { a, W, H, (gsize) W * ps, ps, bits, 0 }, db = { b, W, H, (gsize) W * ps, ps, bits, 0 };
+      g_autoptr (GError) error = NULL;
+      g_assert_true (sr_engine_upscale_luma (engine, &src, &px2, &error));
+      g_assert_true (sr_resample (&px2, &da, &error));
+      g_assert_true (sr_engine_upscale_luma_resampled (engine, &src, &db, &error));
+      g_assert_no_error (error);
+      g_assert_cmpmem (a, (gsize) W * H * ps, b, (gsize) W * H * ps);
+      g_free (sd);
+      g_free (x2);
+      g_free (a);
+      g_free (b);
+    }
+  /* planes of different samples are refused */
+  guint8 buf[64 * 64] = { 0 };
+  SrPlane s8 = { buf, 8, 8, 8, 1 }, d10 = { buf + 64, 12, 12, 24, 2, 10, 0 };
+  GError *error = NULL;
+  g_assert_false (sr_engine_upscale_luma_resampled (engine, &s8, &d10, &error));
+  g_assert_error (error, SR_ERROR, SR_ERROR_INVALID);
+  g_clear_error (&error);
+  g_rand_free (rand);
+  sr_engine_free (engine);
+  sr_model_free (model);
+}
+
 static void
 test_bad_planes (void)
 {
@@ -279,6 +325,7 @@ main (int argc, char **argv)
   g_test_add_func ("/resample/matches-formula", test_matches_formula);
   g_test_add_func ("/resample/10-bit", test_10_bit);
   g_test_add_func ("/resample/engine-bands-match", test_engine_bands_match);
+  g_test_add_func ("/resample/engine-upscale-resampled", test_engine_upscale_resampled);
   g_test_add_func ("/resample/bad-planes", test_bad_planes);
   g_test_add_func ("/resample/speed", test_speed);
   return g_test_run ();

@@ -1,6 +1,8 @@
 /* The OpenCL backend: the plan of docs/gpu-backends.md on one in-order queue. Weights are
- * uploaded once; buffers are made per frame size and reused; per frame the 8-bit LR luma
- * goes up, the 8-bit HR luma and the tile depths come down. */
+ * uploaded once; buffers are made per frame size and reused; per frame the LR luma goes up
+ * (bytes, or 16-bit words for 10-bit video), the HR luma (or its resampled picture) and the
+ * tile depths come down. Planes are interpolated on the device too: bicubic x2 and
+ * resampling (with the tables of sr-resample.c). */
 #include "../sr-backend.h"
 #include "sr-opencl.h"
 #include "../sr-plane-private.h"
@@ -18,7 +20,7 @@ typedef struct {
   SrClDevice *dev;
   char *name;
   cl_command_queue queue;
-  cl_kernel to_float, conv, conv_input, ghost_add, tail, predict, plan, bicubic;
+  cl_kernel to_float, conv, conv_input, ghost_add, tail, predict, plan, bicubic, resample;
   cl_mem params;               /* every layer's weights and biases */
   int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail */
   int pred_off[6];             /* predictor conv1 w/b, conv2 w/b, fc w/b */
@@ -27,14 +29,16 @@ typedef struct {
   size_t max_group;
   /* per frame size */
   ClFrame frame;
-  cl_mem src8, dst8, input, act[2], depth, lists, counts;
+  int sample;                  /* bytes per luma sample: 1, or 2 (16-bit words) */
+  cl_int s_max, s_shift;       /* the luma's samples, for to_float and the tail */
+  cl_mem lr, hr, input, act[2], depth, lists, counts;  /* lr, hr: the luma's samples */
   guint8 *host_src, *host_dst;
   int *host_depth;
   guint8 *tile_depths;
-  /* chroma, grown as needed */
-  cl_mem chroma_src, chroma_dst;
-  gsize chroma_src_size, chroma_dst_size;
-  guint8 *chroma_host;
+  /* plane kernels (bicubic x2, resampling), grown as needed */
+  cl_mem plane_src, plane_dst, plane_tables;
+  gsize plane_src_size, plane_dst_size, plane_tables_size;
+  guint8 *plane_host;
 } SrCl;
 
 static const char *
@@ -49,7 +53,7 @@ cl_device_name (gpointer state)
 static void
 free_frame (SrCl *cl)
 {
-  cl_mem *mems[] = { &cl->src8, &cl->dst8, &cl->input, &cl->act[0], &cl->act[1], &cl->depth,
+  cl_mem *mems[] = { &cl->lr, &cl->hr, &cl->input, &cl->act[0], &cl->act[1], &cl->depth,
     &cl->lists, &cl->counts };
   for (guint i = 0; i < G_N_ELEMENTS (mems); i++)
     if (*mems[i]) {
@@ -61,6 +65,7 @@ free_frame (SrCl *cl)
   g_clear_pointer (&cl->host_depth, g_free);
   g_clear_pointer (&cl->tile_depths, g_free);
   memset (&cl->frame, 0, sizeof cl->frame);
+  cl->sample = 0;
 }
 
 static void
@@ -71,17 +76,17 @@ cl_destroy (gpointer state)
     clFinish (cl->queue);
   free_frame (cl);
   cl_kernel *kernels[] = { &cl->to_float, &cl->conv, &cl->conv_input, &cl->ghost_add, &cl->tail,
-    &cl->predict, &cl->plan, &cl->bicubic };
+    &cl->predict, &cl->plan, &cl->bicubic, &cl->resample };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
     if (*kernels[i])
       clReleaseKernel (*kernels[i]);
   if (cl->params)
     clReleaseMemObject (cl->params);
-  if (cl->chroma_src)
-    clReleaseMemObject (cl->chroma_src);
-  if (cl->chroma_dst)
-    clReleaseMemObject (cl->chroma_dst);
-  g_free (cl->chroma_host);
+  cl_mem *planes[] = { &cl->plane_src, &cl->plane_dst, &cl->plane_tables };
+  for (guint i = 0; i < G_N_ELEMENTS (planes); i++)
+    if (*planes[i])
+      clReleaseMemObject (*planes[i]);
+  g_free (cl->plane_host);
   if (cl->shifts)
     clReleaseMemObject (cl->shifts);
   if (cl->queue)
@@ -211,7 +216,7 @@ cl_create (const SrModel *model, const SrEngineConfig *config, gboolean automati
   } kernels[] = { { &cl->to_float, "to_float" }, { &cl->conv, "conv" },
     { &cl->conv_input, "conv_input" },
     { &cl->ghost_add, "ghost_add" }, { &cl->tail, "tail" }, { &cl->predict, "predict" },
-    { &cl->plan, "plan" }, { &cl->bicubic, "bicubic_x2" } };
+    { &cl->plan, "plan" }, { &cl->bicubic, "bicubic_x2" }, { &cl->resample, "resample" } };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
     *kernels[i].kernel = clCreateKernel (cl->dev->program, kernels[i].name, &status);
     if (!sr_cl_check (status, kernels[i].name, error))
@@ -279,9 +284,9 @@ cl_frame_bytes (gpointer state, int w, int h)
 /* Buffers for a w x h frame, after checking they fit the device (before touching it: a
  * frame too large fails cleanly and the engine stays usable). */
 static gboolean
-ensure_frame (SrCl *cl, int w, int h, GError **error)
+ensure_frame (SrCl *cl, int w, int h, int sample, GError **error)
 {
-  if (cl->frame.w == w && cl->frame.h == h)
+  if (cl->frame.w == w && cl->frame.h == h && cl->sample == sample)
     return TRUE;
   free_frame (cl);
   const int T = tile_side (cl), C = feature_channels (cl), s = cl->model->scale;
@@ -300,8 +305,8 @@ ensure_frame (SrCl *cl, int w, int h, GError **error)
   ClFrame f = { w, h, T, (w + T - 1) / T, 0 };
   f.n_tiles = f.tiles_x * ((h + T - 1) / T);
   const int L = n_lists (cl);
-  if (!(cl->src8 = make_buffer (cl, CL_MEM_READ_ONLY, plane, error)) ||
-      !(cl->dst8 = make_buffer (cl, CL_MEM_WRITE_ONLY, plane * s * s, error)) ||
+  if (!(cl->lr = make_buffer (cl, CL_MEM_READ_ONLY, plane * sample, error)) ||
+      !(cl->hr = make_buffer (cl, CL_MEM_WRITE_ONLY, plane * s * s * sample, error)) ||
       !(cl->input = make_buffer (cl, CL_MEM_READ_WRITE, sizeof (float) * plane, error)) ||
       !(cl->act[0] = make_buffer (cl, CL_MEM_READ_WRITE, act_bytes[0], error)) ||
       !(cl->act[1] = make_buffer (cl, CL_MEM_READ_WRITE, act_bytes[1], error)) ||
@@ -320,8 +325,9 @@ ensure_frame (SrCl *cl, int w, int h, GError **error)
       !sr_cl_check (clEnqueueWriteBuffer (cl->queue, cl->counts, CL_TRUE, 0, sizeof n_all,
               &n_all, 0, NULL, NULL), "writing the tile count", error))
     goto fail;
-  cl->host_src = g_malloc (plane);
-  cl->host_dst = g_malloc (plane * s * s);
+  cl->host_src = g_malloc (plane * sample);
+  cl->host_dst = g_malloc (plane * s * s * sample);
+  cl->sample = sample;
   cl->host_depth = g_new (int, f.n_tiles);
   cl->tile_depths = g_new (guint8, f.n_tiles);
   cl->frame = f;
@@ -332,19 +338,21 @@ fail:
   return FALSE;
 }
 
-/* clSetKernelArg for a list of (size, pointer) pairs ended by 0. */
+/* clSetKernelArg for a list of (size, pointer) pairs ended by 0, from argument `first`. */
 static cl_int
-set_args (cl_kernel kernel, ...)
+set_args_from (cl_kernel kernel, cl_uint first, ...)
 {
   va_list ap;
-  va_start (ap, kernel);
+  va_start (ap, first);
   cl_int status = CL_SUCCESS;
   size_t size;
-  for (cl_uint i = 0; status == CL_SUCCESS && (size = va_arg (ap, size_t)); i++)
+  for (cl_uint i = first; status == CL_SUCCESS && (size = va_arg (ap, size_t)); i++)
     status = clSetKernelArg (kernel, i, size, va_arg (ap, const void *));
   va_end (ap);
   return status;
 }
+
+#define set_args(kernel, ...) set_args_from ((kernel), 0, __VA_ARGS__)
 
 #define ARG(v) sizeof (v), (const void *) &(v)
 
@@ -377,7 +385,7 @@ tail (SrCl *cl, cl_int list, cl_mem in, const SrLayer *l, int layer)
   cl_int w = cl->weight_off[layer], b = cl->bias_off[layer];
   cl_int status = set_args (cl->tail, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
       ARG (list), ARG (in), ARG (in_ch), ARG (cl->input), ARG (scale), ARG (cl->params), ARG (w),
-      ARG (b), ARG (k), ARG (cl->dst8), (size_t) 0);
+      ARG (b), ARG (k), ARG (cl->hr), ARG (cl->s_max), ARG (cl->s_shift), (size_t) 0);
   return status ? status : run_tiles (cl, cl->tail, 1);
 }
 
@@ -449,30 +457,111 @@ enqueue_plain (SrCl *cl)
 }
 
 static gboolean
-cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
-    SrFrameStats *stats, GError **error)
+grow_buffer (SrCl *cl, cl_mem *mem, gsize *have, gsize need, cl_mem_flags flags, GError **error)
 {
-  SrCl *cl = state;
-  if (!ensure_frame (cl, src->width, src->height, error))
+  if (*have >= need)
+    return TRUE;
+  if (*mem)
+    clReleaseMemObject (*mem);
+  *have = 0;
+  if (!(*mem = make_buffer (cl, flags, need, error)))
+    return FALSE;
+  *have = need;
+  return TRUE;
+}
+
+/* The resample kernel's tables (uploaded, blocking: the caller frees them) and its
+ * arguments after the planes'. */
+static gboolean
+set_resample_tables (SrCl *cl, const SrResamplePlan *plan, const SrPlane *src,
+    const SrPlane *dst, GError **error)
+{
+  const SrResampleAxis *axes[2] = { &plan->ax, &plan->ay };
+  gsize size = 0;
+  for (int a = 0; a < 2; a++)
+    size += sizeof (gint32) * axes[a]->n_out * (axes[a]->n_taps + 1);
+  if (!grow_buffer (cl, &cl->plane_tables, &cl->plane_tables_size, size, CL_MEM_READ_ONLY,
+          error))
+    return FALSE;
+  gint32 *tables = g_malloc (size), *t = tables;
+  for (int a = 0; a < 2; a++) {
+    memcpy (t, axes[a]->first, sizeof (gint32) * axes[a]->n_out);
+    t += axes[a]->n_out;
+    memcpy (t, axes[a]->weight, sizeof (gint32) * axes[a]->n_out * axes[a]->n_taps);
+    t += axes[a]->n_out * axes[a]->n_taps;
+  }
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_tables, CL_TRUE, 0, size, tables,
+      0, NULL, NULL);
+  g_free (tables);
+  cl_int taps_x = plan->ax.n_taps, taps_y = plan->ay.n_taps;
+  cl_int vshift = sr_resample_vertical_shift (src), hshift = sr_resample_horizontal_shift (dst);
+  if (!status)
+    status = set_args_from (cl->resample, 6, ARG (cl->plane_tables), ARG (taps_x),
+        ARG (taps_y), ARG (vshift), ARG (hshift), (size_t) 0);
+  return sr_cl_check (status, "resampling", error);
+}
+
+/* The kernels' (src, sw, sh, dst, dw, dh) and the 8x8 work-groups over dst's samples. */
+static cl_int
+enqueue_plane_kernel (SrCl *cl, cl_kernel kernel, cl_mem src, cl_int sw, cl_int sh, cl_mem dst,
+    cl_int dw, cl_int dh, cl_event *event)
+{
+  size_t local[2] = { 8, 8 };
+  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
+  cl_int status = set_args (kernel, ARG (src), ARG (sw), ARG (sh), ARG (dst), ARG (dw), ARG (dh),
+      (size_t) 0);
+  return status ? status : clEnqueueNDRangeKernel (cl->queue, kernel, 2, NULL, global, local, 0,
+      NULL, event);
+}
+
+/* The network, then (with a plan) its picture resampled to dst's size on the device: only
+ * the resampled bytes come down. */
+static gboolean
+upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    double threshold, SrFrameStats *stats, GError **error)
+{
+  const int sample = sr_plane_is_wide (src) ? 2 : 1;
+  if (!ensure_frame (cl, src->width, src->height, sample, error))
     return FALSE;
   const int w = src->width, h = src->height, s = cl->model->scale;
+  cl->s_max = sr_plane_max (src);
+  cl->s_shift = src->shift;
+  cl_float in_scale = 1.f / cl->s_max;
+  const gsize out_size = (gsize) dst->width * dst->height;
+  if (plan) {
+    SrPlane hr = { NULL, s * w, s * h, (gsize) s * w, 1, src->bits, src->shift };
+    if (out_size >= G_MAXINT32 || out_size > cl->max_alloc) {
+      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d output is too large for "
+          "%s", dst->width, dst->height, cl->dev->name);
+      return FALSE;
+    }
+    if (!grow_buffer (cl, &cl->plane_dst, &cl->plane_dst_size, out_size, CL_MEM_WRITE_ONLY,
+            error) || !set_resample_tables (cl, plan, &hr, dst, error))
+      return FALSE;
+    cl->plane_host = g_realloc (cl->plane_host, out_size);
+  }
   sr_plane_pack (src, cl->host_src);
   cl_int n = w * h;
   size_t global = (n + 63) / 64 * 64;
-  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->src8, CL_FALSE, 0, n, cl->host_src, 0,
-      NULL, NULL);
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->lr, CL_FALSE, 0, (size_t) n * sample,
+      cl->host_src, 0, NULL, NULL);
   if (!status)
-    status = set_args (cl->to_float, ARG (cl->src8), ARG (cl->input), ARG (n), (size_t) 0);
+    status = set_args (cl->to_float, ARG (cl->lr), ARG (cl->input), ARG (n), ARG (cl->s_max),
+        ARG (cl->s_shift), ARG (in_scale), (size_t) 0);
   cl_event started = NULL, computed = NULL;
   if (!status)
     status = clEnqueueNDRangeKernel (cl->queue, cl->to_float, 1, NULL, &global, NULL, 0, NULL,
         &started);
   if (!status)
     status = is_ghost (cl) ? enqueue_ghost (cl, threshold) : enqueue_plain (cl);
-  /* the download starts when the last kernel has ended (in-order queue) */
+  /* the resampling or the download starts when the last kernel has ended (in-order queue) */
+  if (!status && plan)
+    status = enqueue_plane_kernel (cl, cl->resample, cl->hr, s * w, s * h, cl->plane_dst,
+        dst->width, dst->height, &computed);
   if (!status)
-    status = clEnqueueReadBuffer (cl->queue, cl->dst8, CL_FALSE, 0, (size_t) n * s * s,
-        cl->host_dst, 0, NULL, &computed);
+    status = plan ? clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_FALSE, 0, out_size,
+        cl->plane_host, 0, NULL, NULL) : clEnqueueReadBuffer (cl->queue, cl->hr, CL_FALSE, 0,
+        (size_t) n * s * s * sample, cl->host_dst, 0, NULL, &computed);
   if (!status && is_ghost (cl))
     status = clEnqueueReadBuffer (cl->queue, cl->depth, CL_FALSE, 0,
         sizeof (cl_int) * cl->frame.n_tiles, cl->host_depth, 0, NULL, NULL);
@@ -494,7 +583,7 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
     return sr_cl_check (status, "running the network", error);
   }
 
-  sr_plane_unpack (cl->host_dst, (gsize) dst->width, dst);
+  sr_plane_unpack (plan ? cl->plane_host : cl->host_dst, (gsize) dst->width * sample, dst);
   if (is_ghost (cl)) {
     sr_ghost_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
         cl->tile_depths, threshold, stats);
@@ -505,16 +594,51 @@ cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double thresh
 }
 
 static gboolean
-grow_buffer (SrCl *cl, cl_mem *mem, gsize *have, gsize need, cl_mem_flags flags, GError **error)
+cl_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double threshold,
+    SrFrameStats *stats, GError **error)
 {
-  if (*have >= need)
-    return TRUE;
-  if (*mem)
-    clReleaseMemObject (*mem);
-  *have = 0;
-  if (!(*mem = make_buffer (cl, flags, need, error)))
+  return upscale (state, src, dst, NULL, threshold, stats, error);
+}
+
+static gboolean
+cl_upscale_luma_resampled (gpointer state, const SrPlane *src, SrPlane *dst,
+    const SrResamplePlan *plan, double threshold, SrFrameStats *stats, GError **error)
+{
+  return upscale (state, src, dst, plan, threshold, stats, error);
+}
+
+/* A plane kernel (its arguments after the planes' set): the source packed and uploaded,
+ * the result downloaded. */
+static gboolean
+run_plane_kernel (SrCl *cl, cl_kernel kernel, const SrPlane *src, SrPlane *dst,
+    const char *what, GError **error)
+{
+  gsize in_size = (gsize) src->width * src->height, out_size = (gsize) dst->width * dst->height;
+  if (out_size >= G_MAXINT32 || in_size >= G_MAXINT32 || MAX (in_size, out_size) > cl->max_alloc) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: %s of a %dx%d plane to %dx%d is "
+        "too large for %s", what, src->width, src->height, dst->width, dst->height,
+        cl->dev->name);
     return FALSE;
-  *have = need;
+  }
+  if (!grow_buffer (cl, &cl->plane_src, &cl->plane_src_size, in_size, CL_MEM_READ_ONLY, error) ||
+      !grow_buffer (cl, &cl->plane_dst, &cl->plane_dst_size, out_size, CL_MEM_WRITE_ONLY, error))
+    return FALSE;
+  cl->plane_host = g_realloc (cl->plane_host, MAX (in_size, out_size));
+  sr_plane_pack (src, cl->plane_host);
+  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->plane_src, CL_FALSE, 0, in_size,
+      cl->plane_host, 0, NULL, NULL);
+  if (!status)
+    status = enqueue_plane_kernel (cl, kernel, cl->plane_src, src->width, src->height,
+        cl->plane_dst, dst->width, dst->height, NULL);
+  /* blocking: the upload from plane_host is done too when this returns */
+  if (!status)
+    status = clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_TRUE, 0, out_size,
+        cl->plane_host, 0, NULL, NULL);
+  if (status)
+    clFinish (cl->queue); /* nothing may still read plane_host */
+  if (!sr_cl_check (status, what, error))
+    return FALSE;
+  sr_plane_unpack (cl->plane_host, (gsize) dst->width, dst);
   return TRUE;
 }
 
@@ -522,43 +646,26 @@ static gboolean
 cl_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
 {
   SrCl *cl = state;
-  gsize in_size = (gsize) src->width * src->height, out_size = (gsize) dst->width * dst->height;
-  if (out_size >= G_MAXINT32 || out_size > cl->max_alloc) {
-    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "opencl: a %dx%d chroma plane is too large "
-        "for %s", dst->width, dst->height, cl->dev->name);
-    return FALSE;
-  }
-  if (!grow_buffer (cl, &cl->chroma_src, &cl->chroma_src_size, in_size, CL_MEM_READ_ONLY, error) ||
-      !grow_buffer (cl, &cl->chroma_dst, &cl->chroma_dst_size, out_size, CL_MEM_WRITE_ONLY, error))
-    return FALSE;
-  cl->chroma_host = g_realloc (cl->chroma_host, MAX (in_size, out_size));
-  sr_plane_pack (src, cl->chroma_host);
-  cl_int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
-  size_t local[2] = { 8, 8 };
-  size_t global[2] = { (dw + 7) / 8 * 8, (dh + 7) / 8 * 8 };
-  cl_int status = clEnqueueWriteBuffer (cl->queue, cl->chroma_src, CL_FALSE, 0, in_size,
-      cl->chroma_host, 0, NULL, NULL);
-  if (!status)
-    status = set_args (cl->bicubic, ARG (cl->chroma_src), ARG (sw), ARG (sh), ARG (cl->chroma_dst),
-        ARG (dw), ARG (dh), (size_t) 0);
-  if (!status)
-    status = clEnqueueNDRangeKernel (cl->queue, cl->bicubic, 2, NULL, global, local, 0, NULL,
-        NULL);
-  if (!status)
-    status = clEnqueueReadBuffer (cl->queue, cl->chroma_dst, CL_TRUE, 0, out_size,
-        cl->chroma_host, 0, NULL, NULL);
-  if (!sr_cl_check (status, "bicubic x2", error))
-    return FALSE;
-  sr_plane_unpack (cl->chroma_host, (gsize) dst->width, dst);
-  return TRUE;
+  return run_plane_kernel (cl, cl->bicubic, src, dst, "bicubic x2", error);
+}
+
+static gboolean
+cl_resample (gpointer state, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    GError **error)
+{
+  SrCl *cl = state;
+  return set_resample_tables (cl, plan, src, dst, error) &&
+      run_plane_kernel (cl, cl->resample, src, dst, "resampling", error);
 }
 
 const SrBackendOps sr_opencl_backend = {
   .kind = SR_BACKEND_OPENCL,
   .create = cl_create,
   .upscale_luma = cl_upscale_luma,
+  .upscale_luma_resampled = cl_upscale_luma_resampled,
   .destroy = cl_destroy,
   .device_name = cl_device_name,
   .bicubic_x2 = cl_bicubic_x2,
+  .resample = cl_resample,
   .frame_bytes = cl_frame_bytes,
 };

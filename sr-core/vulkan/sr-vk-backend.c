@@ -1,6 +1,6 @@
 /* The Vulkan backend's SrBackendOps: create (device, pipelines, weights), upscale (pack
- * the strided source into staging, submit the frame's command buffer, unpack the HR bytes,
- * fill the stats), bicubic x2 (sr-vk-chroma.c), destroy. */
+ * the strided source into staging, submit the frame's command buffer, unpack the HR or
+ * resampled bytes, fill the stats), bicubic x2 and resampling (sr-vk-planes.c), destroy. */
 #include "sr-vk.h"
 
 #include <string.h>
@@ -12,7 +12,7 @@ vk_destroy (gpointer state)
   if (vk->dev.device) {
     vkDeviceWaitIdle (vk->dev.device); /* nothing may be pending; device loss is fine here */
     sr_vk_frame_free (vk, vk->frame);
-    sr_vk_chroma_free (vk, vk->chroma);
+    sr_vk_plane_jobs_free (vk);
     sr_vk_buffer_free (&vk->dev, &vk->weights);
     sr_vk_buffer_free (&vk->dev, &vk->params);
     sr_vk_pipelines_free (vk);
@@ -92,12 +92,12 @@ vk_device_name (gpointer state)
   return vk->name;
 }
 
+/* The network, resampled on the device to dst's size with a plan. */
 static gboolean
-vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_threshold,
-    SrFrameStats *stats, GError **error)
+upscale (SrVk *vk, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    double exit_threshold, SrFrameStats *stats, GError **error)
 {
-  SrVk *vk = state;
-  if (!sr_vk_frame_ensure (vk, src->width, src->height, error))
+  if (!sr_vk_frame_ensure (vk, src, dst, plan, error))
     return FALSE;
   SrVkFrame *f = vk->frame;
   sr_plane_pack (src, f->up.map);
@@ -108,7 +108,8 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
     return FALSE;
 
   VkDevice device = vk->dev.device;
-  sr_plane_unpack (f->down.map, dst->width, dst);
+  sr_plane_unpack (f->down.map, f->out_w ? (gsize) f->out_words * 4 :
+      (gsize) dst->width * (sr_plane_is_wide (dst) ? 2 : 1), dst);
   guint64 ts[2];
   if (vk->timestamps && vkGetQueryPoolResults (device, vk->timestamps, 0, 2, sizeof ts, ts,
           sizeof ts[0], VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
@@ -119,7 +120,7 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
   }
   if (vk->model->type == SR_ARCH_GHOST_EXIT) {
     sr_ghost_gpu_stats (vk->model, f->width, f->height, f->tile,
-        (const gint32 *) ((const guint8 *) f->down.map + f->hr_bytes), f->tile_depths,
+        (const gint32 *) ((const guint8 *) f->down.map + f->picture_bytes), f->tile_depths,
         exit_threshold, stats);
   } else {
     stats->n_tiles = f->n_tiles;
@@ -128,9 +129,30 @@ vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_t
 }
 
 static gboolean
+vk_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_threshold,
+    SrFrameStats *stats, GError **error)
+{
+  return upscale (state, src, dst, NULL, exit_threshold, stats, error);
+}
+
+static gboolean
+vk_upscale_luma_resampled (gpointer state, const SrPlane *src, SrPlane *dst,
+    const SrResamplePlan *plan, double exit_threshold, SrFrameStats *stats, GError **error)
+{
+  return upscale (state, src, dst, plan, exit_threshold, stats, error);
+}
+
+static gboolean
 vk_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error)
 {
   return sr_vk_bicubic_x2 (state, src, dst, error);
+}
+
+static gboolean
+vk_resample (gpointer state, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
+    GError **error)
+{
+  return sr_vk_resample (state, src, dst, plan, error);
 }
 
 static guint64
@@ -143,8 +165,10 @@ const SrBackendOps sr_vulkan_backend = {
   .kind = SR_BACKEND_VULKAN,
   .create = vk_create,
   .upscale_luma = vk_upscale_luma,
+  .upscale_luma_resampled = vk_upscale_luma_resampled,
   .destroy = vk_destroy,
   .device_name = vk_device_name,
   .bicubic_x2 = vk_bicubic_x2,
+  .resample = vk_resample,
   .frame_bytes = vk_frame_bytes,
 };

@@ -1,19 +1,23 @@
 /* Per frame size: the buffers, the descriptor sets and the one command buffer that runs
  * the plan of docs/gpu-backends.md. It is recorded once and resubmitted while the size
  * stays: the tile lists' counts live on the device (the plan kernel fills them), so the
- * commands do not depend on the frame's content. */
+ * commands do not depend on the frame's content. A frame resampled to an output size
+ * (sr_engine_upscale_luma_resampled) has that size in its key and resample.comp after the
+ * network, reading the HR bytes where the tails left them: only the output comes down. */
 #include "sr-vk.h"
 
 #include <string.h>
 
-/* The four descriptor sets: which buffers the src / dst / aux / bytes bindings see. */
+/* The descriptor sets: which buffers the src / dst / aux / bytes bindings see. */
 enum {
   SET_LR,    /* to_float: LR bytes -> input */
   SET_IN_A,  /* input -> map A (head, first plain layer, predict with its scratch) */
   SET_A_B,   /* map A -> map B (block convs, odd plain layers), tails reading map A */
   SET_B_A,   /* map B -> map A (ghost_add, even plain layers), tails reading map B */
+  SET_OUT,   /* HR bytes -> the output bytes (resample, with its tables) */
   N_SETS,
 };
+G_STATIC_ASSERT (N_SETS == G_N_ELEMENTS (((SrVkFrame *) NULL)->sets));
 
 static gint64
 div_up (gint64 a, gint64 b)
@@ -32,7 +36,7 @@ sr_vk_frame_free (SrVk *vk, SrVkFrame *f)
   if (f->desc_pool)
     vkDestroyDescriptorPool (dev->device, f->desc_pool, NULL);
   SrVkBuffer *bufs[] = { &f->input, &f->map_a, &f->map_b, &f->lists, &f->depths, &f->scratch,
-    &f->lr, &f->hr, &f->up, &f->down };
+    &f->lr, &f->hr, &f->up, &f->down, &f->out, &f->tables };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     sr_vk_buffer_free (dev, bufs[i]);
   g_free (f->tile_depths);
@@ -42,12 +46,16 @@ sr_vk_frame_free (SrVk *vk, SrVkFrame *f)
 /* Everything the size decides, computed before anything is allocated. */
 typedef struct {
   gint64 tile, tiles_x, tiles_y, n_tiles, max_ocg; /* 64-bit: sizes are checked after */
-  guint64 input, map_a, map_b, lists, depths, scratch, lr, hr, down;
+  guint64 input, map_a, map_b, lists, depths, scratch, lr, hr, out, tables, down;
   int scratch_per_tile;
+  int out_w, out_h, out_words;  /* the resampled output (words of 4 bytes per row); 0: none */
 } Sizes;
 
+/* sample: bytes per luma sample; plan: the tables of the resampling to out_w x out_h that
+ * follows, or NULL */
 static void
-compute_sizes (const SrModel *m, gboolean fp16, int W, int H, Sizes *s)
+compute_sizes (const SrModel *m, gboolean fp16, int W, int H, int sample,
+    const SrResamplePlan *plan, Sizes *s)
 {
   const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
   const guint64 plane = (guint64) W * H;
@@ -74,28 +82,34 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, Sizes *s)
   s->lists = (SR_VK_LIST_BASE + (ghost ? 2 * (guint64) m->ghost.n_blocks * s->n_tiles : 0)) * 4;
   s->depths = MAX (s->n_tiles, 1) * 4;
   s->scratch = MAX ((guint64) s->n_tiles * s->scratch_per_tile * 4, 16);
-  s->lr = (plane + 3) / 4 * 4;
-  s->hr = plane * m->scale * m->scale;
-  s->down = s->hr + s->depths;
+  s->lr = (plane * sample + 3) / 4 * 4;
+  s->hr = plane * m->scale * m->scale * sample;
+  s->out_w = plan ? plan->ax.n_out : 0;
+  s->out_h = plan ? plan->ay.n_out : 0;
+  s->out_words = (s->out_w + 3) / 4;
+  s->out = (guint64) s->out_words * 4 * s->out_h;
+  s->tables = plan ? sr_vk_resample_table_bytes (plan) : 0;
+  s->down = (plan ? s->out : s->hr) + s->depths;
 }
 
 static guint64
 device_bytes (const Sizes *s)
 {
-  return s->input + s->map_a + s->map_b + s->lists + s->depths + s->scratch + s->lr + s->hr;
+  return s->input + s->map_a + s->map_b + s->lists + s->depths + s->scratch + s->lr + s->hr +
+      s->out;
 }
 
 static guint64
 host_bytes (const Sizes *s)
 {
-  return s->lr + s->down;
+  return s->lr + s->down + s->tables;
 }
 
 guint64
 sr_vk_frame_bytes (SrVk *vk, int width, int height)
 {
   Sizes s;
-  compute_sizes (vk->model, vk->fp16, width, height, &s);
+  compute_sizes (vk->model, vk->fp16, width, height, 1, NULL, &s);
   return device_bytes (&s) + host_bytes (&s);
 }
 
@@ -111,6 +125,7 @@ check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
     { "input map", s->input }, { "feature map", s->map_a }, { "feature map", s->map_b },
     { "tile list", s->lists }, { "tile depth list", s->depths },
     { "predictor scratch", s->scratch }, { "HR output", s->hr },
+    { "resampled output", s->out }, { "resampling table", s->tables },
   };
   for (guint i = 0; i < G_N_ELEMENTS (storage); i++) {
     guint64 limit = MIN ((guint64) lim->maxStorageBufferRange, vk->dev.max_alloc);
@@ -130,8 +145,9 @@ check_limits (SrVk *vk, int W, int H, const Sizes *s, GError **error)
   }
   const gint64 bt = div_up (s->tile, SR_VK_BLOCK);
   const guint64 need[3] = {
-    MAX (MAX (bt, div_up (W, SR_VK_BLOCK)), MAX (s->tiles_x, div_up (s->n_tiles, 64))),
-    MAX (MAX (bt, div_up (H, SR_VK_BLOCK)), s->tiles_y),
+    MAX (MAX (MAX (bt, div_up (W, SR_VK_BLOCK)), MAX (s->tiles_x, div_up (s->n_tiles, 64))),
+        div_up (s->out_words, SR_VK_BLOCK)),
+    MAX (MAX (bt, div_up (H, SR_VK_BLOCK)), MAX (s->tiles_y, div_up (s->out_h, SR_VK_BLOCK))),
     (guint64) s->n_tiles * s->max_ocg,
   };
   for (int i = 0; i < 3; i++)
@@ -160,6 +176,9 @@ make_buffers (SrVk *vk, SrVkFrame *f, const Sizes *s, GError **error)
       sr_vk_buffer_new (dev, &f->hr, s->hr, storage, FALSE, error) &&
       sr_vk_buffer_new (dev, &f->up, s->lr, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, TRUE, error) &&
       sr_vk_buffer_new (dev, &f->down, s->down, VK_BUFFER_USAGE_TRANSFER_DST_BIT, TRUE, error) &&
+      (!s->out || (sr_vk_buffer_new (dev, &f->out, s->out, storage, FALSE, error) &&
+          sr_vk_buffer_new (dev, &f->tables, s->tables, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+              TRUE, error))) &&
       /* never-computed rims are read (and never reach an output): keep them defined */
       sr_vk_copy_now (vk, NULL, &f->map_a, error) && sr_vk_copy_now (vk, NULL, &f->map_b, error);
 }
@@ -169,11 +188,14 @@ make_sets (SrVk *vk, SrVkFrame *f, GError **error)
 {
   /* the plain net's tails take the anchor from aux, so its IN_A set has the input there */
   SrVkBuffer *in_a_aux = vk->model->type == SR_ARCH_GHOST_EXIT ? &f->scratch : &f->input;
+  /* without resampling, SET_OUT is unused but valid */
+  const gboolean out = f->out.buffer != VK_NULL_HANDLE;
   SrVkBuffer *spec[N_SETS][4] = {  /* src, dst, aux, bytes */
     [SET_LR] = { &f->input, &f->input, &f->input, &f->lr },
     [SET_IN_A] = { &f->input, &f->map_a, in_a_aux, &f->hr },
     [SET_A_B] = { &f->map_a, &f->map_b, &f->input, &f->hr },
     [SET_B_A] = { &f->map_b, &f->map_a, &f->input, &f->hr },
+    [SET_OUT] = { &f->input, out ? &f->out : &f->input, out ? &f->tables : &f->input, &f->hr },
   };
   SrVkBuffer *bufs[N_SETS][SR_VK_N_BINDINGS];
   for (int s = 0; s < N_SETS; s++) {
@@ -293,6 +315,7 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
   }
   SrVkPush base = {
     .W = f->width, .H = f->height, .T = f->tile, .tiles_x = f->tiles_x,
+    .s_max = f->s_max, .s_shift = f->s_shift, .in_scale = 1.f / f->s_max,
     .n_tiles = f->n_tiles, .list = -1, .n_ocg = 1,
   };
   dispatch (vk, f, SR_VK_TO_FLOAT, SET_LR, &base, div_up (f->width, SR_VK_BLOCK),
@@ -304,11 +327,15 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
 
   if (vk->timestamps)
     vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, vk->timestamps, 1);
+  if (f->out_w)
+    dispatch (vk, f, SR_VK_RESAMPLE, SET_OUT, &f->resample, div_up (f->out_words, SR_VK_BLOCK),
+        div_up (f->out_h, SR_VK_BLOCK), 1);
   sr_vk_barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
       VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
-  VkBufferCopy hr = { 0, 0, f->hr_bytes };
-  VkBufferCopy depths = { 0, f->hr_bytes, f->depths.size };
-  vkCmdCopyBuffer (cmd, f->hr.buffer, f->down.buffer, 1, &hr);
+  /* the picture (the network's, or resampled) then the depths */
+  VkBufferCopy picture = { 0, 0, f->picture_bytes };
+  VkBufferCopy depths = { 0, f->picture_bytes, f->depths.size };
+  vkCmdCopyBuffer (cmd, f->out_w ? f->out.buffer : f->hr.buffer, f->down.buffer, 1, &picture);
   vkCmdCopyBuffer (cmd, f->depths.buffer, f->down.buffer, 1, &depths);
   sr_vk_barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
       VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
@@ -316,12 +343,17 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
 }
 
 gboolean
-sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error)
+sr_vk_frame_ensure (SrVk *vk, const SrPlane *src, const SrPlane *dst,
+    const SrResamplePlan *plan, GError **error)
 {
-  if (vk->frame && vk->frame->width == width && vk->frame->height == height)
+  const int width = src->width, height = src->height;
+  const int out_w = plan ? dst->width : 0, out_h = plan ? dst->height : 0;
+  SrVkFrame *old = vk->frame;
+  if (old && old->width == width && old->height == height && old->out_w == out_w &&
+      old->out_h == out_h && old->s_max == sr_plane_max (src) && old->s_shift == src->shift)
     return TRUE;
   Sizes s;
-  compute_sizes (vk->model, vk->fp16, width, height, &s);
+  compute_sizes (vk->model, vk->fp16, width, height, sr_plane_is_wide (src) ? 2 : 1, plan, &s);
   if (!check_limits (vk, width, height, &s, error))
     return FALSE;
   /* the old frame's command buffer may not be pending: every submit is waited for */
@@ -334,9 +366,22 @@ sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error)
   f->tiles_x = s.tiles_x;
   f->tiles_y = s.tiles_y;
   f->n_tiles = s.n_tiles;
-  f->hr_bytes = s.hr;
+  f->s_max = sr_plane_max (src);
+  f->s_shift = src->shift;
+  f->out_w = s.out_w;
+  f->out_h = s.out_h;
+  f->out_words = s.out_words;
+  f->picture_bytes = plan ? s.out : s.hr;
   f->tile_depths = g_new0 (guint8, MAX (s.n_tiles, 1));
-  if (!make_buffers (vk, f, &s, error) || !make_sets (vk, f, error) || !record (vk, f, error)) {
+  gboolean ok = make_buffers (vk, f, &s, error);
+  if (ok && plan) {
+    /* the network's picture, as resample.comp reads it from the HR bytes */
+    const int scale = vk->model->scale;
+    SrPlane hr = { NULL, scale * width, scale * height, (gsize) scale * width, 1, src->bits,
+      src->shift };
+    sr_vk_resample_setup (plan, &hr, dst, &f->tables, &f->resample);
+  }
+  if (!ok || !make_sets (vk, f, error) || !record (vk, f, error)) {
     sr_vk_frame_free (vk, f);
     return FALSE;
   }

@@ -26,6 +26,9 @@ static const uint32_t plan_spv[] =
 static const uint32_t bicubic_spv[] =
 #include "bicubic.spv.h"
 ;
+static const uint32_t resample_spv[] =
+#include "resample.spv.h"
+;
 static const uint32_t conv_in16_spv[] =
 #include "conv_in16.spv.h"
 ;
@@ -51,6 +54,7 @@ static const struct {
   [SR_VK_PREDICT] = { "predict", predict_spv, sizeof predict_spv },
   [SR_VK_PLAN] = { "plan", plan_spv, sizeof plan_spv },
   [SR_VK_BICUBIC] = { "bicubic", bicubic_spv, sizeof bicubic_spv },
+  [SR_VK_RESAMPLE] = { "resample", resample_spv, sizeof resample_spv },
   [SR_VK_CONV_IN16] = { "conv_in16", conv_in16_spv, sizeof conv_in16_spv },
   [SR_VK_CONV16] = { "conv16", conv16_spv, sizeof conv16_spv },
   [SR_VK_TAIL16] = { "tail16", tail16_spv, sizeof tail16_spv },

@@ -1,7 +1,7 @@
 /* The Vulkan backend's shared state. One file per job: sr-vk-device.c (instance, device
  * choice, buffers, errors), sr-vk-pipelines.c (shaders, layouts, weights),
  * sr-vk-frame.c (per frame size: buffers, descriptor sets, the recorded command buffer),
- * sr-vk-chroma.c (bicubic x2 on the device),
+ * sr-vk-planes.c (bicubic x2 and resampling of planes on the device),
  * sr-vk-backend.c (the SrBackendOps vtable, upload/download, stats). */
 #ifndef SR_VK_H
 #define SR_VK_H
@@ -59,6 +59,7 @@ typedef enum {
   SR_VK_PREDICT,
   SR_VK_PLAN,
   SR_VK_BICUBIC,
+  SR_VK_RESAMPLE,
   /* fp16 feature maps: made only when used */
   SR_VK_CONV_IN16,   /* fp32 input -> fp16 maps */
   SR_VK_CONV16,
@@ -84,6 +85,8 @@ typedef enum {
 typedef struct {
   gint32 W, H, T, tiles_x, n_tiles, list, in_ch, out_ch, k, relu, w_off, b_off, n_ocg, aux,
       aux2;
+  gint32 s_max, s_shift;     /* the luma's samples: largest value, shift in their word */
+  float in_scale;            /* to_float's factor: the CPU's 1 / s_max */
 } SrVkPush;
 
 #define SR_VK_LIST_BASE 64  /* uints before the first list: the counts (2 per block) */
@@ -96,7 +99,9 @@ typedef struct {
 } SrVkLayerOffsets;
 
 typedef struct _SrVkFrame SrVkFrame;
-typedef struct _SrVkChroma SrVkChroma;
+typedef struct _SrVkPlaneJob SrVkPlaneJob;
+
+#define SR_VK_PLANE_JOBS 4   /* plane kernel jobs kept: luma and chroma sizes of a frame */
 
 typedef struct {
   const SrModel *model;
@@ -114,7 +119,8 @@ typedef struct {
   VkFence fence;
   VkQueryPool timestamps;    /* two: the network's start and end; NULL when unsupported */
   SrVkFrame *frame;          /* buffers and commands for the current frame size */
-  SrVkChroma *chroma;        /* the same for bicubic x2 of the current chroma size */
+  SrVkPlaneJob *plane_jobs[SR_VK_PLANE_JOBS]; /* the same for plane kernels (sr-vk-planes.c) */
+  guint64 plane_jobs_run;
   char *name;
 } SrVk;
 
@@ -139,19 +145,26 @@ void sr_vk_barrier (VkCommandBuffer cmd, VkPipelineStageFlags from, VkAccessFlag
 
 struct _SrVkFrame {
   int width, height;         /* LR */
+  int s_max, s_shift;        /* the luma's samples (sr_plane_max 255: bytes; more: words) */
+  int out_w, out_h;          /* the size resampled to after the network; 0: none (2x) */
+  int out_words;             /* words (4 bytes) per row of the resampled output */
   int tile, tiles_x, tiles_y, n_tiles;
   SrVkBuffer input, map_a, map_b, lists, depths, scratch, lr, hr;
-  SrVkBuffer up, down;       /* host-visible staging: LR bytes; HR bytes then depths */
-  VkDeviceSize hr_bytes;
+  SrVkBuffer out, tables;    /* resampling: the output bytes; the tables (host-visible) */
+  SrVkBuffer up, down;       /* host-visible staging: LR bytes; the picture then depths */
+  VkDeviceSize picture_bytes; /* the HR or resampled bytes that come down */
+  SrVkPush resample;
   VkDescriptorPool desc_pool;
-  VkDescriptorSet sets[4];
+  VkDescriptorSet sets[5];   /* one per use of the buffers (sr-vk-frame.c) */
   VkCommandBuffer cmd;       /* recorded once for this size, submitted every frame */
   guint8 *tile_depths;       /* the last frame's depths, for the stats */
 };
 
-/* Makes vk->frame fit width x height (checking the device's limits before allocating
- * anything); keeps the current one when the size is unchanged. */
-gboolean sr_vk_frame_ensure (SrVk *vk, int width, int height, GError **error);
+/* Makes vk->frame fit src's size and samples and, with a plan (8-bit), resample to dst's
+ * size (checking the device's limits before allocating anything); keeps the current one
+ * when they are unchanged. */
+gboolean sr_vk_frame_ensure (SrVk *vk, const SrPlane *src, const SrPlane *dst,
+    const SrResamplePlan *plan, GError **error);
 /* Device and staging bytes a frame of that size takes. */
 guint64 sr_vk_frame_bytes (SrVk *vk, int width, int height);
 void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
@@ -160,9 +173,16 @@ void sr_vk_frame_free (SrVk *vk, SrVkFrame *frame);
 
 /* Packed rows of in_stride bytes into dst, touching only its pixels. */
 
-/* ---- bicubic x2 of chroma planes (sr-vk-chroma.c) ---- */
+/* ---- plane kernels: bicubic x2 and resampling (sr-vk-planes.c) ---- */
 
 gboolean sr_vk_bicubic_x2 (SrVk *vk, const SrPlane *src, SrPlane *dst, GError **error);
-void sr_vk_chroma_free (SrVk *vk, SrVkChroma *chroma);
+gboolean sr_vk_resample (SrVk *vk, const SrPlane *src, SrPlane *dst,
+    const SrResamplePlan *plan, GError **error);
+void sr_vk_plane_jobs_free (SrVk *vk);
+/* resample.comp's inputs: the tables (host-visible, mapped, of sr_vk_resample_table_bytes)
+ * and the push constants, for src (its size and samples only) to dst. */
+guint64 sr_vk_resample_table_bytes (const SrResamplePlan *plan);
+void sr_vk_resample_setup (const SrResamplePlan *plan, const SrPlane *src, const SrPlane *dst,
+    SrVkBuffer *tables, SrVkPush *push);
 
 #endif

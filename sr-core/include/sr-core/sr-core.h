@@ -1,7 +1,7 @@
 /* sr-core: real-time x2 super-resolution of video planes.
  *
  * A C library with no GStreamer dependency: load a model file (safetensors with the
- * architecture in its metadata), make an engine on a backend, upscale 8-bit luma planes
+ * architecture in its metadata), make an engine on a backend, upscale luma planes
  * with the network and chroma planes with bicubic interpolation.
  *
  * Use: `pkg-config --cflags --libs sr-core-1.0`, `#include <sr-core/sr-core.h>`.
@@ -63,7 +63,9 @@ typedef struct {
   int pixel_stride;
   /* 0 or 8: bytes. 9..16: the samples are 16-bit native-endian words holding `bits`
    * significant bits shifted left by `shift` (I420_10LE: 10 and 0; P010: 10 and 6). The
-   * network then runs in fp32 on the CPU backend; the GPU backends take 8 bits only. */
+   * network then runs in fp32 (the CPU backend's fp32 path; the GPU backends' float, with
+   * the samples going up and down as 16-bit words). Bicubic and resampling of such planes
+   * run on the CPU, also beside a GPU backend. */
   int bits;
   int shift;
 } SrPlane;
@@ -198,12 +200,21 @@ SR_API void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 SR_API gboolean sr_engine_check_frame_size (const SrEngine *engine, int width, int height,
     GError **error);
 
-/* Runs the network on an 8-bit luma plane. dst must be exactly scale x src in both
- * dimensions and the size must pass sr_engine_check_frame_size; src and dst must not overlap.
+/* Runs the network on a luma plane (8-bit, or wider: SrPlane). dst must be exactly scale x
+ * src in both dimensions and the size must pass sr_engine_check_frame_size; src and dst must
+ * not overlap.
  * Blocks until dst is written (the CPU backend spreads the work over its threads, the GPU
  * backends wait for the device). */
 SR_API gboolean sr_engine_upscale_luma (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
+
+/* The network, then its scale x picture resampled to dst's size as sr_engine_resample does,
+ * bit for bit; any size (the element: 1x to 2x the input per axis), scale x being
+ * sr_engine_upscale_luma. On a GPU backend both run in one pass on the device and only the
+ * resampled picture comes back; elsewhere the engine keeps the scale x picture between the
+ * two. The stats are the network's, as sr_engine_upscale_luma's. */
+SR_API gboolean sr_engine_upscale_luma_resampled (SrEngine *engine, const SrPlane *src,
+    SrPlane *dst, GError **error);
 
 /* Bicubic resampling by 2 (Keys, a = -0.5, sample centres aligned as in PIL/MATLAB,
  * edges clamped). dst may have any size up to 2x src: for a 4:2:0 frame of odd width
@@ -220,8 +231,9 @@ SR_API gboolean sr_engine_bicubic_x2 (SrEngine *engine, const SrPlane *src, SrPl
  * Image.resize(BICUBIC); integer arithmetic, AVX2 where the CPU has it, bit-exact with C.
  * Runs on the calling thread. */
 SR_API gboolean sr_resample (const SrPlane *src, SrPlane *dst, GError **error);
-/* The same, bit for bit, in row bands on the CPU backend's threads (other backends: on the
- * calling thread). */
+/* The same, bit for bit: 8-bit planes on the engine's device (GPU backends: the tables
+ * made here, the passes in a kernel), others in row bands on the CPU backend's threads
+ * (on the calling thread beside a GPU backend). */
 SR_API gboolean sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst,
     GError **error);
 
