@@ -110,7 +110,7 @@ test_load_bad_json (void)
 }
 
 /* The precision metadata: an unknown format, maxima missing, of the wrong count or not
- * positive, an integer format for a ghost-exit net (its CPU path has bf16 only). Only files
+ * positive, int8 for a ghost-exit net (its CPU path has bf16 and int16). Only files
  * that carry it can be edited this way; each edit applies where its text is. */
 static void
 test_load_bad_precision (void)
@@ -121,7 +121,9 @@ test_load_bad_precision (void)
     { "\"act_max\":\"[1.0", "\"act_max\":\"[-1.0", "act_max[0]" },
     { "\"act_max\":\"[", "\"act_max\":\"x[", "act_max" },
     { "\"act_max\":", "\"act_maxima\":", "needs act_max" },
-    { "\"precision\":\"fp32,bf16\"", "\"precision\":\"fp32,int16,bf16\"", "plain nets only" },
+    { "\"precision\":\"fp32,bf16\"", "\"precision\":\"fp32,int8,bf16\"", "plain nets only" },
+    { "\"precision\":\"fp32,int16,bf16\"", "\"precision\":\"fp32,int8,bf16\"",
+      "plain nets only" },
   };
   int applied = 0;
   for (guint i = 0; i < G_N_ELEMENTS (edits); i++) {
