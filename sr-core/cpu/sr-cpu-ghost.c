@@ -139,16 +139,17 @@ lowp_run (const Frame *f, int y, int xa, int len)
   if (f->phase == PHASE_HEAD) {
     g->row (&g->layers[0], g->luma_b + at (g, y - 1, xa - 1) * 4, g->pitch, len,
         g->feat_b + at (g, y, xa) * fs);
-    /* the residual stream starts from the head's (rounded) output */
-    for (int x = xa; x < xa + len; x++) {
-      const guint8 *h = g->feat_b + at (g, y, x) * fs;
-      float *o = g->feat + at (g, y, x) * C;
-      for (int c = 0; c < C; c++) {
-        guint16 v;
-        memcpy (&v, h + 2 * c, 2);
-        o[c] = g->precision == SR_PRECISION_BF16 ? sr_bf16_to_float (v) :
-            (gint16) v * g->scale[0];
-      }
+    /* the residual stream starts from the head's (rounded) output; the run is contiguous
+     * in both maps (C channels a pixel), one loop per format so that it vectorises */
+    const guint8 *h = g->feat_b + at (g, y, xa) * fs;
+    float *o = g->feat + at (g, y, xa) * C;
+    if (g->precision == SR_PRECISION_BF16) {
+      for (int i = 0; i < len * C; i++)
+        o[i] = sr_bf16_to_float (((const guint16 *) h)[i]);
+    } else {
+      const float scale = g->scale[0];
+      for (int i = 0; i < len * C; i++)
+        o[i] = ((const gint16 *) h)[i] * scale;
     }
     return;
   }
