@@ -99,7 +99,8 @@ init_x86 (SrCpuDsp *dsp, guint flags)
   dsp->conv.fp32 = sr_conv3x3_row_avx2;
   dsp->conv.isa[SR_PRECISION_FP32] = SR_KERNEL_AVX2;
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_avx2, SR_KERNEL_AVX2);
-  /* also on AVX-512: a pixel's 16 sums are two ymm, and the add is a small part of a block */
+  /* also on AVX-512: a zmm version (a pixel's 16 sums in one) took as long, the add being
+   * bound by its memory traffic */
   set_ghost_add (dsp, SR_PRECISION_INT16, sr_ghost_add_row_int16_avx2, SR_KERNEL_AVX2);
   dsp->tail.row = sr_tail_row_avx2;
   dsp->tail.isa = SR_KERNEL_AVX2;
