@@ -81,7 +81,8 @@ free_layer (SrLayer *l)
 static const Shape shapes[] = {
   { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 8, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
   { 3, 13, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 20, 40, SR_ACT_RELU }, { 16, 13, SR_ACT_RELU },
-  { 8, 16, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE },
+  { 8, 16, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE }, { 3, 8, SR_ACT_RELU }, { 12, 6, SR_ACT_RELU },
+  { 8, 7, SR_ACT_RELU }, { 13, 5, SR_ACT_RELU },
 };
 static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 240 };
 
