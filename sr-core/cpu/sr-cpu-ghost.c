@@ -259,7 +259,10 @@ fill_input_row (gpointer ctx, int y, int worker)
     if (bf16)
       word[2 * x] = sr_bf16_from_float (wide ? out[x] * 255.f : v8);
     else
-      word[2 * x] = wide ? lrintf (out[x] * LUMA_LEVELS) : v8 * (LUMA_LEVELS / 255);
+      /* samples past the plane's bits (a 16-bit word's garbage) saturate, as in fp32 they
+       * are merely large */
+      word[2 * x] = wide ? MIN (lrintf (out[x] * LUMA_LEVELS), G_MAXINT16) :
+          v8 * (LUMA_LEVELS / 255);
   }
 }
 
@@ -387,8 +390,8 @@ tail_tile (gpointer ctx, int t, int worker)
   const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? 4 : 1;
   for (int y = y0; y < y0 + h; y++) {
     if (g->layers) /* the tail packed for this exit's scale */
-      g->row (&g->layers[g->model->ghost.n_blocks + f->block], g->feat_b + at (g, y - 1, x0 - 1) *
-          g->layers[0].out_stride, g->pitch, w, res);
+      g->row (&g->layers[g->model->ghost.n_blocks + f->block],
+          g->feat_b + at (g, y - 1, x0 - 1) * g->layers[0].out_stride, g->pitch, w, res);
     else
       g->conv (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     if (sr_plane_is_wide (f->dst))
