@@ -73,7 +73,8 @@ struct _SrModel {
   SrLayer *layers;
   int max_channels;
   guint precisions;        /* bit (1 << SrPrecision) for each one the export allows; fp32 always */
-  float *act_max;         /* per layer, its input's calibrated maximum; int8/int16 only */
+  float *act_max;         /* int8/int16: per layer, its input's calibrated maximum (ghost:
+                           * the luma's 1, then the stream's after 0..B blocks) */
   /* SR_ARCH_GHOST_EXIT */
   SrGhostExit ghost;
 };

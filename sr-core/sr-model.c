@@ -433,7 +433,7 @@ sr_precision_name (SrPrecision precision)
 
 /* "precision": the precisions the export found keep quality on the CPU's low-precision paths
  * (models/train/choose_precision.py), comma-separated: fp32 (also when absent), bf16, int16,
- * int8; the integer ones need each layer's calibrated input maximum in "act_max". */
+ * int8 (plain nets only); the integer ones need the calibrated maxima in "act_max". */
 static gboolean
 parse_precision (SrModel *model, const char *precision, const char *text, GError **error)
 {
@@ -450,8 +450,9 @@ parse_precision (SrModel *model, const char *precision, const char *text, GError
     return TRUE;
   if (!(model->precisions & ((1u << SR_PRECISION_INT16) | (1u << SR_PRECISION_INT8))))
     return TRUE;
-  if (model->type != SR_ARCH_PLAIN)
-    return fail (error, "metadata precision %s: int16 and int8 are for plain nets only", precision);
+  /* the ghost net's CPU path has int16 (sr-cpu-ghost.c), not int8 */
+  if (model->type != SR_ARCH_PLAIN && (model->precisions & (1u << SR_PRECISION_INT8)))
+    return fail (error, "metadata precision %s: int8 is for plain nets only", precision);
   if (!text)
     return fail (error, "metadata precision %s needs act_max", precision);
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -460,11 +461,15 @@ parse_precision (SrModel *model, const char *precision, const char *text, GError
   if (!JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
     return fail (error, "metadata act_max is not a JSON array");
   JsonArray *a = json_node_get_array (json_parser_get_root (parser));
-  if ((int) json_array_get_length (a) != model->n_layers)
-    return fail (error, "metadata act_max has %u entries, expected one per layer (%d)",
-        json_array_get_length (a), model->n_layers);
-  model->act_max = g_new (float, model->n_layers);
-  for (int i = 0; i < model->n_layers; i++) {
+  /* plain: each layer's input; ghost-exit: the luma, then the residual stream after the
+   * head and after each block */
+  const gboolean ghost = model->type == SR_ARCH_GHOST_EXIT;
+  const int n = ghost ? model->ghost.n_blocks + 2 : model->n_layers;
+  if ((int) json_array_get_length (a) != n)
+    return fail (error, "metadata act_max has %u entries, expected %d (one per %s)",
+        json_array_get_length (a), n, ghost ? "depth and the luma" : "layer");
+  model->act_max = g_new (float, n);
+  for (int i = 0; i < n; i++) {
     JsonNode *n = json_array_get_element (a, i);
     double v = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) != G_TYPE_STRING ?
         json_node_get_double (n) : -1;

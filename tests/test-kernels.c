@@ -81,7 +81,8 @@ free_layer (SrLayer *l)
 static const Shape shapes[] = {
   { 1, 16, SR_ACT_RELU }, { 16, 16, SR_ACT_RELU }, { 16, 8, SR_ACT_RELU }, { 16, 4, SR_ACT_NONE },
   { 3, 13, SR_ACT_RELU }, { 8, 3, SR_ACT_NONE }, { 20, 40, SR_ACT_RELU }, { 16, 13, SR_ACT_RELU },
-  { 8, 16, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE },
+  { 8, 16, SR_ACT_RELU }, { 16, 3, SR_ACT_NONE }, { 3, 8, SR_ACT_RELU }, { 12, 6, SR_ACT_RELU },
+  { 8, 7, SR_ACT_RELU }, { 13, 5, SR_ACT_RELU },
 };
 static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 240 };
 
@@ -247,48 +248,62 @@ check_conv_lowp (const SrCpuDsp *ref, const SrCpuDsp *k, SrPrecision p, const ch
   g_rand_free (rand);
 }
 
-/* The ghost net's bf16 residual add: exact (fp32 adds, one rounding), every shift direction,
- * and nothing written outside the run. Rows of 40 pixels with a ring of 1, as the ghost path
- * pads its maps; the run starts past the ring. */
+/* The ghost net's residual add in precision p (bf16, int16): exact (fp32 products and adds,
+ * one rounding each), every shift direction, int16 sums that round either way or clamp at
+ * both ends, and nothing written outside the run. Rows of 40 pixels with a ring of 1, as the
+ * ghost path pads its maps; the run starts past the ring. */
 static void
-check_ghost_add (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
+check_ghost_add (const SrCpuDsp *ref, const SrCpuDsp *k, SrPrecision p, const char *set)
 {
   GRand *rand = g_rand_new_with_seed (13);
   const int pitch = 40, rows = 3, n_px = pitch * rows;
+  const gboolean int16 = p == SR_PRECISION_INT16;
   guint16 *intr = g_new (guint16, 8 * n_px);
   for (int i = 0; i < 8 * n_px; i++)
-    intr[i] = sr_bf16_from_float (g_rand_double_range (rand, 0, 3));
+    intr[i] = int16 ? g_rand_int_range (rand, 0, SR_INT16_LEVELS + 1) :
+        sr_bf16_from_float (g_rand_double_range (rand, 0, 3));
   for (int trial = 0; trial < 20; trial++) {
     /* channel c reads direction dirs[c]; trial 0 all the same, then random mixes */
-    SrGhostShifts shifts = { 0 };
+    SrGhostAdd add = { 0 };
     for (int c = 0; c < 8; c++) {
       int d = trial == 0 ? 4 : g_rand_int_range (rand, 0, 9);
-      sr_ghost_shifts_add (&shifts, ((gssize) (d / 3 - 1) * pitch + d % 3 - 1) * 16, c);
+      sr_ghost_add_shift (&add, ((gssize) (d / 3 - 1) * pitch + d % 3 - 1) * 16, c);
     }
+    /* int16: sums up to ~1.5x the top level, and below 0 */
+    add.intr_scale = g_rand_double_range (rand, 1e-4, 1e-3);
+    add.feat_inv_scale = 1 / (add.intr_scale * g_rand_double_range (rand, 1, 2));
+    const float top = int16 ? 4 * SR_INT16_LEVELS * add.intr_scale : 4;
     const int x0 = pitch + 1, n = g_rand_int_range (rand, 1, pitch - 2);
     float *fa = g_new (float, 16 * n_px), *fb = g_new (float, 16 * n_px);
     guint16 *ba = g_new (guint16, 16 * n_px), *bb = g_new (guint16, 16 * n_px);
     for (int i = 0; i < 16 * n_px; i++)
-      fa[i] = fb[i] = g_rand_double_range (rand, -4, 4);
+      fa[i] = fb[i] = g_rand_double_range (rand, -top, top);
     memset (ba, 0xA5, 32 * n_px);
     memset (bb, 0xA5, 32 * n_px);
-    ref->ghost.add_bf16 (fa + 16 * x0, (guint8 *) (ba + 16 * x0), (guint8 *) (intr + 8 * x0),
-        &shifts, n);
-    k->ghost.add_bf16 (fb + 16 * x0, (guint8 *) (bb + 16 * x0), (guint8 *) (intr + 8 * x0),
-        &shifts, n);
+    ref->ghost.add[p] (fa + 16 * x0, (guint8 *) (ba + 16 * x0), (guint8 *) (intr + 8 * x0),
+        &add, n);
+    k->ghost.add[p] (fb + 16 * x0, (guint8 *) (bb + 16 * x0), (guint8 *) (intr + 8 * x0),
+        &add, n);
     if (memcmp (fa, fb, sizeof (float) * 16 * n_px) || memcmp (ba, bb, 32 * n_px))
-      g_error ("%s ghost add, trial %d, %d directions, n=%d: differs from C", set, trial,
-          shifts.n, n);
+      g_error ("%s ghost add %s, trial %d, %d directions, n=%d: differs from C", set,
+          sr_precision_name (p), trial, add.n, n);
     for (int i = 0; i < 16 * n_px; i++) /* outside the run: untouched */
       if (i < 16 * x0 || i >= 16 * (x0 + n))
         g_assert_true (bb[i] == 0xA5A5);
+    /* int16: the C reference itself clamps to the levels and rounds to nearest */
+    for (int i = 16 * x0; int16 && i < 16 * (x0 + n); i++) {
+      float v = fa[i] * add.feat_inv_scale;
+      g_assert_cmpint (ba[i], <=, SR_INT16_LEVELS);
+      if (v >= 0 && v <= SR_INT16_LEVELS)
+        g_assert_cmpfloat (fabsf (ba[i] - v), <=, 0.5f);
+    }
     g_free (fa);
     g_free (fb);
     g_free (ba);
     g_free (bb);
   }
-  g_test_message ("%s: ghost add (%s) bit-exact with C", set,
-      sr_kernel_isa_name (k->ghost.add_bf16_isa));
+  g_test_message ("%s: ghost add %s (%s) bit-exact with C", set, sr_precision_name (p),
+      sr_kernel_isa_name (k->ghost.add_isa[p]));
   g_free (intr);
   g_rand_free (rand);
 }
@@ -400,12 +415,19 @@ test_flag_set (gconstpointer data)
   for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
     g_assert_cmpuint (isa_flags (k.conv.isa[p]) & ~set->flags, ==, 0);
   g_assert_cmpuint (isa_flags (k.tail.isa) & ~set->flags, ==, 0);
-  g_assert_cmpuint (isa_flags (k.ghost.add_bf16_isa) & ~set->flags, ==, 0);
+  for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
+    g_assert_cmpuint (isa_flags (k.ghost.add_isa[p]) & ~set->flags, ==, 0);
+  /* the ghost path's low precisions have their residual add */
+  g_assert_nonnull (k.ghost.add[SR_PRECISION_BF16]);
+  g_assert_nonnull (k.ghost.add[SR_PRECISION_INT16]);
   if (set->flags == 0) { /* the C table is C throughout */
-    for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
+    for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++) {
       g_assert_cmpint (k.conv.isa[p], ==, SR_KERNEL_C);
+      g_assert_cmpint (k.ghost.add_isa[p], ==, SR_KERNEL_C);
+    }
     g_assert_cmpint (k.tail.isa, ==, SR_KERNEL_C);
-    g_assert_cmpint (k.ghost.add_bf16_isa, ==, SR_KERNEL_C);
+    /* the C references themselves (what the SIMD entries are checked against) */
+    check_ghost_add (&ref, &k, SR_PRECISION_INT16, set->name);
     return;
   }
 
@@ -416,8 +438,9 @@ test_flag_set (gconstpointer data)
       check_conv_lowp (&ref, &k, p, set->name);
   if (k.tail.isa != SR_KERNEL_C && first_time (k.tail.row))
     check_tail (&ref, &k, set->name);
-  if (k.ghost.add_bf16_isa != SR_KERNEL_C && first_time (k.ghost.add_bf16))
-    check_ghost_add (&ref, &k, set->name);
+  for (SrPrecision p = SR_PRECISION_BF16; p < SR_N_PRECISIONS; p++)
+    if (k.ghost.add_isa[p] != SR_KERNEL_C && first_time (k.ghost.add[p]))
+      check_ghost_add (&ref, &k, p, set->name);
   if (bench)
     bench_set (&ref, &k, set->name);
 }

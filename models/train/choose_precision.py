@@ -15,9 +15,13 @@ per format in "precision_loss"); sr-core picks the fastest of them the CPU runs.
 each allowed format's picture of tests/data/golden-lr.pgm (golden-sr-FORMAT.pgm) for
 sr-core's test.
 
-Ghost-exit models (sr-core/cpu/sr-cpu-ghost.c) have one low format, bf16: each conv's input
-rounded to bf16, the residual stream in fp32. It is checked at depth 1, half and full depth
-(pass --golden tests/data/ghost for such a model).
+Ghost-exit models (sr-core/cpu/sr-cpu-ghost.c) have two low formats, bf16 and int16: each
+conv's input rounded to bf16 or quantised to int16 levels, the residual stream in fp32. int16
+has one scale per depth, the stream's maximum after d blocks measured here / 4095 ("act_max":
+the luma's 1, then the stream after the head and after each block); it also quantises block
+d's intrinsic maps and is the input scale of the tail at exit d; the luma enters as 16 levels
+per 8-bit step. Each format is checked at depth 1, half and full depth (pass --golden
+tests/data/ghost for such a model).
 """
 import argparse
 import glob
@@ -64,28 +68,60 @@ def forward(model, x, fmt=None, act_max=None, ranges=None):
             # into the first layer's weights; sums in fp32
             f, w = (f * 255, bf16(w / 255)) if i == 0 else (bf16(f), bf16(w))
         elif fmt is not None:
-            alev, wlev = LEVELS[fmt]
+            alev = LEVELS[fmt][0]
             s = 1 / 255 if i == 0 else act_max[i] / alev
             f = torch.clamp(torch.round(f / s), 0, 255 if i == 0 else alev) * s
-            ws = w.abs().amax(dim=(1, 2, 3), keepdim=True) / wlev
-            w = torch.round(w / ws) * ws
+            w = quantise_weight(w, fmt)
         y = F.conv2d(f, w, conv.bias, padding=conv.padding)
         f = F.relu(y) if act == 'relu' else y
     r = f + x.repeat(1, model.scale * model.scale, 1, 1)
     return F.pixel_shuffle(r, model.scale)
 
 
-def ghost_forward(model, x, fmt=None, depth=None):
-    """The ghost net at `depth` blocks; with fmt='bf16', as sr-core's bf16 path runs it."""
-    if fmt is None:
+def quantise_weight(w, fmt):
+    """Weights on `fmt`'s levels, one scale per output channel."""
+    ws = w.abs().amax(dim=(1, 2, 3), keepdim=True) / LEVELS[fmt][1]
+    return torch.round(w / ws) * ws
+
+
+def ghost_forward(model, x, fmt=None, depth=None, act_max=None, ranges=None):
+    """The ghost net at `depth` blocks; with fmt='bf16' or 'int16', as sr-core's low-precision
+    path runs it (`act_max`: the int16 scales); `ranges` collects the stream's maximum after
+    the head and after each block (fp32)."""
+    if fmt is None and ranges is None:
         return model(x, depth)
-    assert fmt == 'bf16'
-    w = bf16(model.head.weight * np.float32(1 / 255))  # the luma enters as its integer value
-    f = bf16(F.relu(F.conv2d(x * 255, w, model.head.bias, padding=1)))
-    for block in model.blocks[:depth or model.n_blocks]:
-        y = bf16(F.relu(F.conv2d(bf16(f), bf16(block.conv.weight), block.conv.bias, padding=1)))
+    alev = LEVELS['int16'][0]
+
+    def conv_in(f, d):
+        """what a conv reads of the stream after d blocks"""
+        if fmt == 'bf16':
+            return bf16(f)
+        if fmt == 'int16':
+            s = act_max[d + 1] / alev
+            return torch.clamp(torch.round(f / s), 0, alev) * s
+        return f
+
+    def weight(w):
+        return bf16(w) if fmt == 'bf16' else quantise_weight(w, fmt) if fmt == 'int16' else w
+
+    def record(d, f):
+        if ranges is not None:
+            ranges[d] = max(ranges[d], float(f.max()))
+
+    if fmt == 'bf16':  # the luma enters as its integer value, 1/255 folded into the weights
+        h = F.conv2d(x * 255, bf16(model.head.weight * np.float32(1 / 255)), model.head.bias, padding=1)
+    elif fmt == 'int16':  # 16 levels per 8-bit step (exact for 8-bit frames)
+        h = F.conv2d(torch.round(x * 4080) / 4080, weight(model.head.weight), model.head.bias, padding=1)
+    else:
+        h = F.conv2d(x, model.head.weight, model.head.bias, padding=1)
+    f = conv_in(F.relu(h), 0)
+    record(0, f)
+    for d, block in enumerate(model.blocks[:depth or model.n_blocks]):
+        y = conv_in(F.relu(F.conv2d(conv_in(f, d), weight(block.conv.weight), block.conv.bias,
+                                    padding=1)), d + 1)
         f = f + torch.cat([y, block.shifted(y)], 1)
-    r = F.conv2d(bf16(f), bf16(model.tail.weight), model.tail.bias, padding=1)
+        record(d + 1, f)
+    r = F.conv2d(conv_in(f, depth or model.n_blocks), weight(model.tail.weight), model.tail.bias, padding=1)
     return F.pixel_shuffle(r + x.repeat(1, model.scale ** 2, 1, 1), model.scale)
 
 
@@ -120,7 +156,7 @@ def mean_psnr(model, pairs, fmt=None, act_max=None, depth=None):
     scores = []
     for hr, lr in pairs:
         with torch.no_grad():
-            out = (ghost_forward(model, luma(lr), fmt, depth) if depth
+            out = (ghost_forward(model, luma(lr), fmt, depth, act_max) if depth
                    else forward(model, luma(lr), fmt, act_max))
         scores.append(srdata.psnr_y(hr, np.clip(np.floor(out[0, 0].numpy() * 255 + 0.5), 0, 255)))
     return float(np.mean(scores))
@@ -148,14 +184,8 @@ def main():
         return
     assert all(act == 'relu' for _, _, act in model.layers()[:-1]), 'needs ReLU before every layer'
 
-    ranges = [0.0] * len(model.layers())
-    paths = [p for d in args.images for p in srdata.image_paths(d)]
-    for p in paths:
-        _, lr = srdata.hr_lr_pair(srdata.load_rgb(p))
-        with torch.no_grad():
-            forward(model, luma(lr), ranges=ranges)
+    ranges = calibrate(args, len(model.layers()), lambda x, r: forward(model, x, ranges=r))
     act_max = [1.0] + ranges[1:]  # the luma enters as its 8-bit value
-    print('calibrated on %d images; input maxima per layer: %s' % (len(paths), ['%.3f' % r for r in ranges]))
     if args.keep_act_max:
         act_max = json.loads(meta['act_max'])
         print("using the file's act_max: %s" % ['%.3f' % r for r in act_max])
@@ -176,6 +206,19 @@ def main():
     meta['act_max'] = json.dumps([float(np.float32(r)) for r in act_max])
     meta['precision_loss'] = json.dumps(losses)
     write_results(args, meta, tensors, lambda fmt, x: forward(model, x, fmt, act_max))
+
+
+def calibrate(args, n, run):
+    """The maxima of n activations over the training images' LR lumas; run(luma, ranges)
+    updates them."""
+    ranges = [0.0] * n
+    paths = [p for d in args.images for p in srdata.image_paths(d)]
+    for p in paths:
+        _, lr = srdata.hr_lr_pair(srdata.load_rgb(p))
+        with torch.no_grad():
+            run(luma(lr), ranges)
+    print('calibrated on %d images; maxima: %s' % (len(paths), ['%.3f' % r for r in ranges]))
+    return ranges
 
 
 def write_results(args, meta, tensors, run):
@@ -207,25 +250,34 @@ def reference_psnr(model, sets, depth=None):
 
 
 def choose_ghost(args, meta, tensors, model):
-    """bf16 or not for a ghost-exit model, at depth 1, half and full depth."""
-    sets = eval_sets(args.clips)
+    """bf16 and int16 or not for a ghost-exit model, each at depth 1, half and full depth."""
     B = model.n_blocks
-    worst, fp32_full = 0.0, None
+    # the stream's maxima after the head and each block (the luma enters as itself)
+    act_max = [1.0] + calibrate(args, B + 1, lambda x, r: ghost_forward(model, x, ranges=r))
+    if args.keep_act_max and 'act_max' in meta:
+        act_max = json.loads(meta['act_max'])
+        print("using the file's act_max: %s" % ['%.3f' % r for r in act_max])
+    sets = eval_sets(args.clips)
+    worst, fp32_full = {'int16': 0.0, 'bf16': 0.0}, None
     for depth in sorted({1, B // 2, B}):
         fp32 = reference_psnr(model, sets, depth)
-        loss = {name: round(fp32[name] - mean_psnr(model, pairs, 'bf16', depth=depth), 4)
-                for name, pairs in sets.items()}
-        print('bf16 at depth %d: loss against fp32 (dB): %s' % (depth, loss))
-        worst = max([worst] + list(loss.values()))
+        for fmt in worst:
+            loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max, depth), 4)
+                    for name, pairs in sets.items()}
+            print('%s at depth %d: loss against fp32 (dB): %s' % (fmt, depth, loss))
+            worst[fmt] = max([worst[fmt]] + list(loss.values()))
         fp32_full = fp32
-    allowed = ['fp32'] + (['bf16'] if worst <= args.max_loss else [])
-    print('allowed: %s (fp32 PSNR at full depth: %s)' % (allowed, {k: round(v, 3) for k, v in fp32_full.items()}))
+    allowed = ['fp32'] + [fmt for fmt in worst if worst[fmt] <= args.max_loss]
+    print('worst loss: %s; allowed: %s (fp32 PSNR at full depth: %s)' % (
+        worst, allowed, {k: round(v, 3) for k, v in fp32_full.items()}))
     for key in ('act_max', 'precision_loss'):
         meta.pop(key, None)
     meta['precision'] = ','.join(allowed)
+    if 'int16' in allowed:
+        meta['act_max'] = json.dumps([float(np.float32(r)) for r in act_max])
     if len(allowed) > 1:
-        meta['precision_loss'] = json.dumps({'bf16': worst})
-    write_results(args, meta, tensors, lambda fmt, x: ghost_forward(model, x, fmt, B))
+        meta['precision_loss'] = json.dumps({fmt: worst[fmt] for fmt in allowed[1:]})
+    write_results(args, meta, tensors, lambda fmt, x: ghost_forward(model, x, fmt, B, act_max))
 
 
 if __name__ == '__main__':

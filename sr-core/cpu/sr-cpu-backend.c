@@ -105,13 +105,12 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   sr_cpu_dsp_init (&cpu->dsp, flags);
   cpu->precision = choose_precision (model, &cpu->config, &cpu->dsp);
   if (model->type == SR_ARCH_GHOST_EXIT) {
-    if (cpu->precision == SR_PRECISION_BF16 && model->ghost.channels != 16) {
-      g_debug ("sr-core: the ghost net's bf16 path takes 16 channels, not %d: fp32",
-          model->ghost.channels);
+    if (!sr_cpu_ghost_takes (model, cpu->precision)) {
+      g_debug ("sr-core: the ghost net's %s path takes 16 channels, not %d: fp32",
+          sr_precision_name (cpu->precision), model->ghost.channels);
       cpu->precision = SR_PRECISION_FP32;
     }
-    cpu->ghost = sr_cpu_ghost_new (model, cpu->pool, &cpu->dsp,
-        cpu->precision == SR_PRECISION_BF16);
+    cpu->ghost = sr_cpu_ghost_new (model, cpu->pool, &cpu->dsp, cpu->precision);
   } else {
     if (cpu->precision != SR_PRECISION_FP32) {
       cpu->lowp = sr_lowp_net_new (model, cpu->precision);

@@ -81,6 +81,13 @@ set_conv (SrCpuDsp *dsp, SrPrecision p, SrLowpRowFn fn, SrKernelIsa isa)
   dsp->conv.isa[p] = isa;
 }
 
+static void
+set_ghost_add (SrCpuDsp *dsp, SrPrecision p, SrGhostAddFn fn, SrKernelIsa isa)
+{
+  dsp->ghost.add[p] = fn;
+  dsp->ghost.add_isa[p] = isa;
+}
+
 /* Up the x86 ladder: each step assumes the ones below it and overrides what it runs better.
  * Each set is compiled in only where the compiler has its flags (HAVE_*). */
 static void
@@ -92,6 +99,9 @@ init_x86 (SrCpuDsp *dsp, guint flags)
   dsp->conv.fp32 = sr_conv3x3_row_avx2;
   dsp->conv.isa[SR_PRECISION_FP32] = SR_KERNEL_AVX2;
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_avx2, SR_KERNEL_AVX2);
+  /* also on AVX-512: a zmm version (a pixel's 16 sums in one) took as long, the add being
+   * bound by its memory traffic */
+  set_ghost_add (dsp, SR_PRECISION_INT16, sr_ghost_add_row_int16_avx2, SR_KERNEL_AVX2);
   dsp->tail.row = sr_tail_row_avx2;
   dsp->tail.isa = SR_KERNEL_AVX2;
 #endif
@@ -119,8 +129,7 @@ init_x86 (SrCpuDsp *dsp, guint flags)
     return;
 #if defined(HAVE_AVX512BF16)
   set_conv (dsp, SR_PRECISION_BF16, sr_bf16_conv3x3_row_avx512, SR_KERNEL_AVX512BF16);
-  dsp->ghost.add_bf16 = sr_ghost_add_row_avx512;
-  dsp->ghost.add_bf16_isa = SR_KERNEL_AVX512BF16;
+  set_ghost_add (dsp, SR_PRECISION_BF16, sr_ghost_add_row_bf16_avx512, SR_KERNEL_AVX512BF16);
 #endif
 #if defined(HAVE_AMX)
   /* the tile state is the kernel's to grant: asked once, here, only when AMX may be used
@@ -139,6 +148,7 @@ sr_cpu_dsp_init (SrCpuDsp *dsp, guint flags)
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_c, SR_KERNEL_C);
   set_conv (dsp, SR_PRECISION_INT8, sr_int8_conv3x3_row_c, SR_KERNEL_C);
   dsp->tail.row = sr_tail_row_c;
-  dsp->ghost.add_bf16 = sr_ghost_add_row_c;
+  set_ghost_add (dsp, SR_PRECISION_BF16, sr_ghost_add_row_bf16_c, SR_KERNEL_C);
+  set_ghost_add (dsp, SR_PRECISION_INT16, sr_ghost_add_row_int16_c, SR_KERNEL_C);
   init_x86 (dsp, flags & sr_cpu_flags_probe ());
 }

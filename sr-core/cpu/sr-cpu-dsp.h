@@ -60,10 +60,11 @@ typedef struct {
   SrKernelIsa isa;
 } SrTailDsp;
 
-/* The ghost net's residual add (bf16 path). */
+/* The ghost net's residual add per low precision (bf16, int16; sr-cpu-lowp.h), NULL for
+ * the others. */
 typedef struct {
-  SrGhostAddFn add_bf16;
-  SrKernelIsa add_bf16_isa;
+  SrGhostAddFn add[SR_N_PRECISIONS];
+  SrKernelIsa add_isa[SR_N_PRECISIONS];
 } SrGhostDsp;
 
 typedef struct {

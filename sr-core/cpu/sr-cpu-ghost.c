@@ -9,11 +9,15 @@
  * Buffers carry a 1-pixel zero border that is never written: the "same" padding of every
  * conv and the zero fill of every shift at the frame's edge.
  *
- * In bf16 (when the model file allows it, chosen like the plain net's precision) the convs
- * read pixel-major bf16 copies of their inputs through the low-precision row kernels (AMX
- * where the CPU has it) and the residual stream stays fp32 beside them: only each conv's
- * input is rounded, as in the plain net's bf16 path. The exit decisions do not change (the
- * predictor reads the fp32 luma). */
+ * In low precision (bf16 or int16, when the model file allows it, chosen like the plain
+ * net's precision) the convs read pixel-major 16-bit copies of their inputs through the
+ * plain net's row kernels (AMX, VNNI or AVX2) and the residual stream stays fp32 beside
+ * them: only each conv's input is rounded. bf16 rounds to bf16; int16 quantises to 12-bit
+ * levels with one scale per depth (the stream's calibrated maximum after d blocks, act_max[d
+ * + 1] / 4095, which also bounds block d's intrinsic maps: every add is non-negative), so
+ * block d + 1 and the tail at exit d read the same copy. The luma enters int16 as 16 levels
+ * per 8-bit step (exact for 8-bit samples, 12 bits for wider ones). The exit decisions do
+ * not change (the predictor reads the fp32 luma). */
 #include "sr-cpu-ghost.h"
 #include "sr-cpu-ref.h"
 #include "../sr-plane-private.h"
@@ -26,7 +30,7 @@ struct _SrCpuGhost {
   SrCpuPool *pool;
   int width, height;          /* frame size the buffers are for */
   gsize pitch, plane;         /* padded row and plane, in floats */
-  float *input, *feat, *intr; /* 1, C and C/2 padded planes; bf16: feat pixel-major, no intr */
+  float *input, *feat, *intr; /* 1, C and C/2 padded planes; lowp: feat pixel-major, no intr */
   int tile, tiles_x, tiles_y;
   guint8 *depth;              /* per tile */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
@@ -34,13 +38,18 @@ struct _SrCpuGhost {
   SrConvRowFn conv;           /* fp32 */
   SrTailRowFn tail;
   double *macs;               /* per worker: MACs computed this frame */
-  /* bf16 path (layers NULL: fp32) */
-  SrLowpLayer *layers;        /* head, blocks 1..B, tail */
+  /* low-precision path (layers NULL: fp32) */
+  SrPrecision precision;      /* bf16 or int16 */
+  SrLowpLayer *layers;        /* head, blocks 1..B, the tail at exits 1..B */
+  float *scale;               /* [0..B]: what one level of feat_b is worth after d blocks */
   SrLowpRowFn row;
   SrGhostAddFn add;
-  SrGhostShifts *shifts;      /* per block, for this frame width */
-  guint8 *luma_b, *feat_b, *intr_b; /* padded, pixel-major: 1 word, C and C/2 bf16 a pixel */
+  SrGhostAdd *adds;           /* per block: shift groups for this frame width, scales */
+  guint8 *luma_b, *feat_b, *intr_b; /* padded, pixel-major: 1 word, C and C/2 16-bit words */
 };
+
+/* int16: the luma's levels (16 per 8-bit step) */
+#define LUMA_LEVELS 4080
 
 /* The AMX kernel reads up to 18 pixels past a row's end. */
 #define ROW_SLACK_PIXELS 32
@@ -120,9 +129,9 @@ row_runs (const Frame *f, int y, int (*runs)[2])
   return merged;
 }
 
-/* One run of a row in bf16. */
+/* One run of a row in low precision. */
 static void
-bf16_run (const Frame *f, int y, int xa, int len)
+lowp_run (const Frame *f, int y, int xa, int len)
 {
   SrCpuGhost *g = f->g;
   const int C = g->model->ghost.channels;
@@ -130,12 +139,17 @@ bf16_run (const Frame *f, int y, int xa, int len)
   if (f->phase == PHASE_HEAD) {
     g->row (&g->layers[0], g->luma_b + at (g, y - 1, xa - 1) * 4, g->pitch, len,
         g->feat_b + at (g, y, xa) * fs);
-    /* the residual stream starts from the head's (bf16) output */
-    for (int x = xa; x < xa + len; x++) {
-      const guint16 *h = (const guint16 *) (g->feat_b + at (g, y, x) * fs);
-      float *o = g->feat + at (g, y, x) * C;
-      for (int c = 0; c < C; c++)
-        o[c] = sr_bf16_to_float (h[c]);
+    /* the residual stream starts from the head's (rounded) output; the run is contiguous
+     * in both maps (C channels a pixel), one loop per format so that it vectorises */
+    const guint8 *h = g->feat_b + at (g, y, xa) * fs;
+    float *o = g->feat + at (g, y, xa) * C;
+    if (g->precision == SR_PRECISION_BF16) {
+      for (int i = 0; i < len * C; i++)
+        o[i] = sr_bf16_to_float (((const guint16 *) h)[i]);
+    } else {
+      const float scale = g->scale[0];
+      for (int i = 0; i < len * C; i++)
+        o[i] = ((const gint16 *) h)[i] * scale;
     }
     return;
   }
@@ -145,7 +159,7 @@ bf16_run (const Frame *f, int y, int xa, int len)
         g->intr_b + at (g, y, xa) * conv->out_stride);
   else
     g->add (g->feat + at (g, y, xa) * C, g->feat_b + at (g, y, xa) * fs,
-        g->intr_b + at (g, y, xa) * conv->out_stride, &g->shifts[f->block - 1], len);
+        g->intr_b + at (g, y, xa) * conv->out_stride, &g->adds[f->block - 1], len);
 }
 
 /* Each block's shift directions as byte offsets in intr_b, grouped by direction. */
@@ -155,11 +169,11 @@ init_shift_groups (SrCpuGhost *g)
   const SrGhostExit *m = &g->model->ghost;
   const int half = m->channels / 2;
   for (int j = 0; j < m->n_blocks; j++) {
-    SrGhostShifts *s = &g->shifts[j];
-    s->n = 0;
+    SrGhostAdd *a = &g->adds[j];
+    a->n = 0;
     for (int c = 0; c < half; c++) {
       const gint8 *d = m->shifts[j * half + c];
-      sr_ghost_shifts_add (s, ((gssize) d[0] * (gssize) g->pitch + d[1]) *
+      sr_ghost_add_shift (a, ((gssize) d[0] * (gssize) g->pitch + d[1]) *
           g->layers[j + 1].out_stride, c);
     }
   }
@@ -180,7 +194,7 @@ layer_row (gpointer ctx, int y, int worker)
     if (conv)
       g->macs[worker] += (double) len * conv->in_ch * conv->out_ch * 9;
     if (g->layers) {
-      bf16_run (f, y, xa, len);
+      lowp_run (f, y, xa, len);
     } else if (f->phase == PHASE_HEAD) {
       g->conv (&m->head, g->input, g->plane, g->pitch, y, xa, len, g->feat + at (g, y, xa),
           g->plane);
@@ -235,12 +249,21 @@ fill_input_row (gpointer ctx, int y, int worker)
   float *out = f->g->input + at (f->g, y, 0);
   for (int x = 0; x < src->width; x++)
     out[x] = sr_plane_get (src, row + (gsize) x * src->pixel_stride) * scale;
-  /* bf16: the luma in 8-bit levels in the first half of a word (exact for 8-bit samples,
-   * rounded to bf16's precision for wider ones); 1/255 is in the head */
+  /* the luma in the first half of a word, its scale in the head. bf16: 8-bit levels (exact
+   * for 8-bit samples, rounded to bf16's precision for wider ones); int16: 16 levels per
+   * 8-bit step (exact for 8-bit samples, to 1/4080 for wider ones) */
   guint16 *word = f->g->luma_b ? (guint16 *) (f->g->luma_b + at (f->g, y, 0) * 4) : NULL;
-  for (int x = 0; word && x < src->width; x++)
-    word[2 * x] = sr_bf16_from_float (sr_plane_is_wide (src) ? out[x] * 255.f :
-        src->data[row + (gsize) x * src->pixel_stride]);
+  const gboolean wide = sr_plane_is_wide (src), bf16 = f->g->precision == SR_PRECISION_BF16;
+  for (int x = 0; word && x < src->width; x++) {
+    const int v8 = wide ? 0 : src->data[row + (gsize) x * src->pixel_stride];
+    if (bf16)
+      word[2 * x] = sr_bf16_from_float (wide ? out[x] * 255.f : v8);
+    else
+      /* samples past the plane's bits (a 16-bit word's garbage) saturate, as in fp32 they
+       * are merely large */
+      word[2 * x] = wide ? MIN (lrintf (out[x] * LUMA_LEVELS), G_MAXINT16) :
+          v8 * (LUMA_LEVELS / 255);
+  }
 }
 
 static void
@@ -366,9 +389,9 @@ tail_tile (gpointer ctx, int t, int worker)
   /* the residual of pixel x, sub-pixel c: res[c * cs + x * xs] */
   const gsize cs = g->layers ? 1 : g->tile, xs = g->layers ? 4 : 1;
   for (int y = y0; y < y0 + h; y++) {
-    if (g->layers)
-      g->row (&g->layers[g->model->ghost.n_blocks + 1], g->feat_b + at (g, y - 1, x0 - 1) *
-          g->layers[0].out_stride, g->pitch, w, res);
+    if (g->layers) /* the tail packed for this exit's scale */
+      g->row (&g->layers[g->model->ghost.n_blocks + f->block],
+          g->feat_b + at (g, y - 1, x0 - 1) * g->layers[0].out_stride, g->pitch, w, res);
     else
       g->conv (tail, g->feat, g->plane, g->pitch, y, x0, w, res, g->tile);
     if (sr_plane_is_wide (f->dst))
@@ -400,7 +423,7 @@ guint64
 sr_cpu_ghost_frame_bytes (const SrCpuGhost *g, int width, int height)
 {
   const guint64 C = g->model->ghost.channels, plane = (guint64) (width + 2) * (height + 2);
-  if (g->layers) /* fp32 input and features, bf16 luma, features and intrinsics */
+  if (g->layers) /* fp32 input and features, 16-bit luma, features and intrinsics */
     return plane * (4 * (1 + C) + 4 + g->layers[0].out_stride + g->layers[1].out_stride);
   return 4 * plane * (1 + C + C / 2); /* fp32 input, features and intrinsics */
 }
@@ -445,25 +468,55 @@ ensure_frame_buffers (SrCpuGhost *g, int width, int height, GError **error)
   return TRUE;
 }
 
-SrCpuGhost *
-sr_cpu_ghost_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp, gboolean bf16)
+gboolean
+sr_cpu_ghost_takes (const SrModel *model, SrPrecision precision)
 {
+  const SrGhostExit *m = &model->ghost;
+  switch (precision) {
+    case SR_PRECISION_FP32:
+      return TRUE;
+    case SR_PRECISION_BF16: /* the residual add's kernels take 16 channels */
+      return m->channels == 16;
+    case SR_PRECISION_INT16: /* and each depth's calibrated scale */
+      return m->channels == 16 && model->act_max && sr_lowp_sums_fit (precision, m->channels);
+    default:
+      return FALSE;
+  }
+}
+
+SrCpuGhost *
+sr_cpu_ghost_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp,
+    SrPrecision precision)
+{
+  g_return_val_if_fail (sr_cpu_ghost_takes (model, precision), NULL);
   SrCpuGhost *g = g_new0 (SrCpuGhost, 1);
   const SrGhostExit *m = &model->ghost;
+  const guint B = m->n_blocks; /* >= 1 (sr-model.c) */
   g->model = model;
   g->pool = pool;
   g->tile = m->exit_tile;
   g->conv = dsp->conv.fp32;
   g->tail = dsp->tail.row;
-  if (bf16) {
-    g->layers = g_new0 (SrLowpLayer, m->n_blocks + 2);
-    g->shifts = g_new0 (SrGhostShifts, m->n_blocks);
-    sr_lowp_layer_init (&g->layers[0], SR_PRECISION_BF16, &m->head, 1 / 255.f, 0.f, FALSE);
-    for (int j = 0; j < m->n_blocks; j++)
-      sr_lowp_layer_init (&g->layers[j + 1], SR_PRECISION_BF16, &m->blocks[j], 1.f, 0.f, FALSE);
-    sr_lowp_layer_init (&g->layers[m->n_blocks + 1], SR_PRECISION_BF16, &m->tail, 1.f, 0.f, TRUE);
-    g->row = dsp->conv.lowp[SR_PRECISION_BF16];
-    g->add = dsp->ghost.add_bf16;
+  g->precision = precision;
+  if (precision != SR_PRECISION_FP32) {
+    const gboolean int16 = precision == SR_PRECISION_INT16;
+    g->scale = g_new (float, B + 1);
+    for (guint d = 0; d <= B; d++) /* bf16 keeps values as they are */
+      g->scale[d] = int16 ? model->act_max[d + 1] / SR_INT16_LEVELS : 1.f;
+    g->layers = g_new0 (SrLowpLayer, 2 * B + 1);
+    g->adds = g_new0 (SrGhostAdd, B);
+    sr_lowp_layer_init (&g->layers[0], precision, &m->head,
+        1.f / (int16 ? LUMA_LEVELS : 255), g->scale[0], FALSE);
+    for (guint j = 1; j <= B; j++) {
+      sr_lowp_layer_init (&g->layers[j], precision, &m->blocks[j - 1], g->scale[j - 1],
+          g->scale[j], FALSE);
+      sr_lowp_layer_init (&g->layers[B + j], precision, &m->tail, g->scale[j], 0.f, TRUE);
+      /* block j's intrinsic maps are at most the stream after it: they share its scale */
+      g->adds[j - 1].intr_scale = g->scale[j];
+      g->adds[j - 1].feat_inv_scale = 1.f / g->scale[j];
+    }
+    g->row = dsp->conv.lowp[precision];
+    g->add = dsp->ghost.add[precision];
   }
   int workers = sr_cpu_pool_n_workers (pool);
   gsize floats = MAX (predictor_floats (g->tile, model->ghost.pred[0].out_ch),
@@ -484,10 +537,11 @@ sr_cpu_ghost_free (SrCpuGhost *g)
     g_free (g->scratch[i]);
   g_free (g->scratch);
   g_free (g->macs);
-  for (int i = 0; g->layers && i < g->model->ghost.n_blocks + 2; i++)
+  for (int i = 0; g->layers && i < 2 * g->model->ghost.n_blocks + 1; i++)
     sr_lowp_layer_clear (&g->layers[i]);
   g_free (g->layers);
-  g_free (g->shifts);
+  g_free (g->scale);
+  g_free (g->adds);
   g_free (g);
 }
 

@@ -1,5 +1,6 @@
 /* AVX2 + FMA fp32 kernels. Built with -mavx2 -mfma; called only when the CPU has them. */
 #include "sr-cpu-kernels.h"
+#include "sr-cpu-lowp.h"
 
 #include <immintrin.h>
 
@@ -105,4 +106,42 @@ sr_tail_row_avx2 (const float *res, gsize x_stride, gsize c_stride, const guint8
   }
   sr_tail_row_c (res + (gsize) x * x_stride, x_stride, c_stride, anchor + x * anchor_step,
       anchor_step, n - x, dst0 + 2 * x * dst_step, dst1 + 2 * x * dst_step, dst_step);
+}
+
+/* The ghost net's int16 residual add (sr_ghost_add_row_int16_c), a pixel at a time: the 8
+ * intrinsic maps, the 8 shifted ones blended from one 16-byte load per distinct direction
+ * (byte masks made once per row from the lane bits), widened and scaled, added; then the
+ * 16 sums clamped in float and rounded (nearest even, as lrintf) to int16 levels. */
+void
+sr_ghost_add_row_int16_avx2 (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n)
+{
+  const __m128i bit = _mm_setr_epi16 (1, 2, 4, 8, 16, 32, 64, 128);
+  __m128i mask[9];
+  for (int i = 0; i < add->n; i++)
+    mask[i] = _mm_cmpeq_epi16 (_mm_and_si128 (_mm_set1_epi16 (add->lanes[i]), bit), bit);
+  const __m256 scale = _mm256_set1_ps (add->intr_scale);
+  const __m256 inv = _mm256_set1_ps (add->feat_inv_scale);
+  const __m256 top = _mm256_set1_ps (SR_INT16_LEVELS), zero = _mm256_setzero_ps ();
+  for (int x = 0; x < n; x++, feat += 16, feat_b += 32, intr += 16) {
+    __m128i ghost = _mm_setzero_si128 ();
+    for (int i = 0; i < add->n; i++)
+      ghost = _mm_blendv_epi8 (ghost,
+          _mm_loadu_si128 ((const __m128i *) (intr + add->offset[i])), mask[i]);
+    const __m128i own = _mm_loadu_si128 ((const __m128i *) intr);
+    __m256 lo = _mm256_add_ps (_mm256_loadu_ps (feat),
+        _mm256_mul_ps (_mm256_cvtepi32_ps (_mm256_cvtepi16_epi32 (own)), scale));
+    __m256 hi = _mm256_add_ps (_mm256_loadu_ps (feat + 8),
+        _mm256_mul_ps (_mm256_cvtepi32_ps (_mm256_cvtepi16_epi32 (ghost)), scale));
+    _mm256_storeu_ps (feat, lo);
+    _mm256_storeu_ps (feat + 8, hi);
+    /* CLAMP (v, 0, levels) then lrintf: vmaxps makes a NaN 0, as lrintf and the cast do */
+    __m256i qlo = _mm256_cvtps_epi32 (_mm256_min_ps (_mm256_max_ps (_mm256_mul_ps (lo, inv),
+        zero), top));
+    __m256i qhi = _mm256_cvtps_epi32 (_mm256_min_ps (_mm256_max_ps (_mm256_mul_ps (hi, inv),
+        zero), top));
+    /* vpackssdw packs within 128-bit lanes: put the quarters back in order */
+    _mm256_storeu_si256 ((__m256i *) feat_b,
+        _mm256_permute4x64_epi64 (_mm256_packs_epi32 (qlo, qhi), 0xd8));
+  }
 }

@@ -72,8 +72,8 @@ sr_bf16_conv3x3_row_avx512 (const SrLowpLayer *l, const guint8 *in, gsize pitch,
  * 16-byte load per distinct direction (at most 9), widened to fp32 (bf16 is the top half of
  * a float), added, rounded back with vcvtneps2bf16. */
 void
-sr_ghost_add_row_avx512 (float *feat, guint8 *feat_b, const guint8 *intr,
-    const SrGhostShifts *shifts, int n)
+sr_ghost_add_row_bf16_avx512 (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *shifts, int n)
 {
   for (int x = 0; x < n; x++, feat += 16, feat_b += 32, intr += 16) {
     __m128i ghost = _mm_setzero_si128 ();

@@ -17,13 +17,20 @@ struct _SrLowpNet {
 static int
 activation_levels (SrPrecision precision)
 {
-  return precision == SR_PRECISION_INT8 ? 255 : 4095;
+  return precision == SR_PRECISION_INT8 ? 255 : SR_INT16_LEVELS;
 }
 
 static int
 weight_levels (SrPrecision precision)
 {
-  return precision == SR_PRECISION_INT8 ? 127 : 511;
+  return precision == SR_PRECISION_INT8 ? 127 : SR_INT16_WEIGHT_LEVELS;
+}
+
+gboolean
+sr_lowp_sums_fit (SrPrecision precision, int in_ch)
+{
+  return precision == SR_PRECISION_BF16 ||
+      (double) in_ch * 9 * activation_levels (precision) * weight_levels (precision) < G_MAXINT32;
 }
 
 void
@@ -188,32 +195,64 @@ sr_bf16_conv3x3_row_c (const SrLowpLayer *l, const guint8 *in, gsize pitch, int 
 }
 
 void
-sr_ghost_shifts_add (SrGhostShifts *shifts, gssize offset, int c)
+sr_ghost_add_shift (SrGhostAdd *add, gssize offset, int c)
 {
   int i = 0;
-  while (i < shifts->n && shifts->offset[i] != offset)
+  while (i < add->n && add->offset[i] != offset)
     i++;
-  if (i == shifts->n) {
-    shifts->offset[i] = offset;
-    shifts->lanes[shifts->n++] = 0;
+  if (i == add->n) {
+    add->offset[i] = offset;
+    add->lanes[add->n++] = 0;
   }
-  shifts->lanes[i] |= 1u << c;
+  add->lanes[i] |= 1u << c;
+}
+
+/* word c of a pixel's 16-bit words as a float: bf16 widened, int16 levels scaled */
+static inline float
+ghost_word (SrPrecision precision, const guint8 *p, int c, float scale)
+{
+  if (precision == SR_PRECISION_BF16)
+    return bf16_at (p + 2 * c);
+  gint16 q;
+  memcpy (&q, p + 2 * c, 2);
+  return q * scale;
+}
+
+static inline void
+ghost_add_row (SrPrecision precision, float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n)
+{
+  const float s = add->intr_scale;
+  for (int x = 0; x < n; x++, feat += 16, feat_b += 32, intr += 16) {
+    for (int c = 0; c < 8; c++)
+      feat[c] += ghost_word (precision, intr, c, s);
+    for (int i = 0; i < add->n; i++)
+      for (int c = 0; c < 8; c++)
+        if (add->lanes[i] & (1u << c))
+          feat[8 + c] += ghost_word (precision, intr + add->offset[i], c, s);
+    for (int c = 0; c < 16; c++) {
+      guint16 v;
+      if (precision == SR_PRECISION_BF16)
+        v = sr_bf16_from_float (feat[c]);
+      else
+        v = (gint16) lrintf (CLAMP (feat[c] * add->feat_inv_scale, 0.f, SR_INT16_LEVELS));
+      memcpy (feat_b + 2 * c, &v, 2);
+    }
+  }
 }
 
 void
-sr_ghost_add_row_c (float *feat, guint8 *feat_b, const guint8 *intr, const SrGhostShifts *shifts,
+sr_ghost_add_row_bf16_c (float *feat, guint8 *feat_b, const guint8 *intr, const SrGhostAdd *add,
     int n)
 {
-  for (int x = 0; x < n; x++, feat += 16, feat_b += 32, intr += 16) {
-    for (int c = 0; c < 8; c++)
-      feat[c] += sr_bf16_to_float (((const guint16 *) intr)[c]);
-    for (int i = 0; i < shifts->n; i++)
-      for (int c = 0; c < 8; c++)
-        if (shifts->lanes[i] & (1u << c))
-          feat[8 + c] += sr_bf16_to_float (((const guint16 *) (intr + shifts->offset[i]))[c]);
-    for (int c = 0; c < 16; c++)
-      ((guint16 *) feat_b)[c] = sr_bf16_from_float (feat[c]);
-  }
+  ghost_add_row (SR_PRECISION_BF16, feat, feat_b, intr, add, n);
+}
+
+void
+sr_ghost_add_row_int16_c (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n)
+{
+  ghost_add_row (SR_PRECISION_INT16, feat, feat_b, intr, add, n);
 }
 
 SrLowpNet *
@@ -228,8 +267,7 @@ sr_lowp_net_new (const SrModel *model, SrPrecision precision)
     if (l->kernel != 3 || l->stride != 1 || (!last && l->act != SR_ACT_RELU))
       return NULL;
     /* every sum of products must fit 32 bits */
-    if (integer && (double) l->in_ch * 9 * activation_levels (precision) *
-        weight_levels (precision) >= G_MAXINT32)
+    if (!sr_lowp_sums_fit (precision, l->in_ch))
       return NULL;
   }
   SrLowpNet *net = g_new0 (SrLowpNet, 1);

@@ -70,28 +70,45 @@ gboolean sr_bf16_amx_takes (const SrLowpLayer *l);
 /* Asks the kernel for the AMX tile state (once per process); FALSE if refused. */
 gboolean sr_amx_request (void);
 
-/* The ghost net's residual add in its bf16 path (sr-cpu-ghost.c), for 16 channels: the
- * block's 8 intrinsic maps and their 8 shifted copies. The shifted copies are read from the
- * neighbouring pixels by groups: all channels shifted the same way come from one pixel. */
+/* The ghost net's residual add in its low-precision paths (sr-cpu-ghost.c), for 16 channels:
+ * the block's 8 intrinsic maps and their 8 shifted copies. The shifted copies are read from
+ * the neighbouring pixels by groups: all channels shifted the same way come from one pixel. */
 typedef struct {
   int n;              /* distinct directions among the 8 channels */
   gssize offset[9];   /* bytes from a pixel's intrinsic maps to those of the pixel it reads */
   guint8 lanes[9];    /* bit c: channel c reads there */
-} SrGhostShifts;
+  float intr_scale;   /* int16: what one level of the intrinsic maps is worth */
+  float feat_inv_scale; /* int16: levels of feat_b per unit of feat (1 / its scale) */
+} SrGhostAdd;
 
 /* Channel c (< 8) reads its shifted copy `offset` bytes away: joins that direction's group. */
-void sr_ghost_shifts_add (SrGhostShifts *shifts, gssize offset, int c);
+void sr_ghost_add_shift (SrGhostAdd *add, gssize offset, int c);
 
-/* n pixels: feat[c] += intr[c], feat[8 + c] += the neighbour's intr[c] (c < 8), then
- * feat_b = feat rounded to bf16 (nearest even). Pixel-major: feat 16 floats, feat_b 16 bf16
- * (32 bytes) and intr 8 bf16 (16 bytes) a pixel. Exact fp32 adds and one rounding: the SIMD
- * kernel equals the C one bit for bit. */
+/* n pixels: feat[c] += intr[c], feat[8 + c] += the neighbour's intr[c] (c < 8), then feat_b
+ * = feat in the next conv's format. Pixel-major: feat 16 floats, feat_b 16 and intr 8 words
+ * of 16 bits a pixel (32 and 16 bytes).
+ * - bf16: intr widened exactly; feat_b rounded to bf16 (nearest even).
+ * - int16: intr levels times intr_scale (one rounding); feat_b = rint (feat *
+ *   feat_inv_scale) clamped to 0..SR_INT16_LEVELS (in float, before rounding).
+ * Each step is one IEEE rounding: the SIMD kernels equal the C ones bit for bit. */
 typedef void (*SrGhostAddFn) (float *feat, guint8 *feat_b, const guint8 *intr,
-    const SrGhostShifts *shifts, int n);
-void sr_ghost_add_row_c (float *feat, guint8 *feat_b, const guint8 *intr,
-    const SrGhostShifts *shifts, int n);
-void sr_ghost_add_row_avx512 (float *feat, guint8 *feat_b, const guint8 *intr,
-    const SrGhostShifts *shifts, int n);
+    const SrGhostAdd *add, int n);
+void sr_ghost_add_row_bf16_c (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n);
+void sr_ghost_add_row_bf16_avx512 (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n);
+void sr_ghost_add_row_int16_c (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n);
+void sr_ghost_add_row_int16_avx2 (float *feat, guint8 *feat_b, const guint8 *intr,
+    const SrGhostAdd *add, int n);
+
+/* The levels of int16 activations (12 bits), and of its weights (10 bits, either sign). */
+#define SR_INT16_LEVELS 4095
+#define SR_INT16_WEIGHT_LEVELS 511
+
+/* Whether a layer of in_ch inputs keeps every sum of products within 32 bits in `precision`
+ * (always for bf16). */
+gboolean sr_lowp_sums_fit (SrPrecision precision, int in_ch);
 
 /* fp32 to bf16, rounding to nearest even (as vcvtneps2bf16), and back; inline, as the ghost
  * path converts every residual value */
