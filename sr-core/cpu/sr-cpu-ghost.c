@@ -284,13 +284,18 @@ phase_row (const Frame *f, Ring *r, Phase phase, int block, int y, int y0, int y
   int (*runs)[2] = g->runs[worker];
   const SrLayer *conv = phase == PHASE_HEAD ? &m->head
       : phase == PHASE_CONV ? &m->blocks[block - 1] : NULL;
-  if (conv && y >= y0 && y < y1) {
+  /* farther than any ring from the band's edges, the band's runs are the frame's */
+  const int reach = 2 * m->n_blocks + 2;
+  const gboolean inner = y - reach >= y0 && y + reach < y1;
+  if (conv && y >= y0 && y < y1 && !inner) {
     int n = row_runs (g, phase, block, y, 0, g->height, runs);
     for (int i = 0; i < n; i++)
       g->macs[worker] += (double) (runs[i][1] - runs[i][0]) * conv->in_ch * conv->out_ch * 9;
   }
   int n = row_runs (g, phase, block, y, y0, y1, runs);
   for (int i = 0; i < n; i++) {
+    if (conv && inner)
+      g->macs[worker] += (double) (runs[i][1] - runs[i][0]) * conv->in_ch * conv->out_ch * 9;
     if (g->layers)
       lowp_run (g, r, phase, block, y, runs[i][0], runs[i][1] - runs[i][0]);
     else
