@@ -444,12 +444,9 @@ conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float
           const float *wt = l->weight + ((gsize) (oc * l->in_ch + ic) * 3 + ky) * 3;
           const float *even = cols + (((gsize) ic * h + iy) * 2) * cw, *odd = even + cw;
           float *orow = o + (gsize) oy * ow;
+          /* the three taps in one pass: each sum still adds kx = 0, 1, 2 in order */
           for (int ox = 0; ox < ow; ox++)
-            orow[ox] += wt[0] * odd[ox];
-          for (int ox = 0; ox < ow; ox++)
-            orow[ox] += wt[1] * even[ox];
-          for (int ox = 0; ox < ow; ox++)
-            orow[ox] += wt[2] * odd[ox + 1];
+            orow[ox] = ((orow[ox] + wt[0] * odd[ox]) + wt[1] * even[ox]) + wt[2] * odd[ox + 1];
         }
     for (int i = 0; i < oh * ow; i++)
       o[i] = o[i] > 0.f ? o[i] : 0.f;
