@@ -1,13 +1,18 @@
 /* The ghost-exit net on the CPU, plain C: the reference for adaptive patch exit.
  *
- * The frame is cut into exit tiles; the predictor gives each tile a depth. Layers then run
- * over the whole frame, block by block ("grouped by depth"), but only where some tile
- * still needs them: a tile exiting at depth d needs block j's output on itself dilated by
- * 2(d - j) + 1 pixels (each later block reads 1 pixel around for its conv and 1 for its
- * shift; the tail reads 1). Rows are cut into runs covering those regions, so nothing is
- * computed twice and every computed value equals the whole-frame network's at that depth.
- * Buffers carry a 1-pixel zero border that is never written: the "same" padding of every
- * conv and the zero fill of every shift at the frame's edge.
+ * The frame is cut into exit tiles; the predictor gives each tile a depth. Layers run only
+ * where some tile still needs them: a tile exiting at depth d needs block j's output on
+ * itself dilated by 2(d - j) + 1 pixels (each later block reads 1 pixel around for its conv
+ * and 1 for its shift; the tail reads 1). Rows are cut into runs covering those regions, so
+ * every computed value equals the whole-frame network's at that depth.
+ *
+ * Each worker takes a band of rows and pushes them through all layers back to back
+ * (run_band), so no whole-frame feature map is written: the residual stream and the
+ * intrinsic maps live in small per-worker rings of rows that stay in cache. A band computes
+ * the cone of its own output rows, recomputing the halo its neighbour also computes.
+ * Buffers carry a 1-pixel zero border that is never written (the rings' frame rows -1 and H
+ * are zeroed when reached): the "same" padding of every conv and the zero fill of every
+ * shift at the frame's edge.
  *
  * In low precision (bf16 or int16, when the model file allows it, chosen like the plain
  * net's precision) the convs read pixel-major 16-bit copies of their inputs through the
