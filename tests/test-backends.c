@@ -58,6 +58,36 @@ load_model (const char *file)
   return model;
 }
 
+/* What the device-against-CPU tests of one frame start from: the model, the backend's
+ * engine on it and the flowers frame. FALSE (the test skipped) where the backend cannot run. */
+typedef struct {
+  SrModel *model;
+  SrEngine *gpu;
+  TestImage img;
+} GpuFixture;
+
+static gboolean
+gpu_fixture_setup (GpuFixture *fx, const char *model_file, gconstpointer kind)
+{
+  fx->model = load_model (model_file);
+  fx->gpu = gpu_engine (fx->model, GPOINTER_TO_INT (kind));
+  if (!fx->gpu) {
+    sr_model_free (fx->model);
+    return FALSE;
+  }
+  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
+  fx->img = test_read_pgm (path);
+  return TRUE;
+}
+
+static void
+gpu_fixture_teardown (GpuFixture *fx)
+{
+  g_free (fx->img.data);
+  sr_engine_free (fx->gpu);
+  sr_model_free (fx->model);
+}
+
 typedef struct {
   const char *file;   /* under tests/data */
   int x, y, w, h;     /* the crop; w = 0: the whole image */
@@ -225,14 +255,11 @@ test_pixel_stride (gconstpointer data)
 static void
 test_bicubic_matches_cpu (gconstpointer data)
 {
-  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
-  SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
-  if (!gpu) {
-    sr_model_free (model);
+  GpuFixture fx;
+  if (!gpu_fixture_setup (&fx, SR_PLAIN_MODEL_FILE, data))
     return;
-  }
-  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
-  TestImage img = test_read_pgm (path);
+  SrEngine *gpu = fx.gpu;
+  TestImage img = fx.img;
   const int sizes[][4] = {
     /* w, h, narrower by, pixel stride */
     { 320, 180, 0, 1 }, { 161, 91, 1, 1 }, { 1, 1, 0, 1 }, { 45, 27, 1, 2 }, { 7, 300, 0, 2 },
@@ -267,9 +294,7 @@ test_bicubic_matches_cpu (gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_assert_false (sr_engine_bicubic_x2 (gpu, &s1, &d1, &error));
   g_assert_error (error, SR_ERROR, SR_ERROR_INVALID);
-  g_free (img.data);
-  sr_engine_free (gpu);
-  sr_model_free (model);
+  gpu_fixture_teardown (&fx);
 }
 
 /* Resampling on the device equals sr_resample bit for bit: odd sizes, the element's ratios
@@ -280,14 +305,11 @@ test_bicubic_matches_cpu (gconstpointer data)
 static void
 test_resample_matches_cpu (gconstpointer data)
 {
-  SrModel *model = load_model (SR_PLAIN_MODEL_FILE);
-  SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
-  if (!gpu) {
-    sr_model_free (model);
+  GpuFixture fx;
+  if (!gpu_fixture_setup (&fx, SR_PLAIN_MODEL_FILE, data))
     return;
-  }
-  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
-  TestImage img = test_read_pgm (path);
+  SrEngine *gpu = fx.gpu;
+  TestImage img = fx.img;
   const int sizes[][5] = {
     /* source w, h, destination w, h, pixel stride */
     { 640, 360, 320, 180, 1 }, { 639, 359, 479, 269, 1 }, { 333, 187, 333, 187, 1 },
@@ -336,9 +358,7 @@ test_resample_matches_cpu (gconstpointer data)
   g_free (wide);
   g_free (wa);
   g_free (wb);
-  g_free (img.data);
-  sr_engine_free (gpu);
-  sr_model_free (model);
+  gpu_fixture_teardown (&fx);
 }
 
 /* The network and the resampling in one pass on the device equal the device's own 2x
@@ -349,15 +369,13 @@ test_resample_matches_cpu (gconstpointer data)
 static void
 test_upscale_resampled_matches (gconstpointer data)
 {
-  SrModel *model = load_model (SR_GHOST_MODEL_FILE);
-  SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
-  if (!gpu) {
-    sr_model_free (model);
+  GpuFixture fx;
+  if (!gpu_fixture_setup (&fx, SR_GHOST_MODEL_FILE, data))
     return;
-  }
+  SrModel *model = fx.model;
+  SrEngine *gpu = fx.gpu;
+  TestImage img = fx.img;
   sr_engine_set_exit_threshold (gpu, sr_model_get_default_exit_threshold (model));
-  g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
-  TestImage img = test_read_pgm (path);
   const int sizes[][5] = {
     /* source w, h, destination w, h, destination pixel stride */
     { 201, 113, 301, 169, 1 }, { 201, 113, 201, 113, 1 }, { 161, 91, 322, 137, 1 },
@@ -394,7 +412,7 @@ test_upscale_resampled_matches (gconstpointer data)
 
   /* a device failing in that pass: the frame is redone on the CPU, as the CPU makes it */
   g_setenv ("SR_FAULT_GPU_FRAME", "0", TRUE);
-  gpu = gpu_engine (model, GPOINTER_TO_INT (data));
+  gpu = fx.gpu = gpu_engine (model, GPOINTER_TO_INT (data));
   g_unsetenv ("SR_FAULT_GPU_FRAME");
   SrEngineConfig cpu_config = { SR_BACKEND_CPU, 0, 0, NULL };
   SrEngine *cpu = sr_engine_new (model, &cpu_config, NULL);
@@ -411,9 +429,7 @@ test_upscale_resampled_matches (gconstpointer data)
   g_free (a);
   g_free (b);
   sr_engine_free (cpu);
-  g_free (img.data);
-  sr_engine_free (gpu);
-  sr_model_free (model);
+  gpu_fixture_teardown (&fx);
 }
 
 /* A device that does not exist: a clear error naming what was asked for. */
