@@ -120,34 +120,46 @@ load_four_pixels (const SrLowpLayer *l, const guint8 *px, __m512i *lo, __m512i *
 TAIL4_ROW (int8_tail4_8, _mm512_dpbusd_epi32)
 TAIL4_ROW (int16_tail4_8, _mm512_dpwssd_epi32)
 
-/* The layers of at most 8 outputs and an even number of input words (the ghost net's 16 -> 8
- * blocks): a pixel a zmm would leave half its lanes idle, and the rows cost their dot
- * products (one per word, whatever the width). Here each one takes two words of a pixel
- * (one 64-bit broadcast) against the 8 outputs' weights of both, interleaved by one vpermt2d
- * per word pair shared by P pixels: lane 2k sums output k over the even words, lane 2k + 1
- * over the odd ones, added at the end (integer sums, exact in any order). Half the dot
- * products of the pixel-at-a-time rows. */
-static inline gboolean
-words2_takes (const SrLowpLayer *l)
-{
-  return !l->last && l->out_ch <= 8 && l->groups % 2 == 0;
-}
-
+/* The layers of at most 8 outputs (the ghost net's 16 -> 8 blocks) or the last layers of at
+ * most 4 (the tails, 16 -> 4), l->k_words 2 or 4: a pixel a zmm would leave lanes idle, and
+ * the rows cost their dot products (one per word, whatever the width). Here each one takes k
+ * words of a pixel (one 64- or 128-bit broadcast) against the outputs' weights of all k,
+ * packed that way at init (weight_k): lane k o + j sums output o over words j mod k, added
+ * at the end (integer sums, exact in any order). 1/k the dot products of the
+ * pixel-at-a-time rows, and one weight load per k words shared by P pixels. */
 static inline __m512i
-bcast_two_words (const guint8 *p)
+bcast_words (const guint8 *p, int k)
 {
+  if (k == 4)
+    return _mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) p));
   gint64 v;
   memcpy (&v, p, 8);
   return _mm512_set1_epi64 (v);
 }
 
-/* store () for the 8 outputs of words2 sums */
-static inline void
-store_words2 (const SrLowpLayer *l, __m512i acc, int x, gpointer out)
+/* the sums of the (at most 8) outputs, lanes k o .. k o + k - 1 of acc added */
+static inline __m256i
+output_sums (__m512i acc, int k)
 {
-  const __m256i sum = _mm512_cvtepi64_epi32 (_mm512_add_epi32 (acc, _mm512_srli_epi64 (acc, 32)));
-  const __m256 v = _mm256_fmadd_ps (_mm256_cvtepi32_ps (sum), _mm256_loadu_ps (l->mul),
-      _mm256_loadu_ps (l->bias));
+  __m512i s = _mm512_add_epi32 (acc, _mm512_srli_epi64 (acc, 32)); /* lane 2 i: a pair */
+  if (k == 2)
+    return _mm512_cvtepi64_epi32 (s);
+  s = _mm512_add_epi32 (s, _mm512_bsrli_epi128 (s, 8)); /* lane 4 i: a quad */
+  return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (_mm512_setr_epi32 (0, 4, 8, 12,
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s));
+}
+
+/* store () for the outputs of k-word sums */
+static inline void
+store_words (const SrLowpLayer *l, __m512i acc, int k, int x, gpointer out)
+{
+  const __m256 v = _mm256_fmadd_ps (_mm256_cvtepi32_ps (output_sums (acc, k)),
+      _mm256_loadu_ps (l->mul), _mm256_loadu_ps (l->bias));
+  if (l->last) {
+    _mm256_mask_storeu_ps ((float *) out + (gsize) x * l->out_ch,
+        (__mmask8) ((1u << l->out_ch) - 1), v);
+    return;
+  }
   const __m256 r = _mm256_max_ps (v, _mm256_setzero_ps ());
   __m256i q = _mm256_cvtps_epi32 (_mm256_mul_ps (r, _mm256_set1_ps (l->out_inv_scale)));
   q = _mm256_min_epi32 (q, _mm256_set1_epi32 (l->out_max));
@@ -160,34 +172,47 @@ store_words2 (const SrLowpLayer *l, __m512i acc, int x, gpointer out)
     _mm_mask_storeu_epi16 (dst, n, _mm256_cvtepi32_epi16 (q));
 }
 
-#define WORDS2_PIXELS(NAME, P, DOT)                                                        \
+#define WORDS_PIXELS(NAME, P, K, DOT)                                                      \
   static inline void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int x,     \
       gpointer out)                                                                        \
   {                                                                                        \
-    /* lane 2k: output k's weight of the first word, 2k + 1: of the second */              \
-    const __m512i mix = _mm512_setr_epi32 (0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6,    \
-        22, 7, 23);                                                                        \
     __m512i acc[P];                                                                        \
     for (int p = 0; p < P; p++)                                                            \
       acc[p] = _mm512_setzero_si512 ();                                                    \
-    const guint8 *w = l->weight;                                                           \
+    const guint8 *w = l->weight_k;                                                         \
     for (int t = 0; t < 9; t++) {                                                          \
       const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;                \
-      for (int g = 0; g < l->groups; g += 2, w += 128) {                                   \
-        const __m512i wv = _mm512_permutex2var_epi32 (_mm512_loadu_si512 (w), mix,        \
-            _mm512_loadu_si512 (w + 64));                                                  \
+      for (int g = 0; g < l->groups; g += K, w += 64) {                                    \
+        const __m512i wv = _mm512_loadu_si512 (w);                                         \
         for (int p = 0; p < P; p++)                                                        \
-          acc[p] = DOT (acc[p], bcast_two_words (px + (gsize) p * l->in_stride + g * 4), wv); \
+          acc[p] = DOT (acc[p], bcast_words (px + (gsize) p * l->in_stride + g * 4, K), wv); \
       }                                                                                    \
     }                                                                                      \
     for (int p = 0; p < P; p++)                                                            \
-      store_words2 (l, acc[p], x + p, out);                                                \
+      store_words (l, acc[p], K, x + p, out);                                              \
   }
 
-WORDS2_PIXELS (int8_words2_8, 8, _mm512_dpbusd_epi32)
-WORDS2_PIXELS (int8_words2_1, 1, _mm512_dpbusd_epi32)
-WORDS2_PIXELS (int16_words2_8, 8, _mm512_dpwssd_epi32)
-WORDS2_PIXELS (int16_words2_1, 1, _mm512_dpwssd_epi32)
+/* a row of k-word sums: 16 pixels a step (16 sums and a weight fit the 32 zmm), then 4,
+ * then one */
+#define WORDS_ROW(NAME, K, DOT)                                                            \
+  WORDS_PIXELS (NAME##_16, 16, K, DOT)                                                     \
+  WORDS_PIXELS (NAME##_4, 4, K, DOT)                                                       \
+  WORDS_PIXELS (NAME##_1, 1, K, DOT)                                                       \
+  static void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out) \
+  {                                                                                        \
+    int x = 0;                                                                             \
+    for (; x + 16 <= n; x += 16)                                                           \
+      NAME##_16 (l, in, pitch, x, out);                                                    \
+    for (; x + 4 <= n; x += 4)                                                             \
+      NAME##_4 (l, in, pitch, x, out);                                                     \
+    for (; x < n; x++)                                                                     \
+      NAME##_1 (l, in, pitch, x, out);                                                     \
+  }
+
+WORDS_ROW (int8_words2, 2, _mm512_dpbusd_epi32)
+WORDS_ROW (int8_words4, 4, _mm512_dpbusd_epi32)
+WORDS_ROW (int16_words2, 2, _mm512_dpwssd_epi32)
+WORDS_ROW (int16_words4, 4, _mm512_dpwssd_epi32)
 
 /* u8 activations x s8 weights; s16 x s16 */
 ROW_PIXELS (int8_pixels_8, 8, _mm512_dpbusd_epi32)
@@ -202,11 +227,8 @@ sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, i
     gpointer out)
 {
   int x = 0;
-  if (words2_takes (l)) {
-    for (; x + 8 <= n; x += 8)
-      int8_words2_8 (l, in, pitch, x, out);
-    for (; x < n; x++)
-      int8_words2_1 (l, in, pitch, x, out);
+  if (l->k_words) {
+    (l->k_words == 2 ? int8_words2 : int8_words4) (l, in, pitch, n, out);
     return;
   }
   for (; tail4_takes (l) && x + 8 <= n; x += 8)
@@ -224,11 +246,8 @@ sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, 
     gpointer out)
 {
   int x = 0;
-  if (words2_takes (l)) {
-    for (; x + 8 <= n; x += 8)
-      int16_words2_8 (l, in, pitch, x, out);
-    for (; x < n; x++)
-      int16_words2_1 (l, in, pitch, x, out);
+  if (l->k_words) {
+    (l->k_words == 2 ? int16_words2 : int16_words4) (l, in, pitch, n, out);
     return;
   }
   for (; tail4_takes (l) && x + 8 <= n; x += 8)

@@ -80,12 +80,27 @@ sr_lowp_layer_init (SrLowpLayer *l, SrPrecision precision, const SrLayer *src, f
         }
       }
   }
+  if (integer && !last && src->out_ch <= 8 && l->groups % 2 == 0)
+    l->k_words = 2;
+  else if (integer && last && src->out_ch <= 4 && l->groups % 4 == 0)
+    l->k_words = 4;
+  if (l->k_words) {
+    const int k = l->k_words, quads = l->groups / k;
+    l->weight_k = g_malloc0 ((gsize) 9 * quads * 64);
+    for (int t = 0; t < 9; t++)
+      for (int q = 0; q < quads; q++)
+        for (int o = 0; o < 16 / k; o++)
+          for (int j = 0; j < k; j++)
+            memcpy (l->weight_k + ((t * quads + q) * 16 + o * k + j) * 4,
+                l->weight + ((t * l->groups) + q * k + j) * 64 + o * 4, 4);
+  }
 }
 
 void
 sr_lowp_layer_clear (SrLowpLayer *l)
 {
   g_free (l->weight);
+  g_free (l->weight_k);
   g_free (l->mul);
   g_free (l->bias);
 }
