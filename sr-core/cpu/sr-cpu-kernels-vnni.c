@@ -120,16 +120,18 @@ load_four_pixels (const SrLowpLayer *l, const guint8 *px, __m512i *lo, __m512i *
 TAIL4_ROW (int8_tail4_8, _mm512_dpbusd_epi32)
 TAIL4_ROW (int16_tail4_8, _mm512_dpwssd_epi32)
 
-/* The layers of at most 8 outputs (the ghost net's 16 -> 8 blocks) or the last layers of at
- * most 4 (the tails, 16 -> 4), l->k_words 2 or 4: a pixel a zmm would leave lanes idle, and
- * the rows cost their dot products (one per word, whatever the width). Here each one takes k
- * words of a pixel (one 64- or 128-bit broadcast) against the outputs' weights of all k,
- * packed that way at init (weight_k): lane k o + j sums output o over words j mod k, added
- * at the end (integer sums, exact in any order). 1/k the dot products of the
- * pixel-at-a-time rows, and one weight load per k words shared by P pixels. */
+/* The layers of at most 8 outputs (the ghost net's 16 -> 8 blocks and 16 -> 4 tails): a
+ * pixel a zmm would leave lanes idle, and the rows are bound by the broadcasts of the
+ * activations (one load per dot product in the rows above). Here one broadcast brings k
+ * words of a pixel (64, 128 or 256 bits) and serves the dot products of h zmm, each against
+ * the weights of 16 / k outputs for all k words (packed that way at init, l->weight_k):
+ * lane k o + j sums output o over the words j mod k, added at the end (integer sums, exact
+ * in any order). 1/k the dot products of the pixel-at-a-time rows, 1/h the broadcasts. */
 static inline __m512i
 bcast_words (const guint8 *p, int k)
 {
+  if (k == 8)
+    return _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) p));
   if (k == 4)
     return _mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) p));
   gint64 v;
@@ -137,82 +139,133 @@ bcast_words (const guint8 *p, int k)
   return _mm512_set1_epi64 (v);
 }
 
-/* the sums of the (at most 8) outputs, lanes k o .. k o + k - 1 of acc added */
-static inline __m256i
-output_sums (__m512i acc, int k)
+/* lane k i: the sum of lanes k i .. k i + k - 1 */
+static inline __m512i
+lane_sums (__m512i a, int k)
 {
-  __m512i s = _mm512_add_epi32 (acc, _mm512_srli_epi64 (acc, 32)); /* lane 2 i: a pair */
-  if (k == 2)
-    return _mm512_cvtepi64_epi32 (s);
-  s = _mm512_add_epi32 (s, _mm512_bsrli_epi128 (s, 8)); /* lane 4 i: a quad */
-  return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (_mm512_setr_epi32 (0, 4, 8, 12,
-      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s));
+  a = _mm512_add_epi32 (a, _mm512_srli_epi64 (a, 32));
+  if (k >= 4)
+    a = _mm512_add_epi32 (a, _mm512_bsrli_epi128 (a, 8));
+  if (k == 8) /* 128-bit lanes 1 and 3 onto 0 and 2 */
+    a = _mm512_add_epi32 (a, _mm512_shuffle_i32x4 (a, a, _MM_SHUFFLE (3, 3, 0, 1)));
+  return a;
 }
 
-/* store () for the outputs of k-word sums */
-static inline void
-store_words (const SrLowpLayer *l, __m512i acc, int k, int x, gpointer out)
+/* the 16 / k outputs of each of h zmm of sums, in order */
+static inline __m256i
+output_sums (const __m512i *acc, int k, int h)
 {
-  const __m256 v = _mm256_fmadd_ps (_mm256_cvtepi32_ps (output_sums (acc, k)),
-      _mm256_loadu_ps (l->mul), _mm256_loadu_ps (l->bias));
-  if (l->last) {
-    _mm256_mask_storeu_ps ((float *) out + (gsize) x * l->out_ch,
-        (__mmask8) ((1u << l->out_ch) - 1), v);
+  const __m512i idx = k == 2 ? _mm512_setr_epi32 (0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0)
+      : k == 4 ? _mm512_setr_epi32 (0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0)
+      : _mm512_setr_epi32 (0, 8, 16, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i a = lane_sums (acc[0], k);
+  return _mm512_castsi512_si256 (_mm512_permutex2var_epi32 (a, idx,
+      h == 2 ? lane_sums (acc[1], k) : a));
+}
+
+/* store () for these rows, with what it reads of l read once a step (the stores could alias
+ * l: the compiler would reload it for each pixel) */
+typedef struct {
+  __m256 mul, bias, inv;
+  __m256i max;
+  __mmask8 n;
+  int stride;
+  gboolean last, int8;
+} WordsStore;
+
+static inline WordsStore
+words_store (const SrLowpLayer *l)
+{
+  const int bytes = l->precision == SR_PRECISION_INT8 ? 1 : 2;
+  return (WordsStore) { _mm256_loadu_ps (l->mul), _mm256_loadu_ps (l->bias),
+      _mm256_set1_ps (l->out_inv_scale), _mm256_set1_epi32 (l->out_max),
+      (__mmask8) ((1u << (l->last ? l->out_ch : MIN (8, l->out_stride / bytes))) - 1),
+      l->last ? l->out_ch * 4 : l->out_stride, l->last, bytes == 1 };
+}
+
+static inline void
+store_words (const WordsStore *s, __m256i sums, guint8 *dst)
+{
+  const __m256 v = _mm256_fmadd_ps (_mm256_cvtepi32_ps (sums), s->mul, s->bias);
+  if (s->last) {
+    _mm256_mask_storeu_ps (dst, s->n, v);
     return;
   }
   const __m256 r = _mm256_max_ps (v, _mm256_setzero_ps ());
-  __m256i q = _mm256_cvtps_epi32 (_mm256_mul_ps (r, _mm256_set1_ps (l->out_inv_scale)));
-  q = _mm256_min_epi32 (q, _mm256_set1_epi32 (l->out_max));
-  const int bytes = l->precision == SR_PRECISION_INT8 ? 1 : 2;
-  const __mmask8 n = (__mmask8) ((1u << MIN (8, l->out_stride / bytes)) - 1);
-  guint8 *dst = (guint8 *) out + (gsize) x * l->out_stride;
-  if (bytes == 1)
-    _mm_mask_storeu_epi8 (dst, n, _mm256_cvtepi32_epi8 (q));
+  const __m256i q = _mm256_min_epi32 (_mm256_cvtps_epi32 (_mm256_mul_ps (r, s->inv)), s->max);
+  if (s->int8)
+    _mm_mask_storeu_epi8 (dst, s->n, _mm256_cvtepi32_epi8 (q));
   else
-    _mm_mask_storeu_epi16 (dst, n, _mm256_cvtepi32_epi16 (q));
+    _mm_mask_storeu_epi16 (dst, s->n, _mm256_cvtepi32_epi16 (q));
 }
 
-#define WORDS_PIXELS(NAME, P, K, DOT)                                                      \
+#define WORDS_PIXELS(NAME, P, K, H, DOT)                                                   \
   static inline void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int x,     \
       gpointer out)                                                                        \
   {                                                                                        \
-    __m512i acc[P];                                                                        \
+    __m512i acc[P][H];                                                                     \
     for (int p = 0; p < P; p++)                                                            \
-      acc[p] = _mm512_setzero_si512 ();                                                    \
+      for (int h = 0; h < H; h++)                                                          \
+        acc[p][h] = _mm512_setzero_si512 ();                                               \
     const guint8 *w = l->weight_k;                                                         \
     for (int t = 0; t < 9; t++) {                                                          \
       const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;                \
-      for (int g = 0; g < l->groups; g += K, w += 64) {                                    \
-        const __m512i wv = _mm512_loadu_si512 (w);                                         \
-        for (int p = 0; p < P; p++)                                                        \
-          acc[p] = DOT (acc[p], bcast_words (px + (gsize) p * l->in_stride + g * 4, K), wv); \
+      for (int g = 0; g < l->groups; g += K, w += 64 * H) {                                \
+        __m512i wv[H];                                                                     \
+        for (int h = 0; h < H; h++)                                                        \
+          wv[h] = _mm512_loadu_si512 (w + 64 * h);                                         \
+        for (int p = 0; p < P; p++) {                                                      \
+          const __m512i a = bcast_words (px + (gsize) p * l->in_stride + g * 4, K);        \
+          for (int h = 0; h < H; h++)                                                      \
+            acc[p][h] = DOT (acc[p][h], a, wv[h]);                                         \
+        }                                                                                  \
       }                                                                                    \
     }                                                                                      \
+    const WordsStore s = words_store (l);                                                  \
+    guint8 *dst = (guint8 *) out + (gsize) x * s.stride;                                   \
     for (int p = 0; p < P; p++)                                                            \
-      store_words (l, acc[p], K, x + p, out);                                              \
+      store_words (&s, output_sums (acc[p], K, H), dst + (gsize) p * s.stride);            \
   }
 
-/* a row of k-word sums: 16 pixels a step (16 sums and a weight fit the 32 zmm), then 4,
- * then one */
-#define WORDS_ROW(NAME, K, DOT)                                                            \
-  WORDS_PIXELS (NAME##_16, 16, K, DOT)                                                     \
-  WORDS_PIXELS (NAME##_4, 4, K, DOT)                                                       \
-  WORDS_PIXELS (NAME##_1, 1, K, DOT)                                                       \
+/* a row of k-word sums: 16 / h pixels a step (their sums, the weights and a broadcast fit
+ * the 32 zmm), then 4, then one */
+#define WORDS_ROW(NAME, K, H, DOT)                                                         \
+  WORDS_PIXELS (NAME##_n, 16 / H, K, H, DOT)                                               \
+  WORDS_PIXELS (NAME##_4, 4, K, H, DOT)                                                    \
+  WORDS_PIXELS (NAME##_1, 1, K, H, DOT)                                                    \
   static void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out) \
   {                                                                                        \
     int x = 0;                                                                             \
-    for (; x + 16 <= n; x += 16)                                                           \
-      NAME##_16 (l, in, pitch, x, out);                                                    \
+    for (; x + 16 / H <= n; x += 16 / H)                                                   \
+      NAME##_n (l, in, pitch, x, out);                                                     \
     for (; x + 4 <= n; x += 4)                                                             \
       NAME##_4 (l, in, pitch, x, out);                                                     \
     for (; x < n; x++)                                                                     \
       NAME##_1 (l, in, pitch, x, out);                                                     \
   }
 
-WORDS_ROW (int8_words2, 2, _mm512_dpbusd_epi32)
-WORDS_ROW (int8_words4, 4, _mm512_dpbusd_epi32)
-WORDS_ROW (int16_words2, 2, _mm512_dpwssd_epi32)
-WORDS_ROW (int16_words4, 4, _mm512_dpwssd_epi32)
+/* the (k, h) that sr_lowp_layer_init packs */
+#define WORDS_ROWS(PREFIX, DOT)                                                            \
+  WORDS_ROW (PREFIX##_words2x1, 2, 1, DOT)                                                 \
+  WORDS_ROW (PREFIX##_words4x1, 4, 1, DOT)                                                 \
+  WORDS_ROW (PREFIX##_words4x2, 4, 2, DOT)                                                 \
+  WORDS_ROW (PREFIX##_words8x1, 8, 1, DOT)                                                 \
+  WORDS_ROW (PREFIX##_words8x2, 8, 2, DOT)                                                 \
+  static void PREFIX##_words (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,  \
+      gpointer out)                                                                        \
+  {                                                                                        \
+    switch (l->k_words * 10 + l->k_zmms) {                                                 \
+      case 21: PREFIX##_words2x1 (l, in, pitch, n, out); break;                            \
+      case 41: PREFIX##_words4x1 (l, in, pitch, n, out); break;                            \
+      case 42: PREFIX##_words4x2 (l, in, pitch, n, out); break;                            \
+      case 81: PREFIX##_words8x1 (l, in, pitch, n, out); break;                            \
+      case 82: PREFIX##_words8x2 (l, in, pitch, n, out); break;                            \
+      default: g_assert_not_reached ();                                                    \
+    }                                                                                      \
+  }
+
+WORDS_ROWS (int8, _mm512_dpbusd_epi32)
+WORDS_ROWS (int16, _mm512_dpwssd_epi32)
 
 /* u8 activations x s8 weights; s16 x s16 */
 ROW_PIXELS (int8_pixels_8, 8, _mm512_dpbusd_epi32)
@@ -228,7 +281,7 @@ sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, i
 {
   int x = 0;
   if (l->k_words) {
-    (l->k_words == 2 ? int8_words2 : int8_words4) (l, in, pitch, n, out);
+    int8_words (l, in, pitch, n, out);
     return;
   }
   for (; tail4_takes (l) && x + 8 <= n; x += 8)
@@ -247,7 +300,7 @@ sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, 
 {
   int x = 0;
   if (l->k_words) {
-    (l->k_words == 2 ? int16_words2 : int16_words4) (l, in, pitch, n, out);
+    int16_words (l, in, pitch, n, out);
     return;
   }
   for (; tail4_takes (l) && x + 8 <= n; x += 8)

@@ -80,19 +80,22 @@ sr_lowp_layer_init (SrLowpLayer *l, SrPrecision precision, const SrLayer *src, f
         }
       }
   }
-  if (integer && !last && src->out_ch <= 8 && l->groups % 2 == 0)
-    l->k_words = 2;
-  else if (integer && last && src->out_ch <= 4 && l->groups % 4 == 0)
-    l->k_words = 4;
+  /* the most words a broadcast brings (the fewest broadcasts) that leave at most two
+   * registers of sums a pixel */
+  for (int k = 8; integer && src->out_ch <= 8 && k >= 2 && !l->k_words; k /= 2)
+    if (l->groups % k == 0 && src->out_ch * k <= 32) {
+      l->k_words = k;
+      l->k_zmms = (src->out_ch * k + 15) / 16;
+    }
   if (l->k_words) {
-    const int k = l->k_words, quads = l->groups / k;
-    l->weight_k = g_malloc0 ((gsize) 9 * quads * 64);
+    const int k = l->k_words, h = l->k_zmms, per = 16 / k, quads = l->groups / k;
+    l->weight_k = g_malloc0 ((gsize) 9 * quads * h * 64);
     for (int t = 0; t < 9; t++)
       for (int q = 0; q < quads; q++)
-        for (int o = 0; o < 16 / k; o++)
+        for (int o = 0; o < src->out_ch; o++)
           for (int j = 0; j < k; j++)
-            memcpy (l->weight_k + ((t * quads + q) * 16 + o * k + j) * 4,
-                l->weight + ((t * l->groups) + q * k + j) * 64 + o * 4, 4);
+            memcpy (l->weight_k + (((gsize) (t * quads + q) * h + o / per) * 16 + o % per * k + j) * 4,
+                l->weight + ((gsize) t * l->groups + q * k + j) * 64 + o * 4, 4);
   }
 }
 
