@@ -199,23 +199,26 @@ store_words (const WordsStore *s, __m256i sums, guint8 *dst)
     _mm_mask_storeu_epi16 (dst, s->n, _mm256_cvtepi32_epi16 (q));
 }
 
-#define WORDS_PIXELS(NAME, P, K, H, DOT)                                                   \
+/* G: the words of an input pixel when known at compile time (the 16-channel int16 maps),
+ * else 0: the loops then unroll, and each pixel's address is a constant offset */
+#define WORDS_PIXELS(NAME, P, K, H, G, DOT)                                                \
   static inline void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int x,     \
       gpointer out)                                                                        \
   {                                                                                        \
+    const int groups = G ? G : l->groups, stride = groups * 4;                            \
     __m512i acc[P][H];                                                                     \
     for (int p = 0; p < P; p++)                                                            \
       for (int h = 0; h < H; h++)                                                          \
         acc[p][h] = _mm512_setzero_si512 ();                                               \
     const guint8 *w = l->weight_k;                                                         \
     for (int t = 0; t < 9; t++) {                                                          \
-      const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;                \
-      for (int g = 0; g < l->groups; g += K, w += 64 * H) {                                \
+      const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * stride;                      \
+      for (int g = 0; g < groups; g += K, w += 64 * H) {                                   \
         __m512i wv[H];                                                                     \
         for (int h = 0; h < H; h++)                                                        \
           wv[h] = _mm512_loadu_si512 (w + 64 * h);                                         \
         for (int p = 0; p < P; p++) {                                                      \
-          const __m512i a = bcast_words (px + (gsize) p * l->in_stride + g * 4, K);        \
+          const __m512i a = bcast_words (px + (gsize) p * stride + g * 4, K);              \
           for (int h = 0; h < H; h++)                                                      \
             acc[p][h] = DOT (acc[p][h], a, wv[h]);                                         \
         }                                                                                  \
@@ -229,10 +232,10 @@ store_words (const WordsStore *s, __m256i sums, guint8 *dst)
 
 /* a row of k-word sums: 16 / h pixels a step (their sums, the weights and a broadcast fit
  * the 32 zmm), then 4, then one */
-#define WORDS_ROW(NAME, K, H, DOT)                                                         \
-  WORDS_PIXELS (NAME##_n, 16 / H, K, H, DOT)                                               \
-  WORDS_PIXELS (NAME##_4, 4, K, H, DOT)                                                    \
-  WORDS_PIXELS (NAME##_1, 1, K, H, DOT)                                                    \
+#define WORDS_ROW(NAME, K, H, G, DOT)                                                      \
+  WORDS_PIXELS (NAME##_n, 16 / H, K, H, G, DOT)                                            \
+  WORDS_PIXELS (NAME##_4, 4, K, H, G, DOT)                                                 \
+  WORDS_PIXELS (NAME##_1, 1, K, H, G, DOT)                                                 \
   static void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out) \
   {                                                                                        \
     int x = 0;                                                                             \
@@ -246,11 +249,11 @@ store_words (const WordsStore *s, __m256i sums, guint8 *dst)
 
 /* the (k, h) that sr_lowp_layer_init packs */
 #define WORDS_ROWS(PREFIX, DOT)                                                            \
-  WORDS_ROW (PREFIX##_words2x1, 2, 1, DOT)                                                 \
-  WORDS_ROW (PREFIX##_words4x1, 4, 1, DOT)                                                 \
-  WORDS_ROW (PREFIX##_words4x2, 4, 2, DOT)                                                 \
-  WORDS_ROW (PREFIX##_words8x1, 8, 1, DOT)                                                 \
-  WORDS_ROW (PREFIX##_words8x2, 8, 2, DOT)                                                 \
+  WORDS_ROW (PREFIX##_words2x1, 2, 1, 0, DOT)                                              \
+  WORDS_ROW (PREFIX##_words4x1, 4, 1, 0, DOT)                                              \
+  WORDS_ROW (PREFIX##_words4x2, 4, 2, 0, DOT)                                              \
+  WORDS_ROW (PREFIX##_words8x1, 8, 1, 0, DOT)                                              \
+  WORDS_ROW (PREFIX##_words8x2, 8, 2, 0, DOT)                                              \
   static void PREFIX##_words (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,  \
       gpointer out)                                                                        \
   {                                                                                        \
@@ -266,6 +269,9 @@ store_words (const WordsStore *s, __m256i sums, guint8 *dst)
 
 WORDS_ROWS (int8, _mm512_dpbusd_epi32)
 WORDS_ROWS (int16, _mm512_dpwssd_epi32)
+/* the 16-channel int16 inputs (the ghost net's blocks and tails), unrolled */
+WORDS_ROW (int16_words4x2_g8, 4, 2, 8, _mm512_dpwssd_epi32)
+WORDS_ROW (int16_words8x2_g8, 8, 2, 8, _mm512_dpwssd_epi32)
 
 /* u8 activations x s8 weights; s16 x s16 */
 ROW_PIXELS (int8_pixels_8, 8, _mm512_dpbusd_epi32)
@@ -300,7 +306,10 @@ sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, 
 {
   int x = 0;
   if (l->k_words) {
-    int16_words (l, in, pitch, n, out);
+    if (l->groups == 8 && l->k_zmms == 2)
+      (l->k_words == 4 ? int16_words4x2_g8 : int16_words8x2_g8) (l, in, pitch, n, out);
+    else
+      int16_words (l, in, pitch, n, out);
     return;
   }
   for (; tail4_takes (l) && x + 8 <= n; x += 8)
