@@ -16,52 +16,71 @@ bcast_word (const guint8 *p)
   return _mm512_set1_epi32 (v);
 }
 
-/* The same requantisation as integer_store () in sr-cpu-lowp.c, 16 outputs at once. */
-static inline void
-store (const SrLowpLayer *l, __m512i acc, int b, int x, gpointer out)
+/* The same requantisation as integer_store () in sr-cpu-lowp.c, 16 outputs at once, with
+ * what it reads of l read once for P pixels (the stores could alias l: the compiler would
+ * reload it for each pixel). */
+typedef struct {
+  __m512 mul, bias, inv;
+  __m512i max;
+  __mmask16 n;
+  gsize stride, offset;  /* bytes from a pixel to the next, and to block b */
+  gboolean last, int8;
+} Store;
+
+static inline Store
+store_init (const SrLowpLayer *l, int b)
 {
-  const __m512 v = _mm512_fmadd_ps (_mm512_cvtepi32_ps (acc), _mm512_loadu_ps (l->mul + b * 16),
-      _mm512_loadu_ps (l->bias + b * 16));
-  if (l->last) {
-    int n = MIN (16, l->out_ch - b * 16);
-    _mm512_mask_storeu_ps ((float *) out + (gsize) x * l->out_ch + b * 16,
-        (__mmask16) ((1u << n) - 1), v);
+  Store s = { _mm512_loadu_ps (l->mul + b * 16), _mm512_loadu_ps (l->bias + b * 16),
+      _mm512_set1_ps (l->out_inv_scale), _mm512_set1_epi32 (l->out_max), 0, l->out_stride,
+      0, l->last, l->precision == SR_PRECISION_INT8 };
+  const int bytes = s.last ? 4 : s.int8 ? 1 : 2;
+  if (s.last)
+    s.stride = (gsize) l->out_ch * 4;
+  s.n = (__mmask16) ((1u << MIN (16, (s.last ? l->out_ch * 4 : l->out_stride) / bytes - b * 16)) - 1);
+  s.offset = (gsize) b * 16 * bytes;
+  return s;
+}
+
+static inline void
+store (const Store *s, __m512i acc, int x, gpointer out)
+{
+  guint8 *dst = (guint8 *) out + x * s->stride + s->offset;
+  const __m512 v = _mm512_fmadd_ps (_mm512_cvtepi32_ps (acc), s->mul, s->bias);
+  if (s->last) {
+    _mm512_mask_storeu_ps (dst, s->n, v);
     return;
   }
   /* rounding to nearest even as lrintf does; after the ReLU the levels are >= 0 */
   const __m512 r = _mm512_max_ps (v, _mm512_setzero_ps ());
-  __m512i q = _mm512_cvtps_epi32 (_mm512_mul_ps (r, _mm512_set1_ps (l->out_inv_scale)));
-  q = _mm512_min_epi32 (q, _mm512_set1_epi32 (l->out_max));
-  if (l->precision == SR_PRECISION_INT8) {
-    int n = MIN (16, l->out_stride - b * 16);
-    _mm_mask_storeu_epi8 ((guint8 *) out + (gsize) x * l->out_stride + b * 16,
-        (__mmask16) ((1u << n) - 1), _mm512_cvtepi32_epi8 (q));
-  } else {
-    int n = MIN (16, l->out_stride / 2 - b * 16);
-    _mm256_mask_storeu_epi16 ((guint8 *) out + (gsize) x * l->out_stride + b * 32,
-        (__mmask16) ((1u << n) - 1), _mm512_cvtepi32_epi16 (q));
-  }
+  const __m512i q = _mm512_min_epi32 (_mm512_cvtps_epi32 (_mm512_mul_ps (r, s->inv)), s->max);
+  if (s->int8)
+    _mm_mask_storeu_epi8 (dst, s->n, _mm512_cvtepi32_epi8 (q));
+  else
+    _mm256_mask_storeu_epi16 (dst, s->n, _mm512_cvtepi32_epi16 (q));
 }
 
-#define ROW_PIXELS(NAME, P, DOT)                                                        \
+/* G: the words of an input pixel when known at compile time (1: the heads), else 0 */
+#define ROW_PIXELS(NAME, P, G, DOT)                                                     \
   static inline void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int x,   \
       gpointer out)                                                                      \
   {                                                                                      \
+    const int groups = G ? G : l->groups, stride = groups * 4;                          \
     for (int b = 0; b < l->blocks; b++) {                                                \
       __m512i acc[P];                                                                    \
       for (int p = 0; p < P; p++)                                                        \
         acc[p] = _mm512_setzero_si512 ();                                                \
-      const guint8 *w = l->weight + (gsize) b * 9 * l->groups * 64;                      \
+      const guint8 *w = l->weight + (gsize) b * 9 * groups * 64;                         \
       for (int t = 0; t < 9; t++) {                                                      \
-        const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;            \
-        for (int g = 0; g < l->groups; g++, w += 64) {                                   \
+        const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * stride;                  \
+        for (int g = 0; g < groups; g++, w += 64) {                                      \
           const __m512i wv = _mm512_loadu_si512 (w);                                     \
           for (int p = 0; p < P; p++)                                                    \
-            acc[p] = DOT (acc[p], bcast_word (px + (gsize) p * l->in_stride + g * 4), wv); \
+            acc[p] = DOT (acc[p], bcast_word (px + (gsize) p * stride + g * 4), wv);     \
         }                                                                                \
       }                                                                                  \
+      const Store s = store_init (l, b);                                                 \
       for (int p = 0; p < P; p++)                                                        \
-        store (l, acc[p], b, x + p, out);                                                \
+        store (&s, acc[p], x + p, out);                                                  \
     }                                                                                    \
   }
 
@@ -274,12 +293,16 @@ WORDS_ROW (int16_words4x2_g8, 4, 2, 8, _mm512_dpwssd_epi32)
 WORDS_ROW (int16_words8x2_g8, 8, 2, 8, _mm512_dpwssd_epi32)
 
 /* u8 activations x s8 weights; s16 x s16 */
-ROW_PIXELS (int8_pixels_8, 8, _mm512_dpbusd_epi32)
-ROW_PIXELS (int8_pixels_4, 4, _mm512_dpbusd_epi32)
-ROW_PIXELS (int8_pixels_1, 1, _mm512_dpbusd_epi32)
-ROW_PIXELS (int16_pixels_8, 8, _mm512_dpwssd_epi32)
-ROW_PIXELS (int16_pixels_4, 4, _mm512_dpwssd_epi32)
-ROW_PIXELS (int16_pixels_1, 1, _mm512_dpwssd_epi32)
+ROW_PIXELS (int8_pixels_8, 8, 0, _mm512_dpbusd_epi32)
+ROW_PIXELS (int8_pixels_4, 4, 0, _mm512_dpbusd_epi32)
+ROW_PIXELS (int8_pixels_1, 1, 0, _mm512_dpbusd_epi32)
+ROW_PIXELS (int16_pixels_8, 8, 0, _mm512_dpwssd_epi32)
+ROW_PIXELS (int16_pixels_4, 4, 0, _mm512_dpwssd_epi32)
+ROW_PIXELS (int16_pixels_1, 1, 0, _mm512_dpwssd_epi32)
+/* the one-word inputs (the heads' luma), unrolled */
+ROW_PIXELS (int16_head_8, 8, 1, _mm512_dpwssd_epi32)
+ROW_PIXELS (int16_head_4, 4, 1, _mm512_dpwssd_epi32)
+ROW_PIXELS (int16_head_1, 1, 1, _mm512_dpwssd_epi32)
 
 void
 sr_int8_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
@@ -310,6 +333,15 @@ sr_int16_conv3x3_row_vnni (const SrLowpLayer *l, const guint8 *in, gsize pitch, 
       (l->k_words == 4 ? int16_words4x2_g8 : int16_words8x2_g8) (l, in, pitch, n, out);
     else
       int16_words (l, in, pitch, n, out);
+    return;
+  }
+  if (l->groups == 1) {
+    for (; x + 8 <= n; x += 8)
+      int16_head_8 (l, in, pitch, x, out);
+    for (; x + 4 <= n; x += 4)
+      int16_head_4 (l, in, pitch, x, out);
+    for (; x < n; x++)
+      int16_head_1 (l, in, pitch, x, out);
     return;
   }
   for (; tail4_takes (l) && x + 8 <= n; x += 8)
