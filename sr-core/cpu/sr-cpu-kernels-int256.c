@@ -56,24 +56,27 @@ store8 (const SrLowpLayer *l, __m256i acc, int oc0, int x, gpointer out)
   memcpy ((guint8 *) out + (gsize) x * l->out_stride + oc0 * bytes, packed, n * bytes);
 }
 
-/* P pixels from x, H halves (8 outputs each) of output block b */
-#define PIXELS(NAME, DOT, P, H)                                                           \
+/* P pixels from x, H halves (8 outputs each) of output block b. G: the words of an input
+ * pixel when known at compile time (1: the heads' luma, 8: 16 int16 channels), else 0: the
+ * loops then unroll, and each pixel's address is a constant offset. */
+#define PIXELS(NAME, DOT, P, H, G)                                                        \
   static inline void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int x,     \
       int b, gpointer out)                                                                 \
   {                                                                                        \
+    const int groups = G ? G : l->groups, stride = groups * 4;                            \
     __m256i acc[P][H];                                                                     \
     for (int p = 0; p < P; p++)                                                            \
       for (int h = 0; h < H; h++)                                                          \
         acc[p][h] = _mm256_setzero_si256 ();                                               \
-    const guint8 *w = l->weight + (gsize) b * 9 * l->groups * 64;                          \
+    const guint8 *w = l->weight + (gsize) b * 9 * groups * 64;                             \
     for (int t = 0; t < 9; t++) {                                                          \
-      const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * l->in_stride;                \
-      for (int g = 0; g < l->groups; g++, w += 64) {                                       \
+      const guint8 *px = in + ((t / 3) * pitch + x + t % 3) * stride;                      \
+      for (int g = 0; g < groups; g++, w += 64) {                                          \
         __m256i wv[H];                                                                     \
         for (int h = 0; h < H; h++)                                                        \
           wv[h] = _mm256_loadu_si256 ((const __m256i *) (w + 32 * h));                     \
         for (int p = 0; p < P; p++) {                                                      \
-          const __m256i a = bcast_word (px + (gsize) p * l->in_stride + g * 4);            \
+          const __m256i a = bcast_word (px + (gsize) p * stride + g * 4);                  \
           for (int h = 0; h < H; h++)                                                      \
             acc[p][h] = DOT (acc[p][h], a, wv[h]);                                         \
         }                                                                                  \
@@ -86,14 +89,13 @@ store8 (const SrLowpLayer *l, __m256i acc, int oc0, int x, gpointer out)
 
 /* One row: per output block, two halves for 4 pixels at a time (16 -> 16), or one half for
  * 8 (16 -> 8 and the 16 -> 4 tail), then the rest a pixel at a time. */
-#define ROW(NAME, DOT) ROW_ (NAME, DOT) /* NAME expanded before it is pasted */
-#define ROW_(NAME, DOT)                                                                    \
-  PIXELS (NAME##_4x2, DOT, 4, 2)                                                           \
-  PIXELS (NAME##_1x2, DOT, 1, 2)                                                           \
-  PIXELS (NAME##_8x1, DOT, 8, 1)                                                           \
-  PIXELS (NAME##_4x1, DOT, 4, 1)                                                           \
-  PIXELS (NAME##_1x1, DOT, 1, 1)                                                           \
-  void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out)    \
+#define ROW_LOOP(NAME, DOT, G)                                                             \
+  PIXELS (NAME##_4x2, DOT, 4, 2, G)                                                        \
+  PIXELS (NAME##_1x2, DOT, 1, 2, G)                                                        \
+  PIXELS (NAME##_8x1, DOT, 8, 1, G)                                                        \
+  PIXELS (NAME##_4x1, DOT, 4, 1, G)                                                        \
+  PIXELS (NAME##_1x1, DOT, 1, 1, G)                                                        \
+  static void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out) \
   {                                                                                        \
     for (int b = 0; b < l->blocks; b++) {                                                  \
       int x = 0;                                                                           \
@@ -111,6 +113,24 @@ store8 (const SrLowpLayer *l, __m256i acc, int oc0, int x, gpointer out)
       for (; x < n; x++)                                                                   \
         NAME##_1x1 (l, in, pitch, x, b, out);                                              \
     }                                                                                      \
+  }
+
+/* the one-word inputs (the heads' luma) unrolled, and with AVX-VNNI the 16 int16 channels
+ * (unrolled, the AVX2 rows' vpmaddwd + vpaddd spill their 16 ymm: 1.6x slower) */
+#if defined(__AVXVNNI__)
+#define G16 8
+#else
+#define G16 0
+#endif
+#define ROW(NAME, DOT) ROW_ (NAME, DOT) /* NAME expanded before it is pasted */
+#define ROW_(NAME, DOT)                                                                    \
+  ROW_LOOP (NAME##_any, DOT, 0)                                                            \
+  ROW_LOOP (NAME##_g1, DOT, 1)                                                             \
+  ROW_LOOP (NAME##_g16, DOT, G16)                                                          \
+  void NAME (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n, gpointer out)    \
+  {                                                                                        \
+    (l->groups == 1 ? NAME##_g1 : l->groups == 8 ? NAME##_g16 : NAME##_any) (l, in, pitch, n, \
+        out);                                                                              \
   }
 
 ROW (SUFFIX (sr_int16_conv3x3_row), DOT16)
