@@ -51,9 +51,14 @@ store8 (const SrLowpLayer *l, __m256i acc, int oc0, int x, gpointer out)
       _mm256_extracti128_si256 (q, 1));
   const int bytes = l->precision == SR_PRECISION_INT8 ? 1 : 2;
   const int n = MIN (8, l->out_stride / bytes - oc0);
+  guint8 *dst = (guint8 *) out + (gsize) x * l->out_stride + oc0 * bytes;
+  if (n * bytes == 16) { /* 8 int16 outputs, without a memcpy call */
+    _mm_storeu_si128 ((__m128i *) dst, words);
+    return;
+  }
   guint8 packed[16];
   _mm_storeu_si128 ((__m128i *) packed, bytes == 1 ? _mm_packus_epi16 (words, words) : words);
-  memcpy ((guint8 *) out + (gsize) x * l->out_stride + oc0 * bytes, packed, n * bytes);
+  memcpy (dst, packed, n * bytes);
 }
 
 /* P pixels from x, H halves (8 outputs each) of output block b. G: the words of an input
