@@ -36,7 +36,7 @@ store_init (const SrLowpLayer *l, int b)
   const int bytes = s.last ? 4 : s.int8 ? 1 : 2;
   if (s.last)
     s.stride = (gsize) l->out_ch * 4;
-  s.n = (__mmask16) ((1u << MIN (16, (s.last ? l->out_ch * 4 : l->out_stride) / bytes - b * 16)) - 1);
+  s.n = (__mmask16) ((1u << MIN (16, (int) s.stride / bytes - b * 16)) - 1);
   s.offset = (gsize) b * 16 * bytes;
   return s;
 }

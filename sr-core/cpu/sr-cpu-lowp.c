@@ -94,8 +94,8 @@ sr_lowp_layer_init (SrLowpLayer *l, SrPrecision precision, const SrLayer *src, f
       for (int q = 0; q < quads; q++)
         for (int o = 0; o < src->out_ch; o++)
           for (int j = 0; j < k; j++)
-            memcpy (l->weight_k + (((gsize) (t * quads + q) * h + o / per) * 16 + o % per * k + j) * 4,
-                l->weight + ((gsize) t * l->groups + q * k + j) * 64 + o * 4, 4);
+            memcpy (l->weight_k + (((gsize) (t * quads + q) * h + o / per) * 16 + o % per * k +
+                j) * 4, l->weight + ((gsize) t * l->groups + q * k + j) * 64 + o * 4, 4);
   }
 }
 
