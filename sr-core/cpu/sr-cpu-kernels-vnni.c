@@ -84,8 +84,9 @@ store (const Store *s, __m512i acc, int x, gpointer out)
     }                                                                                    \
   }
 
-/* The 4-output last layers (the tails, 16 -> 4): one sum a pixel per output would fill 4 of a
- * zmm's 16 lanes, so a zmm holds 4 pixels x 4 outputs instead. Per tap, two loads cover 4
+/* The 4-output last layers with an odd number of words (the others, the tails among them, take
+ * the k-word rows below): one sum a pixel per output would fill 4 of a zmm's 16 lanes, so a
+ * zmm holds 4 pixels x 4 outputs instead. Per tap, two loads cover 4
  * neighbouring pixels; word g of each is spread over its pixel's 128-bit lane by one
  * vpermt2d, against the 4 outputs' weights of word g broadcast to every lane. 8 pixels a
  * step, 4x fewer dot products than the pixel-at-a-time rows. For layers whose 4 pixels span at
