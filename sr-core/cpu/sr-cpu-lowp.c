@@ -80,12 +80,30 @@ sr_lowp_layer_init (SrLowpLayer *l, SrPrecision precision, const SrLayer *src, f
         }
       }
   }
+  /* the most words a broadcast brings (the fewest broadcasts) that leave at most two
+   * registers of sums a pixel */
+  for (int k = 8; integer && src->out_ch <= 8 && k >= 2 && !l->k_words; k /= 2)
+    if (l->groups % k == 0 && src->out_ch * k <= 32) {
+      l->k_words = k;
+      l->k_zmms = (src->out_ch * k + 15) / 16;
+    }
+  if (l->k_words) {
+    const int k = l->k_words, h = l->k_zmms, per = 16 / k, quads = l->groups / k;
+    l->weight_k = g_malloc0 ((gsize) 9 * quads * h * 64);
+    for (int t = 0; t < 9; t++)
+      for (int q = 0; q < quads; q++)
+        for (int o = 0; o < src->out_ch; o++)
+          for (int j = 0; j < k; j++)
+            memcpy (l->weight_k + (((gsize) (t * quads + q) * h + o / per) * 16 + o % per * k +
+                j) * 4, l->weight + ((gsize) t * l->groups + q * k + j) * 64 + o * 4, 4);
+  }
 }
 
 void
 sr_lowp_layer_clear (SrLowpLayer *l)
 {
   g_free (l->weight);
+  g_free (l->weight_k);
   g_free (l->mul);
   g_free (l->bias);
 }

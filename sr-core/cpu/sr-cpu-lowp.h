@@ -34,6 +34,13 @@ typedef struct {
   float out_inv_scale;        /* int8/16: 1 / the next layer's input scale */
   int out_max;                /* int8/16: the largest activation level */
   gboolean last;              /* fp32 output, no ReLU */
+  /* int8/16 layers of at most 8 outputs: the same weights for the rows that sum k_words
+   * words of a pixel per dot product in each of k_zmms zmm of 16 / k_words outputs (AVX-512
+   * VNNI; the 256-bit rows' tails, k_words 8, as four ymm), packed once here so that the rows
+   * load them as they are: [tap 0..8][groups / k_words][k_zmms][16 / k_words outputs]
+   * [k_words words]. Else NULL, 0. */
+  int k_words, k_zmms;
+  guint8 *weight_k;
 } SrLowpLayer;
 
 /* One row: n output pixels from `in`, which points at the input pixel up and left of the
