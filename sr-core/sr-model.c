@@ -450,7 +450,7 @@ parse_precision (SrModel *model, const char *precision, const char *text, GError
     return TRUE;
   if (!(model->precisions & ((1u << SR_PRECISION_INT16) | (1u << SR_PRECISION_INT8))))
     return TRUE;
-  /* the ghost net's CPU path has int16 (sr-cpu-ghost.c), not int8 */
+  /* the ghost net's CPU path has int16 (sr-cpu-net.c), not int8 */
   if (model->type != SR_ARCH_PLAIN && (model->precisions & (1u << SR_PRECISION_INT8)))
     return fail (error, "metadata precision %s: int8 is for plain nets only", precision);
   if (!text)

@@ -273,9 +273,9 @@ test_short_buffer_dropped (void)
 }
 
 /* Frame sizes whose working memory would pass SR_MAX_FRAME_MEMORY are refused at negotiation
- * with a message saying so (the ghost net at 16384x16384 needs 2.2 GB on the CPU: its luma
- * planes, 8 bytes a pixel, and its line buffers; here over a bound of 1 GiB); smaller ones
- * and the plain net's tiles (no per-frame maps on the CPU) are accepted. */
+ * with a message saying so (the ghost net at 16384x16384 needs just over 1 GiB on the CPU:
+ * its luma plane for the predictor, 4 bytes a pixel, and its rings; here over a bound of
+ * 1 GiB); smaller ones and the plain net (rings of rows only on the CPU) are accepted. */
 static void
 test_huge_frames_refused (void)
 {

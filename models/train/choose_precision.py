@@ -15,7 +15,7 @@ per format in "precision_loss"); sr-core picks the fastest of them the CPU runs.
 each allowed format's picture of tests/data/golden-lr.pgm (golden-sr-FORMAT.pgm) for
 sr-core's test.
 
-Ghost-exit models (sr-core/cpu/sr-cpu-ghost.c) have two low formats, bf16 and int16: each
+Ghost-exit models (sr-core/cpu/sr-cpu-net.c) have two low formats, bf16 and int16: each
 conv's input rounded to bf16 or quantised to int16 levels, the residual stream in fp32. int16
 has one scale per depth, the stream's maximum after d blocks measured here / 4095 ("act_max":
 the luma's 1, then the stream after the head and after each block); it also quantises block

@@ -1,46 +1,30 @@
 /* The CPU backend: the kernels (sr-cpu-dsp.c), the precision, a worker pool (sr-cpu-pool.c)
- * and the two network paths, the plain net in tiles (sr-cpu-ref.c, sr-cpu-lowp.c) and the
- * ghost-exit net (sr-cpu-ghost.c). */
+ * and the network executor (sr-cpu-net.c), which runs every net. */
 #include "../sr-backend.h"
 #include "../sr-plane-private.h"
-#include "sr-cpu-ghost.h"
-#include "sr-cpu-ref.h"
-
-#define SR_DEFAULT_TILE 160 /* with the halo of 7: 1.19x the work of the tile itself, 1.49x at 64 */
-/* the low-precision paths' buffers are 2-4x smaller: larger tiles, less halo (360p int8,
- * alternating runs: 86.7 fps at 160, 88.0 at 240) */
-#define SR_LOWP_TILE 240
+#include "sr-cpu-net.h"
 
 typedef struct {
   const SrModel *model;
   char *name, *kernels_name;
-  int tile;
   int n_threads;
   SrCpuPool *pool;
   SrCpuConfig config;
   SrCpuDsp dsp;
   SrPrecision precision;  /* the precision the net runs in */
-  /* plain path: scratch per worker (fp32 or low precision); ghost path: its own state */
-  float **scratch;
-  float **fp32_scratch;   /* with lowp: the fp32 path's, made for the first wide frame */
-  SrLowpNet *lowp;        /* the plain net in bf16, int16 or int8, when chosen */
-  SrCpuGhost *ghost;
+  SrCpuNet *net;
+  SrCpuNet *fp32_net;     /* a plain net in low precision: fp32 for the first wide frame */
 } SrCpu;
 
 static void
 cpu_destroy (gpointer state)
 {
   SrCpu *cpu = state;
-  for (int i = 0; cpu->scratch && i < cpu->n_threads; i++)
-    g_free (cpu->scratch[i]);
-  g_free (cpu->scratch);
-  for (int i = 0; cpu->fp32_scratch && i < cpu->n_threads; i++)
-    g_free (cpu->fp32_scratch[i]);
-  g_free (cpu->fp32_scratch);
-  if (cpu->ghost)
-    sr_cpu_ghost_free (cpu->ghost);
+  if (cpu->net)
+    sr_cpu_net_free (cpu->net);
+  if (cpu->fp32_net)
+    sr_cpu_net_free (cpu->fp32_net);
   sr_cpu_pool_free (cpu->pool);
-  sr_lowp_net_free (cpu->lowp);
   g_free (cpu->name);
   g_free (cpu->kernels_name);
   g_free (cpu);
@@ -88,7 +72,6 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
 {
   SrCpu *cpu = g_new0 (SrCpu, 1);
   cpu->model = model;
-  cpu->tile = config->tile_size > 0 ? config->tile_size : SR_DEFAULT_TILE;
   cpu->n_threads = config->n_threads > 0 ? config->n_threads : (int) g_get_num_processors ();
   /* the calling thread is worker 0, the pool's threads the others */
   cpu->pool = sr_cpu_pool_new (cpu->n_threads, error);
@@ -104,34 +87,17 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
     flags &= ~SR_CPU_FLAG_AMX;
   sr_cpu_dsp_init (&cpu->dsp, flags);
   cpu->precision = choose_precision (model, &cpu->config, &cpu->dsp);
-  if (model->type == SR_ARCH_GHOST_EXIT) {
-    if (!sr_cpu_ghost_takes (model, cpu->precision)) {
-      g_debug ("sr-core: the ghost net's %s path takes 16 channels, not %d: fp32",
-          sr_precision_name (cpu->precision), model->ghost.channels);
-      cpu->precision = SR_PRECISION_FP32;
-    }
-    cpu->ghost = sr_cpu_ghost_new (model, cpu->pool, &cpu->dsp, cpu->precision);
-  } else {
-    if (cpu->precision != SR_PRECISION_FP32) {
-      cpu->lowp = sr_lowp_net_new (model, cpu->precision);
-      if (!cpu->lowp)
-        cpu->precision = SR_PRECISION_FP32;
-      else if (config->tile_size <= 0)
-        cpu->tile = SR_LOWP_TILE;
-    }
-    cpu->scratch = g_new0 (float *, cpu->n_threads);
-    gsize floats = cpu->lowp ? sr_lowp_scratch_bytes (cpu->lowp, cpu->tile) / sizeof (float) + 1
-        : sr_cpu_ref_scratch_floats (model, cpu->tile);
-    for (int i = 0; i < cpu->n_threads; i++) {
-      cpu->scratch[i] = g_try_new (float, floats);
-      if (!cpu->scratch[i]) {
-        g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
-            " bytes of tile scratch", floats * sizeof (float));
-        cpu_destroy (cpu);
-        return NULL;
-      }
-    }
+  if (!sr_cpu_net_takes (model, SR_PRECISION_FP32)) {
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: the net has a layer other than a "
+        "3x3 conv of stride 1, or a scale other than 2");
+    cpu_destroy (cpu);
+    return NULL;
   }
+  if (!sr_cpu_net_takes (model, cpu->precision)) {
+    g_debug ("sr-core: the net cannot run in %s: fp32", sr_precision_name (cpu->precision));
+    cpu->precision = SR_PRECISION_FP32;
+  }
+  cpu->net = sr_cpu_net_new (model, cpu->pool, &cpu->dsp, cpu->precision);
   g_debug ("sr-core: cpu kernels: %s", kernels_name (cpu));
   return cpu;
 }
@@ -153,71 +119,20 @@ cpu_precision_name (gpointer state)
   return sr_precision_name (cpu->precision);
 }
 
-typedef struct {
-  SrCpu *cpu;
-  const SrPlane *src;
-  SrPlane *dst;
-  int tiles_x;
-  gboolean fp32; /* the fp32 path, though lowp was chosen: samples of more than 8 bits */
-} PlainFrame;
-
-static void
-plain_tile (gpointer ctx, int t, int worker)
-{
-  PlainFrame *f = ctx;
-  int tile = f->cpu->tile;
-  int x0 = (t % f->tiles_x) * tile, y0 = (t / f->tiles_x) * tile;
-  int w = MIN (tile, f->src->width - x0), h = MIN (tile, f->src->height - y0);
-  if (f->cpu->lowp && !f->fp32)
-    sr_lowp_run_tile (f->cpu->lowp, f->src, f->dst, x0, y0, w, h,
-        (guint8 *) f->cpu->scratch[worker], f->cpu->dsp.conv.lowp[f->cpu->precision],
-        f->cpu->dsp.tail.row);
-  else
-    sr_cpu_ref_run_tile (f->cpu->model, f->src, f->dst, x0, y0, w, h,
-        f->fp32 ? f->cpu->fp32_scratch[worker] : f->cpu->scratch[worker],
-        f->cpu->dsp.conv.fp32, f->cpu->dsp.tail.row);
-}
-
-/* The low-precision paths take 8-bit values as their input levels: wider samples (10-bit
- * video) run the fp32 path instead, so the network sees them whole. Its scratch is made the
- * first time. */
-static gboolean
-ensure_fp32_scratch (SrCpu *cpu, GError **error)
-{
-  if (cpu->fp32_scratch)
-    return TRUE;
-  gsize floats = sr_cpu_ref_scratch_floats (cpu->model, cpu->tile);
-  float **scratch = g_new0 (float *, cpu->n_threads);
-  for (int i = 0; i < cpu->n_threads; i++) {
-    scratch[i] = g_try_new (float, floats);
-    if (!scratch[i]) {
-      g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: cannot allocate %" G_GSIZE_FORMAT
-          " bytes of fp32 tile scratch", floats * sizeof (float));
-      for (int j = 0; j < i; j++)
-        g_free (scratch[j]);
-      g_free (scratch);
-      return FALSE;
-    }
-  }
-  cpu->fp32_scratch = scratch;
-  return TRUE;
-}
-
 static gboolean
 cpu_upscale_luma (gpointer state, const SrPlane *src, SrPlane *dst, double exit_threshold,
     SrFrameStats *stats, GError **error)
 {
   SrCpu *cpu = state;
-  if (cpu->ghost)
-    return sr_cpu_ghost_upscale (cpu->ghost, src, dst, exit_threshold, stats, error);
-  PlainFrame f = { cpu, src, dst, (src->width + cpu->tile - 1) / cpu->tile,
-    cpu->lowp && sr_plane_is_wide (src) };
-  if (f.fp32 && !ensure_fp32_scratch (cpu, error))
-    return FALSE;
-  int n_tiles = f.tiles_x * ((src->height + cpu->tile - 1) / cpu->tile);
-  sr_cpu_pool_run (cpu->pool, n_tiles, plain_tile, &f);
-  stats->n_tiles = n_tiles;
-  return TRUE;
+  SrCpuNet *net = cpu->net;
+  /* the plain net's low precisions take 8-bit values as their input levels: wider samples
+   * (10-bit video) run in fp32, so the network sees them whole */
+  if (sr_plane_is_wide (src) && !sr_cpu_net_takes_wide (net)) {
+    if (!cpu->fp32_net)
+      cpu->fp32_net = sr_cpu_net_new (cpu->model, cpu->pool, &cpu->dsp, SR_PRECISION_FP32);
+    net = cpu->fp32_net;
+  }
+  return sr_cpu_net_upscale (net, src, dst, exit_threshold, stats, error);
 }
 
 typedef struct {
@@ -267,12 +182,11 @@ cpu_bicubic_x2 (gpointer state, const SrPlane *src, SrPlane *dst, GError **error
   return TRUE;
 }
 
-/* The plain net runs in tiles whose scratch does not grow with the frame. */
 static guint64
 cpu_frame_bytes (gpointer state, int width, int height)
 {
   SrCpu *cpu = state;
-  return cpu->ghost ? sr_cpu_ghost_frame_bytes (cpu->ghost, width, height) : 0;
+  return sr_cpu_net_frame_bytes (cpu->net, width, height);
 }
 
 const SrBackendOps sr_cpu_backend = {

@@ -1,4 +1,4 @@
-/* The plain net in low precision, for models whose file says which one keeps quality
+/* The nets in low precision, for models whose file says which one keeps quality
  * (models/train/choose_precision.py): int8 or int16 with AVX-512 VNNI, bf16 with AVX-512
  * BF16.
  *
@@ -70,14 +70,14 @@ void sr_bf16_conv3x3_row_avx512 (const SrLowpLayer *l, const guint8 *in, gsize p
     gpointer out);
 
 /* AMX: bf16 rows of layers with 16 input channels and at most 16 outputs (others go to the
- * AVX-512 kernel); reads up to 17 pixels past a row (sr_lowp_scratch_bytes has the slack). */
+ * AVX-512 kernel); reads up to 17 pixels past a row (the executor's rings have the slack). */
 void sr_bf16_conv3x3_row_amx (const SrLowpLayer *l, const guint8 *in, gsize pitch, int n,
     gpointer out);
 gboolean sr_bf16_amx_takes (const SrLowpLayer *l);
 /* Asks the kernel for the AMX tile state (once per process); FALSE if refused. */
 gboolean sr_amx_request (void);
 
-/* The ghost net's residual add in its low-precision paths (sr-cpu-ghost.c), for 16 channels:
+/* The ghost net's residual add in its low-precision paths (sr-cpu-net.c), for 16 channels:
  * the block's 8 intrinsic maps and their 8 shifted copies. The shifted copies are read from
  * the neighbouring pixels by groups: all channels shifted the same way come from one pixel. */
 typedef struct {
@@ -137,18 +137,6 @@ sr_bf16_to_float (guint16 b)
   memcpy (&f, &bits, 4);
   return f;
 }
-
-typedef struct _SrLowpNet SrLowpNet;
-
-/* NULL when the model has a layer the path cannot run (not 3x3, no ReLU before a layer,
- * int16 sums that could overflow) or, for int8/16, no calibrated maxima. */
-SrLowpNet *sr_lowp_net_new (const SrModel *model, SrPrecision precision);
-void sr_lowp_net_free (SrLowpNet *net);
-SrPrecision sr_lowp_net_precision (const SrLowpNet *net);
-gsize sr_lowp_scratch_bytes (const SrLowpNet *net, int tile);
-/* The tile at (x0, y0) of size w x h, like sr_cpu_ref_run_tile. */
-void sr_lowp_run_tile (const SrLowpNet *net, const SrPlane *src, SrPlane *dst, int x0, int y0,
-    int w, int h, guint8 *scratch, SrLowpRowFn row, SrTailRowFn tail);
 
 /* Packs one layer as the net does (tests use it too). in_scale: what one unit of the input
  * is worth (1/255 for the luma); out_scale: int8/16 only, the next layer's input scale. */

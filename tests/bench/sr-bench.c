@@ -25,7 +25,7 @@ main (int argc, char **argv)
     { "height", 0, 0, G_OPTION_ARG_INT, &height, "frame height", "H" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "frames to time (after one warm-up)", "N" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "worker threads (0 = cores)", "T" },
-    { "tile", 0, 0, G_OPTION_ARG_INT, &tile, "tile side for plain models (0 = default)", "N" },
+    { "tile", 0, 0, G_OPTION_ARG_INT, &tile, "tile side of the GPU backends (0 = default)", "N" },
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "exit threshold (-1 = model default)", "DB" },
     { "peak", 0, 0, G_OPTION_ARG_NONE, &peak, "also measure the fp32 FMA peak", NULL },
     { "backend", 0, 0, G_OPTION_ARG_STRING, &backend, "cpu (default), vulkan, opencl or auto", "B" },

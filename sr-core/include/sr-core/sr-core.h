@@ -115,7 +115,7 @@ SR_API gboolean sr_backend_is_built (SrBackendKind kind);
 typedef struct {
   SrBackendKind backend;
   int n_threads; /* 0: one per processor */
-  int tile_size; /* LR tile side; 0: default */
+  int tile_size; /* LR tile side of the GPU backends; 0: default (the CPU runs rows) */
   /* GPU backends: the device's index or a substring of its name; NULL: the first GPU.
    * Read during sr_engine_new only. */
   const char *device;
@@ -191,8 +191,9 @@ typedef struct {
 SR_API void sr_engine_get_stats (const SrEngine *engine, SrFrameStats *stats);
 
 /* The most working memory (host and device, beyond the frames themselves) an engine
- * allocates for one frame size, by default: the ghost-exit net holds its feature maps for the
- * whole frame (100-120 bytes per LR pixel on the CPU), so 16384x16384 would need 25-32 GB.
+ * allocates for one frame size, by default. The CPU backend holds rings of rows, plus for the
+ * ghost-exit net its luma as a float plane (4 bytes per LR pixel): just over 1 GiB at
+ * 16384x16384; the GPU backends' buffers grow with the frame too.
  * $SR_MAX_FRAME_MEMORY (MiB), read when the engine is made, sets another bound. */
 #define SR_MAX_FRAME_MEMORY (G_GUINT64_CONSTANT (4) << 30)
 /* FALSE with SR_ERROR_INVALID, saying how much it would need, when frames of width x height
