@@ -393,6 +393,40 @@ bench_set (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
  * it only show that the ladder left it in place). */
 static GHashTable *checked;
 
+/* The predictor's stride-2 taps: exact, for the shapes of the 32- and 64-pixel exit tiles
+ * and odd ones (a partial vector, one output, an input row past the last output's); nothing
+ * written outside the output plane. */
+static void
+check_predictor (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
+{
+  GRand *rand = g_rand_new_with_seed (23);
+  const int shapes[][2] = { { 32, 32 }, { 16, 16 }, { 64, 64 }, { 1, 1 }, { 2, 3 }, { 17, 33 },
+    { 31, 47 }, { 5, 18 } }; /* h, w of the input */
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    const int h = shapes[s][0], w = shapes[s][1], oh = (h + 1) / 2, ow = (w + 1) / 2;
+    const int cw = ow + 1, guard = 16;
+    float *cols = g_new (float, (gsize) h * 2 * cw), wt[9];
+    for (int i = 0; i < h * 2 * cw; i++)
+      cols[i] = g_rand_double_range (rand, -1, 1);
+    for (int i = 0; i < 9; i++)
+      wt[i] = g_rand_double_range (rand, -1, 1);
+    const gsize n = (gsize) oh * ow + 2 * guard;
+    float *a = g_new (float, n), *b = g_new (float, n);
+    for (gsize i = 0; i < n; i++)
+      a[i] = b[i] = g_rand_double_range (rand, -1, 1);
+    ref->predictor.taps (a + guard, cols, h, oh, ow, cw, wt);
+    k->predictor.taps (b + guard, cols, h, oh, ow, cw, wt);
+    if (memcmp (a, b, n * sizeof (float)) != 0)
+      g_error ("%s predictor taps %dx%d: differs from C", set, h, w);
+    g_free (cols);
+    g_free (a);
+    g_free (b);
+  }
+  g_test_message ("%s: predictor taps (%s) bit-exact with C", set,
+      sr_kernel_isa_name (k->predictor.isa));
+  g_rand_free (rand);
+}
+
 static gboolean
 first_time (gpointer fn)
 {
@@ -415,6 +449,7 @@ test_flag_set (gconstpointer data)
   for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
     g_assert_cmpuint (isa_flags (k.conv.isa[p]) & ~set->flags, ==, 0);
   g_assert_cmpuint (isa_flags (k.tail.isa) & ~set->flags, ==, 0);
+  g_assert_cmpuint (isa_flags (k.predictor.isa) & ~set->flags, ==, 0);
   for (SrPrecision p = 0; p < SR_N_PRECISIONS; p++)
     g_assert_cmpuint (isa_flags (k.ghost.add_isa[p]) & ~set->flags, ==, 0);
   /* the ghost path's low precisions have their residual add */
@@ -426,6 +461,7 @@ test_flag_set (gconstpointer data)
       g_assert_cmpint (k.ghost.add_isa[p], ==, SR_KERNEL_C);
     }
     g_assert_cmpint (k.tail.isa, ==, SR_KERNEL_C);
+    g_assert_cmpint (k.predictor.isa, ==, SR_KERNEL_C);
     /* the C references themselves (what the SIMD entries are checked against) */
     check_ghost_add (&ref, &k, SR_PRECISION_INT16, set->name);
     return;
@@ -438,6 +474,8 @@ test_flag_set (gconstpointer data)
       check_conv_lowp (&ref, &k, p, set->name);
   if (k.tail.isa != SR_KERNEL_C && first_time (k.tail.row))
     check_tail (&ref, &k, set->name);
+  if (k.predictor.isa != SR_KERNEL_C && first_time (k.predictor.taps))
+    check_predictor (&ref, &k, set->name);
   for (SrPrecision p = SR_PRECISION_BF16; p < SR_N_PRECISIONS; p++)
     if (k.ghost.add_isa[p] != SR_KERNEL_C && first_time (k.ghost.add[p]))
       check_ghost_add (&ref, &k, p, set->name);

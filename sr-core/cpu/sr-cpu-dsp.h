@@ -67,10 +67,17 @@ typedef struct {
   SrKernelIsa add_isa[SR_N_PRECISIONS];
 } SrGhostDsp;
 
+/* The exit predictor's stride-2 conv taps (sr-cpu-kernels.h). */
+typedef struct {
+  SrStride2TapsFn taps;
+  SrKernelIsa isa;
+} SrPredictorDsp;
+
 typedef struct {
   SrConvDsp conv;
   SrTailDsp tail;
   SrGhostDsp ghost;
+  SrPredictorDsp predictor;
 } SrCpuDsp;
 
 /* C references, then every instruction set of `flags` that this build and CPU have (AMX

@@ -145,3 +145,30 @@ sr_ghost_add_row_int16_avx2 (float *feat, guint8 *feat_b, const guint8 *intr,
         _mm256_permute4x64_epi64 (_mm256_packs_epi32 (qlo, qhi), 0xd8));
   }
 }
+
+/* 8 outputs a vector, the rest as the C reference does them */
+void
+sr_stride2_taps_avx2 (float *o, const float *cols, int h, int oh, int ow, int cw,
+    const float *wt)
+{
+  for (int oy = 0; oy < oh; oy++)
+    for (int ky = 0; ky < 3; ky++) {
+      const int iy = 2 * oy - 1 + ky;
+      if (iy < 0 || iy >= h)
+        continue;
+      const float *even = cols + (gsize) iy * 2 * cw, *odd = even + cw, *w = wt + 3 * ky;
+      const __m256 w0 = _mm256_set1_ps (w[0]), w1 = _mm256_set1_ps (w[1]),
+          w2 = _mm256_set1_ps (w[2]);
+      float *orow = o + (gsize) oy * ow;
+      int x = 0;
+      for (; x + 8 <= ow; x += 8) {
+        __m256 v = _mm256_loadu_ps (orow + x);
+        v = _mm256_add_ps (v, _mm256_mul_ps (w0, _mm256_loadu_ps (odd + x)));
+        v = _mm256_add_ps (v, _mm256_mul_ps (w1, _mm256_loadu_ps (even + x)));
+        v = _mm256_add_ps (v, _mm256_mul_ps (w2, _mm256_loadu_ps (odd + x + 1)));
+        _mm256_storeu_ps (orow + x, v);
+      }
+      for (; x < ow; x++)
+        orow[x] = ((orow[x] + w[0] * odd[x]) + w[1] * even[x]) + w[2] * odd[x + 1];
+    }
+}

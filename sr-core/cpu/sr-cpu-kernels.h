@@ -43,4 +43,18 @@ void sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize 
 void sr_conv3x3_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch,
     int y, int xa, int n, float *out, gsize out_plane);
 
+/* The exit predictor's 3x3 stride-2 conv, one (output, input) channel pair: adds input
+ * channel ic's taps to the output plane o ([oh][ow]) in the order ky, kx for each output.
+ * `cols` is the input channel's rows split by column parity ([h][2][cw]: row y's even
+ * columns, then its odd ones shifted right by one, zero-filled), so tap kx of output ox reads
+ * odd[ox], even[ox], odd[ox + 1]; input row 2 oy - 1 + ky, skipped outside [0, h). `wt` is the
+ * pair's 9 weights. Separate multiplies and adds in that order: bit-exact on every path. */
+typedef void (*SrStride2TapsFn) (float *o, const float *cols, int h, int oh, int ow, int cw,
+    const float *wt);
+
+void sr_stride2_taps_c (float *o, const float *cols, int h, int oh, int ow, int cw,
+    const float *wt);
+void sr_stride2_taps_avx2 (float *o, const float *cols, int h, int oh, int ow, int cw,
+    const float *wt);
+
 #endif

@@ -88,6 +88,7 @@ struct _SrCpuNet {
   float **res;                /* per worker: a row's tail residuals, then its wide anchors */
   SrConvRowFn conv;           /* fp32 */
   SrTailRowFn tail;
+  SrStride2TapsFn taps;       /* the predictor's */
   double *macs;               /* per worker: MACs computed this frame */
   /* low precision (layers NULL: fp32) */
   SrPrecision precision;
@@ -498,9 +499,10 @@ tile_rect (const SrCpuNet *g, int t, int *x0, int *y0, int *w, int *h)
  * ReLU. Each output sums bias, then ic, ky, kx in order (as the GPU kernels). The input's
  * columns are split by parity first (`cols`: [in_ch][h][2][ow + 1], the odd ones shifted by
  * one, zero at the left edge and past the right), so every tap is a contiguous multiply-add
- * over an output row, which the compiler vectorises. */
+ * over an output row: the dispatched taps kernel's vectors. */
 static void
-conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float *cols)
+conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float *cols,
+    SrStride2TapsFn taps)
 {
   const int oh = (h + 1) / 2, ow = (w + 1) / 2, cw = ow + 1;
   for (int ic = 0; ic < l->in_ch; ic++)
@@ -520,18 +522,8 @@ conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float
     for (int i = 0; i < oh * ow; i++)
       o[i] = l->bias[oc];
     for (int ic = 0; ic < l->in_ch; ic++)
-      for (int ky = 0; ky < 3; ky++)
-        for (int oy = 0; oy < oh; oy++) {
-          const int iy = 2 * oy - 1 + ky;
-          if (iy < 0 || iy >= h)
-            continue;
-          const float *wt = l->weight + ((gsize) (oc * l->in_ch + ic) * 3 + ky) * 3;
-          const float *even = cols + (((gsize) ic * h + iy) * 2) * cw, *odd = even + cw;
-          float *orow = o + (gsize) oy * ow;
-          /* the three taps in one pass: each sum still adds kx = 0, 1, 2 in order */
-          for (int ox = 0; ox < ow; ox++)
-            orow[ox] = ((orow[ox] + wt[0] * odd[ox]) + wt[1] * even[ox]) + wt[2] * odd[ox + 1];
-        }
+      taps (o, cols + (gsize) ic * h * 2 * cw, h, oh, ow, cw,
+          l->weight + (gsize) (oc * l->in_ch + ic) * 9);
     for (int i = 0; i < oh * ow; i++)
       o[i] = o[i] > 0.f ? o[i] : 0.f;
   }
@@ -567,8 +559,8 @@ predict_tile (gpointer ctx, int t, int worker)
   for (int y = 0; y < h; y++)
     memcpy (in + (gsize) y * w, g->input + at (g, y0 + y, x0), sizeof (float) * w);
   float *cols = b + (gsize) m->pred[1].out_ch * ((h + 3) / 4) * ((w + 3) / 4);
-  conv_stride2 (&m->pred[0], in, h, w, a, cols);
-  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b, cols);
+  conv_stride2 (&m->pred[0], in, h, w, a, cols, g->taps);
+  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b, cols, g->taps);
   const int width = m->pred[1].out_ch, n = ((h + 3) / 4) * ((w + 3) / 4);
   float pooled[64];
   for (int c = 0; c < width; c++) {
@@ -833,6 +825,7 @@ sr_cpu_net_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp,
   g->ghost = model->type == SR_ARCH_GHOST_EXIT;
   g->conv = dsp->conv.fp32;
   g->tail = dsp->tail.row;
+  g->taps = dsp->predictor.taps;
   g->precision = precision;
   if (precision != SR_PRECISION_FP32) {
     g->n_layers = g->ghost ? 2 * model->ghost.n_blocks + 1 : model->n_layers;
