@@ -7,11 +7,18 @@
 - a whole ghost-exit net with RepConvs equals the plain-conv net built from its folded state
   (what export.py writes), at every exit depth;
 - load_plain_state then fold gives back the plain weights (a shipped model as the start);
-- the weight EMA moves towards the live weights by (1 - decay).
+- the weight EMA moves towards the live weights by (1 - decay);
+- the plain net (net.py) with RepConvs equals its folded export too;
+- the warm start from a published ETDS net (recipe.plain_from_etds) reads luma as the grey RGB
+  picture ETDS would see (head and body exactly ETDS's), and its least-squares tail fits the
+  patches' targets better than a zero tail (the anchor alone).
 Skips (77) where PyTorch is not installed (CI installs no training stack).
 """
 import os
 import sys
+import tempfile
+
+import numpy as np
 
 try:
     import torch
@@ -24,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'models', 'train'))
 import recipe  # noqa: E402
 from ghostnet import GhostExitSR  # noqa: E402
+from net import PlainSR  # noqa: E402
 
 failures = []
 
@@ -89,6 +97,55 @@ with torch.no_grad():
 ema.update(plain)
 check('EMA step = decay * old + (1 - decay) * live',
       (next(ema.net.parameters()) - (0.9 * before + 0.1 * live)).abs().max().item(), 1e-6)
+
+rep = PlainSR(16, 3, conv=recipe.conv_factory(64, True))
+for p in rep.parameters():
+    p.data.normal_(0, 0.05)
+plain = PlainSR(16, 3)
+plain.load_state_dict(recipe.folded_state_dict(rep))
+with torch.no_grad():
+    err = (rep.eval()(x) - plain.eval()(x)).abs().max().item()
+check('plain net folded = trained', err, 1e-5)
+
+
+class Picture:
+    """What recipe.sample_batch reads of a training picture: LR, HR and teacher luma."""
+
+    def __init__(self, gen):
+        self.lr = torch.rand(80, 80, generator=gen).numpy()
+        self.hr = F.interpolate(torch.from_numpy(self.lr)[None, None], scale_factor=2, mode='bilinear',
+                                align_corners=False)[0, 0].numpy()
+        self.teacher = self.hr
+        self.weight, self.cell_p, self.cells_w = 1.0, np.full(25, 1 / 25), 5
+
+
+gen = torch.Generator().manual_seed(1)
+etds = {'conv_first.weight': torch.randn(8, 3, 3, 3, generator=gen) * 0.3, 'conv_first.bias': torch.rand(8, generator=gen)}
+for i in range(2):
+    etds['backbone_convs.%d.weight' % i] = torch.randn(8, 8, 3, 3, generator=gen) * 0.1
+    etds['backbone_convs.%d.bias' % i] = torch.rand(8, generator=gen) * 0.1
+with tempfile.TemporaryDirectory() as tmp:
+    npz = os.path.join(tmp, 'etds.npz')
+    np.savez(npz, **{k: v.numpy() for k, v in etds.items()})
+    pictures = [Picture(gen) for _ in range(3)]
+    warm = PlainSR(8, 2, conv=recipe.conv_factory(16, False))
+    recipe.plain_from_etds(warm, npz, pictures, np.random.default_rng(0), batches=2)
+    y = torch.rand(1, 1, 21, 17, generator=gen)
+    grey = ((255 * y - 16) / 219).repeat(1, 3, 1, 1)
+    with torch.no_grad():
+        f_etds = F.relu(F.conv2d(grey, etds['conv_first.weight'], etds['conv_first.bias'], padding=1))
+        f_warm = F.relu(warm.head(y))
+        for i in range(2):
+            f_etds = F.relu(F.conv2d(f_etds, etds['backbone_convs.%d.weight' % i], etds['backbone_convs.%d.bias' % i], padding=1))
+            f_warm = F.relu(warm.body[i](f_warm))
+        # inside the frame: at its edge our zero padding is luma 0, ETDS's is grey 0
+        err = (f_warm - f_etds)[:, :, 3:-3, 3:-3].abs().max().item()
+        check('ETDS warm start: head on luma = ETDS on the grey picture, body copied', err, 1e-5)
+        lr = torch.from_numpy(np.stack([p.lr for p in pictures]))[:, None]
+        hr = torch.from_numpy(np.stack([p.hr for p in pictures]))[:, None]
+        anchor_only = F.pixel_shuffle(lr.repeat(1, 4, 1, 1), 2)
+        fitted, zero = F.mse_loss(warm(lr), hr).item(), F.mse_loss(anchor_only, hr).item()
+        check('ETDS warm start: the fitted tail beats the anchor alone (MSE ratio)', fitted / zero, 0.9)
 
 if failures:
     print('%d failed: %s' % (len(failures), ', '.join(failures)))

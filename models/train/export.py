@@ -46,12 +46,16 @@ def model_from_checkpoint(path):
     """(model, predictor or None, checkpoint) from train.py's or train_ghost.py's checkpoint."""
     ck = torch.load(path, map_location='cpu')
     a = ck['args']
-    if 'net' in ck:
+    if 'net' in ck and a.get('arch') == 'plain':  # train_ghost.py --arch plain
+        model, pred = PlainSR(a['channels'], a['blocks']), None
+        model.load_state_dict(ck['net'])
+    elif 'net' in ck:
         model = GhostExitSR(a['channels'], a['blocks'])
         model.load_state_dict(ck['net'])
         pred = ExitPredictor(a['blocks'])
         pred.load_state_dict(ck['pred'])
         pred.eval()
+    if 'net' in ck:  # train_ghost.py's evaluation
         ck.setdefault('set5', ck.get('eval_set5', float('nan')))
         ck.setdefault('set14', ck.get('eval_set14', float('nan')))
     else:

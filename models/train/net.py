@@ -11,12 +11,15 @@ import torch.nn.functional as F
 
 
 class PlainSR(nn.Module):
-    def __init__(self, channels=16, blocks=5, scale=2):
+    def __init__(self, channels=16, blocks=5, scale=2, conv=None):
+        """`conv(cin, cout, k)` makes each 3x3 conv: plain by default, or re-parameterisable
+        (recipe.RepConv) for training."""
         super().__init__()
-        self.channels, self.blocks, self.scale = channels, blocks, scale
-        self.head = nn.Conv2d(1, channels, 3, padding=1)
-        self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(blocks))
-        self.tail = nn.Conv2d(channels, scale * scale, 3, padding=1)
+        conv = conv or (lambda cin, cout, k=3: nn.Conv2d(cin, cout, k, padding=k // 2))
+        self.channels, self.blocks, self.n_blocks, self.scale = channels, blocks, blocks, scale
+        self.head = conv(1, channels, 3)
+        self.body = nn.ModuleList(conv(channels, channels, 3) for _ in range(blocks))
+        self.tail = conv(channels, scale * scale, 3)
 
     def forward(self, x):
         f = F.relu(self.head(x))
@@ -24,6 +27,14 @@ class PlainSR(nn.Module):
             f = F.relu(conv(f))
         r = self.tail(f) + x.repeat(1, self.scale * self.scale, 1, 1)
         return F.pixel_shuffle(r, self.scale)
+
+    def forward_exits(self, x, depths):
+        """The trainer's interface shared with GhostExitSR: this net has its final exit only."""
+        assert list(depths) == [self.blocks], 'a plain net exits at full depth only'
+        return [self(x)]
+
+    def receptive_radius(self):
+        return self.blocks + 2
 
     def layers(self):
         """(name, conv, activation) in execution order, as written to the model file."""

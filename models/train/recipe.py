@@ -290,3 +290,42 @@ def attach_teacher(images, npz_path, cache_dir):
                 print('teacher: %d pictures computed' % done, flush=True)
         im.teacher = np.load(path)  # float16: half the memory; crops are converted
         im.lr_rgb = None  # only the teacher needed it
+
+
+# --- warm start from a published tiny net ---------------------------------------------------------
+
+def plain_from_etds(net, npz_path, images, rng, batches=8):
+    """Load an ETDS net of the plain layout (conv_first 3->C, B backbone convs C->C, conv_last,
+    1x1 conv_clip) into `net` (PlainSR, same C and B) for luma: the head reads luma as a grey RGB
+    picture (R = G = B = (255 y - 16) / 219), the body is copied, and the tail (one 3x3 conv C->4
+    plus the net's anchor, where ETDS has conv_last, ReLU, clip, ReLU and the input folded into
+    its channels) is solved by least squares on the body's features of training patches towards
+    the mean of HR and teacher minus the anchor. Needs the teacher attached to `images`."""
+    d = np.load(npz_path)
+    t = lambda k: torch.from_numpy(d[k])  # noqa: E731
+    assert d['conv_first.weight'].shape[0] == net.channels and 'backbone_convs.%d.weight' % (net.blocks - 1) in d
+    state = {}
+    w = t('conv_first.weight').sum(1, keepdim=True)
+    state['head.weight'] = w * 255 / 219
+    state['head.bias'] = t('conv_first.bias') - w.sum((1, 2, 3)) * 16 / 219
+    for i in range(net.blocks):
+        state['body.%d.weight' % i] = t('backbone_convs.%d.weight' % i)
+        state['body.%d.bias' % i] = t('backbone_convs.%d.bias' % i)
+    feats, targets = [], []
+    with torch.no_grad():
+        trunk = copy.deepcopy(net)
+        load_plain_state(trunk, dict(state, **{'tail.weight': torch.zeros(4, net.channels, 3, 3),
+                                               'tail.bias': torch.zeros(4)}))
+        for _ in range(batches):
+            lr, hr, te = sample_batch(images, rng, 16, 64, 0.5, True)
+            f = F.relu(trunk.head(lr))
+            for c in trunk.body:
+                f = F.relu(c(f))
+            u = F.unfold(f, 3, padding=1)
+            feats.append(torch.cat([u, torch.ones_like(u[:, :1])], 1).transpose(1, 2).reshape(-1, u.shape[1] + 1))
+            tgt = F.pixel_unshuffle(0.5 * (te + hr), 2) - lr
+            targets.append(tgt.flatten(2).transpose(1, 2).reshape(-1, 4))
+        sol = torch.linalg.lstsq(torch.cat(feats).double(), torch.cat(targets).double()).solution.float()
+    state['tail.weight'] = sol[:-1].T.reshape(4, net.channels, 3, 3)
+    state['tail.bias'] = sol[-1]
+    load_plain_state(net, state)

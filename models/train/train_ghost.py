@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import modelfile  # noqa: E402
 import recipe  # noqa: E402
 from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR  # noqa: E402
+from net import PlainSR  # noqa: E402
 from train import HERE, cosine_schedule, evaluate, optimizer_step, start, training_args  # noqa: E402
 
 TILE = 32  # the exit decision tile, in LR pixels
@@ -66,6 +67,10 @@ def recipe_args(ap):
                     help='train the full-depth exit alone (the trunk; earlier exits are tuned later)')
     ap.add_argument('--no-shifts', action='store_true', help='ablation: every ghost channel unshifted')
     ap.add_argument('--init-model', help='start from a model file\'s weights (e.g. models/superres-x2-ghost.safetensors)')
+    ap.add_argument('--arch', choices=('ghost', 'plain'), default='ghost',
+                    help='plain: the plain net (net.py) with its final exit only, no predictor')
+    ap.add_argument('--init-etds', help='plain: start from a published ETDS net of the same layout '
+                    '(e.g. ../shared/peers/etds/etds-t-x2.npz), its tail solved for luma (recipe.plain_from_etds)')
 
 
 def main():
@@ -81,7 +86,13 @@ def main():
     recipe_args(ap)
     args = ap.parse_args()
     ckpt_path = start(args)
-    net = GhostExitSR(args.channels, args.blocks, conv=recipe.conv_factory(args.rep_expand, args.rep_edges))
+    conv = recipe.conv_factory(args.rep_expand, args.rep_edges)
+    if args.arch == 'plain':
+        net, args.final_only, args.predictor_steps = PlainSR(args.channels, args.blocks, conv=conv), True, 0
+        ghost_blocks = []
+    else:
+        net = GhostExitSR(args.channels, args.blocks, conv=conv)
+        ghost_blocks = list(net.blocks)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     pred = ExitPredictor(args.blocks)
@@ -105,15 +116,15 @@ def main():
         recipe.load_plain_state(net, state)
         print('net initialised from %s' % (args.init or args.init_model), flush=True)
     if args.no_shifts:
-        for b in net.blocks:
+        for b in ghost_blocks:
             b.frozen.fill_(DIRECTIONS.index((0, 0)))
     ema = recipe.WeightEMA(net, args.ema) if args.ema else None
     if ema and 'ema' in ck:
         ema.net.load_state_dict(ck['ema'])
     rng = np.random.default_rng(args.seed + step + 7 * pstep)
     freeze_step = int(args.freeze_at * args.steps)
-    if step >= freeze_step or net.blocks[0].frozen[0] >= 0:
-        for b in net.blocks:
+    if ghost_blocks and (step >= freeze_step or ghost_blocks[0].frozen[0] >= 0):
+        for b in ghost_blocks:
             b.freeze() if b.frozen[0] < 0 else b.shift_logits.requires_grad_(False)
 
     def exported():
@@ -137,21 +148,27 @@ def main():
     folder_weights = {k: float(v) for k, v in (kv.split('=') for kv in args.folder_weights.split(',') if kv)}
     scales = [float(s) for s in args.scales.split(',')]
     images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()), folder_weights, scales)
-    if args.distill:
+    if args.distill or args.init_etds:
         recipe.attach_teacher(images, args.teacher, args.teacher_cache)
+    if args.init_etds and step == 0 and not ck:
+        recipe.plain_from_etds(net, args.init_etds, images, np.random.default_rng(args.seed))
+        ema = recipe.WeightEMA(net, args.ema) if args.ema else None
+        print('net initialised from %s: set5 %.3f set14 %.3f' % (
+            args.init_etds, evaluate(net, os.path.join(args.eval, 'set5')),
+            evaluate(net, os.path.join(args.eval, 'set14'))), flush=True)
     print('%d training pictures (%.1f LR Mpx) in %.0f s; %d MACs per LR pixel at full depth' % (
         len(images), sum(im.lr.size for im in images) / 1e6, time.time() - t0, net.macs_per_lr_pixel()), flush=True)
 
     net.train()
     t0, loss_sum = time.time(), 0.0
     while step < args.steps:
-        if step == freeze_step and any(b.frozen[0] < 0 for b in net.blocks):
-            for b in net.blocks:
+        if step == freeze_step and any(b.frozen[0] < 0 for b in ghost_blocks):
+            for b in ghost_blocks:
                 if b.frozen[0] < 0:
                     b.freeze()
-            print('shifts frozen:', [b.directions().tolist() for b in net.blocks], flush=True)
+            print('shifts frozen:', [b.directions().tolist() for b in ghost_blocks], flush=True)
         tau = 2.0 * (0.3 / 2.0) ** min(1.0, step / max(1, freeze_step))
-        for b in net.blocks:
+        for b in ghost_blocks:
             b.tau = tau
         lr, hr, te = recipe.sample_batch(images, rng, args.batch, args.patch, args.hard_frac, args.distill > 0)
         if args.bf16:
