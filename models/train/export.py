@@ -125,7 +125,17 @@ def export(model, pred, ck, path):
         tensors.append((n + '.weight', c.weight.detach().numpy()))
         tensors.append((n + '.bias', c.bias.detach().numpy()))
     write_model(path, 'plain-c%db%d-x2' % (model.channels, model.blocks), arch, tensors,
-                model.macs_per_lr_pixel(), sum(p.numel() for p in model.parameters()), ck)
+                model.macs_per_lr_pixel(), sum(p.numel() for p in model.parameters()), ck,
+                'train_ghost.py --arch plain' if 'net' in ck else 'train.py')
+
+
+def training_folders(args):
+    """The folders the run trained on (every folder of its --data; a folder weight of 0 drops one)."""
+    data = args.get('data', '')
+    if not os.path.isdir(data):
+        return ['t91', 'bsd200', 'photos']  # the first models' set, before photos2
+    weights = dict(kv.split('=') for kv in args.get('folder_weights', '').split(',') if kv)
+    return [d for d in sorted(os.listdir(data)) if float(weights.get(d, 1)) > 0]
 
 
 def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
@@ -137,10 +147,16 @@ def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
         'params': str(params),
         'training': 'models/train/%s: %d steps, %s' % (script,
             ck['step'], ', '.join('%s=%s' % kv for kv in sorted(ck['args'].items()) if kv[0] in
-                                  ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed', 'init') and kv[1])),
-        'training_data': 't91 + bsd200 + photos (../shared/data/train, see SOURCES.md)',
+                                  ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed', 'init', 'init_model',
+                                           'init_etds', 'distill', 'rep_expand', 'ema') and kv[1])),
+        'training_data': '%s (../shared/data/train, see SOURCES.md)' % ' + '.join(training_folders(ck['args'])),
         'psnr_set5_pytorch': '%.2f' % ck['set5'], 'psnr_set14_pytorch': '%.2f' % ck['set14'],
     }
+    etds = 'Apache-2.0 weights of the ETDS project (ECNUSR/ETDS), trained by its authors on DIV2K (research use)'
+    if ck['args'].get('init_etds'):
+        meta['warm_start'] = '%s: %s' % (os.path.basename(ck['args']['init_etds']), etds)
+    if ck['args'].get('distill'):
+        meta['teacher'] = 'ETDS-L, distilled from its cached outputs: ' + etds
     if 'default_exit_threshold' in ck:
         meta['default_exit_threshold'] = '%g' % ck['default_exit_threshold']
     meta.update(ck.get('extra_meta', {}))
