@@ -141,6 +141,8 @@ def clip_pairs(cache, every=5):
             m = json.load(f)
         if 'hr' not in m or not os.path.exists(m['hr']):
             continue
+        if (m.get('lr_width'), m.get('lr_height')) != (m['width'] // 2, m['height'] // 2):
+            continue  # another ratio's clip (x1.5): not an x2 pair
         w, h, n = m['width'], m['height'], m['frames']
         hr = np.memmap(m['hr'], np.uint8, 'r')
         lr = np.memmap(m['lr'], np.uint8, 'r')
