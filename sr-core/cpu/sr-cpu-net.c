@@ -2,27 +2,31 @@
  * wavefront of rows.
  *
  * A net is a list of steps, each making one row of its output map from rows of its input
- * map: the luma (samples to the head's format), a 3x3 conv (the head, a plain net's layers, a
- * ghost block's intrinsic maps), a ghost block's residual add (the intrinsic maps and their
- * shifted copies into the residual stream, in place), and the exits (the tail conv, pixel
- * shuffle and anchor). Each worker takes a band of rows and pushes them through all steps
- * back to back (run_band): at wavefront step t a step makes row t - offset, its offset being
- * one more than its input's (two more for a ghost block's add, whose shifts read one row
- * around), so every row it reads is final. No whole-frame feature map is written: each map
- * lives in a small per-worker ring of rows that stays in cache. A band computes the cone of
- * its own output rows, recomputing the halo its neighbour also computes. Buffers carry a
- * 1-pixel zero border that is never written; the rows -1 and H are zero rows the steps write
- * when they reach them: the "same" padding of every conv and the zero fill of every shift.
+ * map: the luma (samples to the head's format), a k x k conv (the head, a plain net's
+ * layers, a ghost block's intrinsic maps), a ghost block's residual add (the intrinsic maps
+ * and their shifted copies into the residual stream, in place), and the exits (the tail conv,
+ * pixel shuffle and anchor). Each worker takes a band of rows and pushes them through all
+ * steps back to back (run_band): at wavefront step t a step makes row t - offset, its offset
+ * being its input's plus how far it reads around a row (k/2 for a k x k conv; 1 for a ghost
+ * block's add, whose shifts read one row around), so every row it reads is final. No
+ * whole-frame feature map is written: each map lives in a small per-worker ring of rows
+ * (2 h + 1 rows, h its reader's k/2) that stays in cache. A band computes the cone of its own
+ * output rows, recomputing the halo its neighbour also computes (the sum of the later steps'
+ * reaches). Buffers carry a zero border as wide as the widest k/2 that is never written; the
+ * rows -h..-1 and H..H+h-1 of a map are zero rows the steps write when they reach them: the
+ * "same" padding of every conv and the zero fill of every shift.
  *
  * The plain net is the case of one exit at full depth: head, its hidden layers as blocks
- * (each into its own 3-row ring), the last layer as the tail. The ghost-exit net cuts the
- * frame into exit tiles; the predictor gives each tile a depth. Steps run only where some
- * tile still needs them: a tile exiting after block d needs the output of a step at offset
- * p on itself dilated by out_offset[d] - p + 1 pixels (each later step reads 1 around, the
- * tail 1 too). Rows are cut into runs covering those regions, so every computed value
- * equals the whole-frame network's at that depth.
+ * (each into its own ring), the last layer as the tail; its layers may be any odd k x k
+ * (1..7) in fp32, 3x3 in low precision. The ghost-exit net (3x3 convs, one-pixel shifts, by
+ * its file format) cuts the frame into exit tiles; the predictor gives each tile a depth.
+ * Steps run only where some tile still needs them: a tile exiting after block d needs the
+ * output of a step at offset p on itself dilated by the exit's offset (out_offset[d] plus the
+ * tail's k/2) minus p (each later step reads its reach around). Rows are cut into runs
+ * covering those regions, so every computed value equals the whole-frame network's at that
+ * depth.
  *
- * In low precision the convs read pixel-major copies of their inputs (sr-cpu-lowp.h)
+ * In low precision the convs (3x3) read pixel-major copies of their inputs (sr-cpu-lowp.h)
  * through the row kernels (AMX, VNNI or AVX2). The plain net keeps every map in the format:
  * int8 or int16 levels at the calibrated scale of each layer's input (the luma at 1/255), or
  * bf16. The ghost net (bf16 or int16) keeps its residual stream in fp32 beside the 16-bit
