@@ -343,18 +343,23 @@ test_reference_matches_pytorch (void)
   g_free (golden.data);
 }
 
-/* A plain net of other kernels than 3x3 (5x5 head, 3x3, 7x7, 1x1, 5x5 tail; SESR-like):
- * the CPU runs it (in fp32: its file also lists the low precisions, whose kernels are 3x3
- * only) and every pixel is within one 8-bit level of the whole-frame reference computed
- * here, on an odd-sized frame and on frames taller than several bands, with 1 and 2
- * threads; the tilings and thread counts give identical pictures. */
+/* Plain nets of other kernels than 3x3 (5x5 head, 3x3, 7x7, 1x1, 5x5 tail, SESR-like; and
+ * 1x1 head, 7x7, 3x3 tail): the CPU runs them (in fp32: their files also list the low
+ * precisions, whose kernels are 3x3 only) and every pixel is within one 8-bit level of the
+ * whole-frame reference computed here, on an odd-sized frame and on frames taller than
+ * several bands, with 1 and 2 threads; the tilings and thread counts give identical
+ * pictures. */
 static void
-test_kxk_plain_net (void)
+kxk_plain_net (int n, const int *kernels, const int *channels)
 {
-  const int kernels[] = { 5, 3, 7, 1, 5 }, channels[] = { 1, 8, 8, 8, 6, 4 };
   TestNet net;
-  test_net_init (&net, G_N_ELEMENTS (kernels), kernels, channels, 1234);
-  GBytes *bytes = test_net_to_bytes (&net, "fp32,bf16,int16,int8", "[1, 2, 2, 2, 2]");
+  test_net_init (&net, n, kernels, channels, 1234);
+  GString *act_max = g_string_new ("[1");
+  for (int i = 1; i < n; i++)
+    g_string_append (act_max, ", 2");
+  g_string_append (act_max, "]");
+  GBytes *bytes = test_net_to_bytes (&net, "fp32,bf16,int16,int8", act_max->str);
+  g_string_free (act_max, TRUE);
   g_autoptr (GError) error = NULL;
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
@@ -395,8 +400,8 @@ test_kxk_plain_net (void)
         worst = MAX (worst, d);
         off += d > 0;
       }
-      g_test_message ("%dx%d, tile %d, %d threads (%s): %" G_GSIZE_FORMAT " of %d HR pixels "
-          "off by 1 from the reference", w, h, runs[r][0], runs[r][1],
+      g_test_message ("%d layers, %dx%d, tile %d, %d threads (%s): %" G_GSIZE_FORMAT " of %d "
+          "HR pixels off by 1 from the reference", n, w, h, runs[r][0], runs[r][1],
           sr_engine_get_device_name (engine), off, 4 * w * h);
       if (first)
         g_assert_cmpmem (out, (gsize) 4 * w * h, first, (gsize) 4 * w * h);
@@ -412,6 +417,15 @@ test_kxk_plain_net (void)
   sr_model_free (model);
   g_bytes_unref (bytes);
   test_net_clear (&net);
+}
+
+static void
+test_kxk_plain_net (void)
+{
+  const int sesr[] = { 5, 3, 7, 1, 5 }, sesr_ch[] = { 1, 8, 8, 8, 6, 4 };
+  kxk_plain_net (G_N_ELEMENTS (sesr), sesr, sesr_ch);
+  const int pointwise_head[] = { 1, 7, 3 }, pointwise_head_ch[] = { 1, 6, 5, 4 };
+  kxk_plain_net (G_N_ELEMENTS (pointwise_head), pointwise_head, pointwise_head_ch);
 }
 
 /* The low-precision path the engine picked (among those the model file allows, the fastest
