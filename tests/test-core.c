@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test-net.h"
 #include "test-util.h"
 
 static char *model_bytes;
@@ -342,6 +343,91 @@ test_reference_matches_pytorch (void)
   g_free (golden.data);
 }
 
+/* Plain nets of other kernels than 3x3 (5x5 head, 3x3, 7x7, 1x1, 5x5 tail, SESR-like; and
+ * 1x1 head, 7x7, 3x3 tail): the CPU runs them (in fp32: their files also list the low
+ * precisions, whose kernels are 3x3 only) and every pixel is within one 8-bit level of the
+ * whole-frame reference computed here, on an odd-sized frame and on frames taller than
+ * several bands, with 1 and 2 threads; the tilings and thread counts give identical
+ * pictures. */
+static void
+kxk_plain_net (int n, const int *kernels, const int *channels)
+{
+  TestNet net;
+  test_net_init (&net, n, kernels, channels, 1234);
+  GString *act_max = g_string_new ("[1");
+  for (int i = 1; i < n; i++)
+    g_string_append (act_max, ", 2");
+  g_string_append (act_max, "]");
+  GBytes *bytes = test_net_to_bytes (&net, "fp32,bf16,int16,int8", act_max->str);
+  g_string_free (act_max, TRUE);
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  SrModel *model = sr_model_load_from_data (data, size, &error);
+  g_assert_no_error (error);
+  const int sizes[][2] = { { 67, 45 }, { 41, 203 }, { 9, 130 } };
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    const int w = sizes[s][0], h = sizes[s][1];
+    guint8 *lr = g_malloc ((gsize) w * h), *ref = g_malloc ((gsize) 4 * w * h);
+    test_net_picture (lr, w, h, 7 + s);
+    test_net_reference (&net, lr, w, h, ref);
+    guint8 *first = NULL;
+    gsize changed = 0;
+    for (int y = 0; y < 2 * h; y++)
+      for (int x = 0; x < 2 * w; x++)
+        changed += ref[(gsize) y * 2 * w + x] != lr[(gsize) (y / 2) * w + x / 2];
+    /* the residuals matter: a broken halo or border would show */
+    g_assert_cmpuint (changed, >, (gsize) w * h);
+    const int runs[][2] = { { 0, 1 }, { 0, 2 }, { 16, 2 } }; /* tile, threads */
+    for (guint r = 0; r < G_N_ELEMENTS (runs); r++) {
+      SrEngineConfig config = { SR_BACKEND_CPU, runs[r][1], runs[r][0] };
+      SrEngine *engine = sr_engine_new (model, &config, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (sr_engine_get_precision (engine), ==, "fp32");
+      guint8 *out = g_malloc ((gsize) 4 * w * h);
+      SrPlane src = { lr, w, h, w, 1 };
+      SrPlane dst = { out, 2 * w, 2 * h, 2 * w, 1 };
+      g_assert_true (sr_engine_upscale_luma (engine, &src, &dst, &error));
+      g_assert_no_error (error);
+      int worst = 0;
+      gsize off = 0;
+      for (gsize i = 0; i < (gsize) 4 * w * h; i++) {
+        const int d = abs (out[i] - ref[i]);
+        if (d > 1)
+          g_error ("%dx%d, tile %d, %d threads: HR pixel (%d, %d) is %d, the reference %d", w,
+              h, runs[r][0], runs[r][1], (int) (i % (2 * w)), (int) (i / (2 * w)), out[i],
+              ref[i]);
+        worst = MAX (worst, d);
+        off += d > 0;
+      }
+      g_test_message ("%d layers, %dx%d, tile %d, %d threads (%s): %" G_GSIZE_FORMAT " of %d "
+          "HR pixels off by 1 from the reference", n, w, h, runs[r][0], runs[r][1],
+          sr_engine_get_device_name (engine), off, 4 * w * h);
+      if (first)
+        g_assert_cmpmem (out, (gsize) 4 * w * h, first, (gsize) 4 * w * h);
+      else
+        first = g_memdup2 (out, (gsize) 4 * w * h);
+      g_free (out);
+      sr_engine_free (engine);
+    }
+    g_free (first);
+    g_free (lr);
+    g_free (ref);
+  }
+  sr_model_free (model);
+  g_bytes_unref (bytes);
+  test_net_clear (&net);
+}
+
+static void
+test_kxk_plain_net (void)
+{
+  const int sesr[] = { 5, 3, 7, 1, 5 }, sesr_ch[] = { 1, 8, 8, 8, 6, 4 };
+  kxk_plain_net (G_N_ELEMENTS (sesr), sesr, sesr_ch);
+  const int pointwise_head[] = { 1, 7, 3 }, pointwise_head_ch[] = { 1, 6, 5, 4 };
+  kxk_plain_net (G_N_ELEMENTS (pointwise_head), pointwise_head, pointwise_head_ch);
+}
+
 /* The low-precision path the engine picked (among those the model file allows, the fastest
  * this CPU runs) equals the same arithmetic simulated in PyTorch by choose_precision.py
  * within 1/255 on >= 99.9% of pixels, for every tiling; and stays close to the fp32 picture.
@@ -639,6 +725,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/wild-weights-saturate", test_wild_weights_saturate);
   g_test_add_func ("/engine/reference-matches-pytorch", test_reference_matches_pytorch);
   g_test_add_func ("/engine/lowp-matches-simulation", test_lowp_matches_simulation);
+  g_test_add_func ("/engine/kxk-plain-net", test_kxk_plain_net);
   g_test_add_func ("/engine/exits-match-pytorch", test_exits_match_pytorch);
   g_test_add_func ("/engine/rejects-bad-planes", test_engine_rejects_bad_planes);
   g_test_add_func ("/bicubic/matches-formula", test_bicubic_matches_formula);

@@ -54,19 +54,25 @@ isa_flags (SrKernelIsa isa)
 }
 
 static void
-random_layer (GRand *rand, SrLayer *l, const Shape *s)
+random_layer_k (GRand *rand, SrLayer *l, const Shape *s, int k)
 {
   l->in_ch = s->in_ch;
   l->out_ch = s->out_ch;
-  l->kernel = 3;
+  l->kernel = k;
   l->stride = 1;
   l->act = s->act;
-  l->weight = g_new (float, s->out_ch * s->in_ch * 9);
+  l->weight = g_new (float, s->out_ch * s->in_ch * k * k);
   l->bias = g_new (float, s->out_ch);
-  for (int i = 0; i < s->out_ch * s->in_ch * 9; i++)
+  for (int i = 0; i < s->out_ch * s->in_ch * k * k; i++)
     l->weight[i] = g_rand_double_range (rand, -0.5, 0.5);
   for (int i = 0; i < s->out_ch; i++)
     l->bias[i] = g_rand_double_range (rand, -0.3, 0.3);
+}
+
+static void
+random_layer (GRand *rand, SrLayer *l, const Shape *s)
+{
+  random_layer_k (rand, l, s, 3);
 }
 
 static void
@@ -98,17 +104,22 @@ static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 240 };
     (g_get_monotonic_time () - t0_) * 1000.0 / reps_ / (n);                               \
   })
 
-/* fp32 conv: FMA rounds once where C rounds twice, a few ulps over ~150 terms. */
+/* fp32 conv, every odd kernel size k x k the models allow (3: the SIMD kernels' fixed loops;
+ * 1, 5, 7: the same loops with k read at run time): FMA rounds once where C rounds twice, a
+ * few ulps over ~150 terms (~1200 for 7x7). The rows read are 3 - k/2 .. 3 + k/2 of a
+ * 7-row plane, the columns from xa on. */
 static void
 check_conv_fp32 (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
 {
   GRand *rand = g_rand_new_with_seed (42);
-  const int W = 260, H = 5;
-  const gsize pitch = W + 2, plane = pitch * (H + 2);
-  double worst = 0;
-  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+  const int W = 260, H = 7;
+  const gsize pitch = W + 6, plane = pitch * H;
+  double worst[4] = { 0 };
+  /* every shape at k = 1, 3, 5, 7 */
+  for (guint c = 0; c < 4 * G_N_ELEMENTS (shapes); c++) {
+    const int ks = 2 * (c / G_N_ELEMENTS (shapes)) + 1;
     SrLayer l;
-    random_layer (rand, &l, &shapes[s]);
+    random_layer_k (rand, &l, &shapes[c % G_N_ELEMENTS (shapes)], ks);
     float *in = g_new (float, plane * l.in_ch);
     for (gsize i = 0; i < plane * l.in_ch; i++)
       in[i] = g_rand_double_range (rand, -1, 1);
@@ -119,8 +130,9 @@ check_conv_fp32 (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
         float *a = g_new (float, out_plane * l.out_ch), *b = g_new (float, out_plane * l.out_ch);
         for (gsize i = 0; i < out_plane * l.out_ch; i++)
           a[i] = b[i] = 1234.5f;
-        ref->conv.fp32 (&l, in, plane, pitch, 2, xa, n, a + PAD, out_plane);
-        k->conv.fp32 (&l, in, plane, pitch, 2, xa, n, b + PAD, out_plane);
+        const float *win = in + (gsize) (3 - ks / 2) * pitch + xa;
+        ref->conv.fp32 (&l, win, plane, pitch, n, a + PAD, out_plane);
+        k->conv.fp32 (&l, win, plane, pitch, n, b + PAD, out_plane);
         for (int oc = 0; oc < l.out_ch; oc++)
           for (gsize i = 0; i < out_plane; i++) {
             float ra = a[oc * out_plane + i], rb = b[oc * out_plane + i];
@@ -129,10 +141,10 @@ check_conv_fp32 (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
               continue;
             }
             double err = fabs (ra - rb) / (1 + fabs (ra));
-            worst = MAX (worst, err);
+            worst[ks / 2] = MAX (worst[ks / 2], err);
             if (err > 1e-5)
-              g_error ("%s fp32 %d->%d n=%d xa=%d oc=%d x=%zu: %.7f vs C %.7f", set, l.in_ch,
-                  l.out_ch, n, xa, oc, i - PAD, rb, ra);
+              g_error ("%s fp32 %dx%d %d->%d n=%d xa=%d oc=%d x=%zu: %.7f vs C %.7f", set, ks,
+                  ks, l.in_ch, l.out_ch, n, xa, oc, i - PAD, rb, ra);
           }
         g_free (a);
         g_free (b);
@@ -140,8 +152,9 @@ check_conv_fp32 (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
     g_free (in);
     free_layer (&l);
   }
-  g_test_message ("%s: conv fp32 (%s): worst relative difference from C %.2e", set,
-      sr_kernel_isa_name (k->conv.isa[SR_PRECISION_FP32]), worst);
+  for (int ks = 1; ks <= 7; ks += 2)
+    g_test_message ("%s: conv fp32 %dx%d (%s): worst relative difference from C %.2e", set, ks,
+        ks, sr_kernel_isa_name (k->conv.isa[SR_PRECISION_FP32]), worst[ks / 2]);
   g_rand_free (rand);
 }
 
@@ -364,8 +377,8 @@ bench_set (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
     random_layer (rand, &src, &bench_shapes[s]);
     const gsize pitch = n + 2, plane = pitch * 3;
     float *in = g_new0 (float, plane * src.in_ch), *out = g_new (float, n * src.out_ch);
-    double c = TIME_NS_PER_PX (n, ref->conv.fp32 (&src, in, plane, pitch, 0, 0, n, out, n));
-    double v = TIME_NS_PER_PX (n, k->conv.fp32 (&src, in, plane, pitch, 0, 0, n, out, n));
+    double c = TIME_NS_PER_PX (n, ref->conv.fp32 (&src, in, plane, pitch, n, out, n));
+    double v = TIME_NS_PER_PX (n, k->conv.fp32 (&src, in, plane, pitch, n, out, n));
     printf ("%-11s conv %2d->%-2d fp32  %-10s %7.2f ns/px  (C %7.2f, %5.1fx)\n", set,
         src.in_ch, src.out_ch, sr_kernel_isa_name (k->conv.isa[SR_PRECISION_FP32]), v, c, c / v);
     g_free (in);

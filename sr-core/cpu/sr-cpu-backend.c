@@ -88,8 +88,8 @@ cpu_create (const SrModel *model, const SrEngineConfig *config, gboolean automat
   sr_cpu_dsp_init (&cpu->dsp, flags);
   cpu->precision = choose_precision (model, &cpu->config, &cpu->dsp);
   if (!sr_cpu_net_takes (model, SR_PRECISION_FP32)) {
-    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: the net has a layer other than a "
-        "3x3 conv of stride 1, or a scale other than 2");
+    g_set_error (error, SR_ERROR, SR_ERROR_BACKEND, "cpu: the net has a layer other than an "
+        "odd k x k conv (k <= 7) of stride 1, or a scale other than 2");
     cpu_destroy (cpu);
     return NULL;
   }

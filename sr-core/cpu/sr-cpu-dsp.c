@@ -96,7 +96,7 @@ init_x86 (SrCpuDsp *dsp, guint flags)
   if (!(flags & SR_CPU_FLAG_AVX2))
     return;
 #if defined(HAVE_AVX2)
-  dsp->conv.fp32 = sr_conv3x3_row_avx2;
+  dsp->conv.fp32 = sr_conv_row_avx2;
   dsp->conv.isa[SR_PRECISION_FP32] = SR_KERNEL_AVX2;
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_avx2, SR_KERNEL_AVX2);
   /* also on AVX-512: a zmm version (a pixel's 16 sums in one) took as long, the add being
@@ -119,7 +119,7 @@ init_x86 (SrCpuDsp *dsp, guint flags)
   if (!(flags & SR_CPU_FLAG_AVX512))
     return;
 #if defined(HAVE_AVX512)
-  dsp->conv.fp32 = sr_conv3x3_row_avx512;
+  dsp->conv.fp32 = sr_conv_row_avx512;
   dsp->conv.isa[SR_PRECISION_FP32] = SR_KERNEL_AVX512;
 #endif
 #if defined(HAVE_AVX512VNNI)
@@ -147,7 +147,7 @@ void
 sr_cpu_dsp_init (SrCpuDsp *dsp, guint flags)
 {
   memset (dsp, 0, sizeof *dsp);
-  dsp->conv.fp32 = sr_conv3x3_row_c;
+  dsp->conv.fp32 = sr_conv_row_c;
   set_conv (dsp, SR_PRECISION_BF16, sr_bf16_conv3x3_row_c, SR_KERNEL_C);
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_c, SR_KERNEL_C);
   set_conv (dsp, SR_PRECISION_INT8, sr_int8_conv3x3_row_c, SR_KERNEL_C);

@@ -46,8 +46,8 @@ void sr_cpu_config_from_env (SrCpuConfig *config);
 /* The flags $SR_CPU_ISA-style name `cap` allows (all for NULL or an unknown name). */
 guint sr_cpu_flags_cap (const char *cap);
 
-/* 3x3 convs per precision: fp32 on planar maps, the others on pixel-major ones
- * (sr-cpu-lowp.h; lowp[SR_PRECISION_FP32] is unused). */
+/* The convs per precision: fp32 (any odd k x k) on planar maps, the others (3x3) on
+ * pixel-major ones (sr-cpu-lowp.h; lowp[SR_PRECISION_FP32] is unused). */
 typedef struct {
   SrConvRowFn fp32;
   SrLowpRowFn lowp[SR_N_PRECISIONS];

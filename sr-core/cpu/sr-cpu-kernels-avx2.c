@@ -4,24 +4,24 @@
 
 #include <immintrin.h>
 
-/* G output channels (starting at oc0) for 8 pixels at a time; the accumulators stay in
- * registers. The last partial vector takes the same FMA arithmetic through masked loads and
- * stores, so a pixel's value does not depend on where it falls in a row (tilings give
- * identical pictures). */
-#define EIGHT_PIXELS(G, LOAD, STORE)                                                     \
+/* G output channels (starting at oc0) of a K x K conv for 8 pixels at a time; the
+ * accumulators stay in registers. The last partial vector takes the same FMA arithmetic
+ * through masked loads and stores, so a pixel's value does not depend on where it falls in a
+ * row (tilings give identical pictures). */
+#define EIGHT_PIXELS(G, K, LOAD, STORE)                                                  \
   {                                                                                       \
     __m256 acc[G];                                                                        \
     for (int g = 0; g < G; g++)                                                           \
       acc[g] = _mm256_set1_ps (l->bias[oc0 + g]);                                         \
     for (int ic = 0; ic < l->in_ch; ic++)                                                 \
-      for (int ky = 0; ky < 3; ky++) {                                                    \
-        const float *row = in + ic * plane + (gsize) (y + ky) * pitch + xa + x;            \
-        for (int kx = 0; kx < 3; kx++) {                                                  \
+      for (int ky = 0; ky < K; ky++) {                                                    \
+        const float *row = in + ic * plane + (gsize) ky * pitch + x;                      \
+        for (int kx = 0; kx < K; kx++) {                                                  \
           const __m256 v = LOAD (row + kx);                                               \
-          const float *w = l->weight + ((gsize) oc0 * l->in_ch + ic) * 9 + ky * 3 + kx;   \
+          const float *w = l->weight + ((gsize) oc0 * l->in_ch + ic) * (K * K) + ky * K + kx; \
           for (int g = 0; g < G; g++)                                                     \
-            acc[g] = _mm256_fmadd_ps (_mm256_broadcast_ss (w + (gsize) g * l->in_ch * 9), v, \
-                acc[g]);                                                                  \
+            acc[g] = _mm256_fmadd_ps (_mm256_broadcast_ss (w + (gsize) g * l->in_ch * (K * K)), \
+                v, acc[g]);                                                               \
         }                                                                                 \
       }                                                                                   \
     for (int g = 0; g < G; g++) {                                                         \
@@ -36,35 +36,47 @@
 #define LOAD_SOME(p) _mm256_maskload_ps (p, m)
 #define STORE_SOME(p, v) _mm256_maskstore_ps (p, m, v)
 
-#define CONV_GROUP(G)                                                                    \
-  static void conv_group_##G (const SrLayer *l, int oc0, const float *in, gsize plane,    \
-      gsize pitch, int y, int xa, int n, float *out, gsize out_plane)                     \
+/* conv_group_G_3: K fixed at 3 (the shipped nets'), conv_group_G_k: K read from the layer */
+#define CONV_GROUP(G, NAME, K)                                                           \
+  static void conv_group_##G##_##NAME (const SrLayer *l, int oc0, const float *in,        \
+      gsize plane, gsize pitch, int n, float *out, gsize out_plane)                       \
   {                                                                                       \
     int x = 0;                                                                            \
     for (; x + 8 <= n; x += 8)                                                            \
-      EIGHT_PIXELS (G, LOAD_ALL, STORE_ALL)                                               \
+      EIGHT_PIXELS (G, K, LOAD_ALL, STORE_ALL)                                            \
     if (x < n) {                                                                          \
       const __m256i m = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (n - x),                   \
           _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));                                    \
-      EIGHT_PIXELS (G, LOAD_SOME, STORE_SOME)                                             \
+      EIGHT_PIXELS (G, K, LOAD_SOME, STORE_SOME)                                          \
     }                                                                                     \
   }
 
-CONV_GROUP (8)
-CONV_GROUP (4)
-CONV_GROUP (1)
+CONV_GROUP (8, 3, 3)
+CONV_GROUP (4, 3, 3)
+CONV_GROUP (1, 3, 3)
+CONV_GROUP (8, k, l->kernel)
+CONV_GROUP (4, k, l->kernel)
+CONV_GROUP (1, k, l->kernel)
+
+#define CONV_ROW(NAME)                                                                   \
+  {                                                                                       \
+    int oc = 0;                                                                           \
+    for (; oc + 8 <= l->out_ch; oc += 8)                                                  \
+      conv_group_8_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                   \
+    for (; oc + 4 <= l->out_ch; oc += 4)                                                  \
+      conv_group_4_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                   \
+    for (; oc < l->out_ch; oc++)                                                          \
+      conv_group_1_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                   \
+  }
 
 void
-sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
-    int xa, int n, float *out, gsize out_plane)
+sr_conv_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n,
+    float *out, gsize out_plane)
 {
-  int oc = 0;
-  for (; oc + 8 <= l->out_ch; oc += 8)
-    conv_group_8 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
-  for (; oc + 4 <= l->out_ch; oc += 4)
-    conv_group_4 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
-  for (; oc < l->out_ch; oc++)
-    conv_group_1 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
+  if (l->kernel == 3)
+    CONV_ROW (3)
+  else
+    CONV_ROW (k)
 }
 
 /* 8 pixels a step: the residuals of two pixels a register, each pixel's anchor spread over

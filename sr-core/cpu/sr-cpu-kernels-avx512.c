@@ -3,11 +3,12 @@
 
 #include <immintrin.h>
 
-/* G output channels for 16 pixels at a time; the last partial vector uses a mask, so the
- * whole row runs here. */
-#define CONV_GROUP(G)                                                                    \
-  static void conv_group_##G (const SrLayer *l, int oc0, const float *in, gsize plane,    \
-      gsize pitch, int y, int xa, int n, float *out, gsize out_plane)                     \
+/* G output channels of a K x K conv for 16 pixels at a time; the last partial vector uses a
+ * mask, so the whole row runs here. conv_group_G_3: K fixed at 3 (the shipped nets'),
+ * conv_group_G_k: K read from the layer. */
+#define CONV_GROUP(G, NAME, K)                                                           \
+  static void conv_group_##G##_##NAME (const SrLayer *l, int oc0, const float *in,        \
+      gsize plane, gsize pitch, int n, float *out, gsize out_plane)                       \
   {                                                                                       \
     const __m512 zero = _mm512_setzero_ps ();                                             \
     for (int x = 0; x < n; x += 16) {                                                     \
@@ -16,14 +17,14 @@
       for (int g = 0; g < G; g++)                                                         \
         acc[g] = _mm512_set1_ps (l->bias[oc0 + g]);                                       \
       for (int ic = 0; ic < l->in_ch; ic++)                                               \
-        for (int ky = 0; ky < 3; ky++) {                                                  \
-          const float *row = in + ic * plane + (gsize) (y + ky) * pitch + xa + x;          \
-          for (int kx = 0; kx < 3; kx++) {                                                \
+        for (int ky = 0; ky < K; ky++) {                                                  \
+          const float *row = in + ic * plane + (gsize) ky * pitch + x;                    \
+          for (int kx = 0; kx < K; kx++) {                                                \
             const __m512 v = _mm512_maskz_loadu_ps (m, row + kx);                         \
-            const float *w = l->weight + ((gsize) oc0 * l->in_ch + ic) * 9 + ky * 3 + kx; \
+            const float *w = l->weight + ((gsize) oc0 * l->in_ch + ic) * (K * K) + ky * K + kx; \
             for (int g = 0; g < G; g++)                                                   \
-              acc[g] = _mm512_fmadd_ps (_mm512_set1_ps (w[(gsize) g * l->in_ch * 9]), v,   \
-                  acc[g]);                                                                \
+              acc[g] = _mm512_fmadd_ps (_mm512_set1_ps (w[(gsize) g * l->in_ch * (K * K)]), \
+                  v, acc[g]);                                                             \
           }                                                                               \
         }                                                                                 \
       for (int g = 0; g < G; g++) {                                                       \
@@ -34,22 +35,34 @@
     }                                                                                     \
   }
 
-CONV_GROUP (16)
-CONV_GROUP (8)
-CONV_GROUP (4)
-CONV_GROUP (1)
+CONV_GROUP (16, 3, 3)
+CONV_GROUP (8, 3, 3)
+CONV_GROUP (4, 3, 3)
+CONV_GROUP (1, 3, 3)
+CONV_GROUP (16, k, l->kernel)
+CONV_GROUP (8, k, l->kernel)
+CONV_GROUP (4, k, l->kernel)
+CONV_GROUP (1, k, l->kernel)
+
+#define CONV_ROW(NAME)                                                                   \
+  {                                                                                       \
+    int oc = 0;                                                                           \
+    for (; oc + 16 <= l->out_ch; oc += 16)                                                \
+      conv_group_16_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                  \
+    for (; oc + 8 <= l->out_ch; oc += 8)                                                  \
+      conv_group_8_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                   \
+    for (; oc + 4 <= l->out_ch; oc += 4)                                                  \
+      conv_group_4_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                   \
+    for (; oc < l->out_ch; oc++)                                                          \
+      conv_group_1_##NAME (l, oc, in, plane, pitch, n, out, out_plane);                   \
+  }
 
 void
-sr_conv3x3_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
-    int xa, int n, float *out, gsize out_plane)
+sr_conv_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n,
+    float *out, gsize out_plane)
 {
-  int oc = 0;
-  for (; oc + 16 <= l->out_ch; oc += 16)
-    conv_group_16 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
-  for (; oc + 8 <= l->out_ch; oc += 8)
-    conv_group_8 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
-  for (; oc + 4 <= l->out_ch; oc += 4)
-    conv_group_4 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
-  for (; oc < l->out_ch; oc++)
-    conv_group_1 (l, oc, in, plane, pitch, y, xa, n, out, out_plane);
+  if (l->kernel == 3)
+    CONV_ROW (3)
+  else
+    CONV_ROW (k)
 }

@@ -2,19 +2,20 @@
 #include "sr-cpu-kernels.h"
 
 void
-sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y, int xa,
-    int n, float *out, gsize out_plane)
+sr_conv_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n, float *out,
+    gsize out_plane)
 {
+  const int k = l->kernel, kk = k * k;
   for (int oc = 0; oc < l->out_ch; oc++) {
     float *o = out + oc * out_plane;
     for (int x = 0; x < n; x++)
       o[x] = l->bias[oc];
     for (int ic = 0; ic < l->in_ch; ic++) {
-      const float *w = l->weight + ((gsize) oc * l->in_ch + ic) * 9;
-      for (int ky = 0; ky < 3; ky++) {
-        const float *row = in + ic * plane + (gsize) (y + ky) * pitch + xa;
-        for (int kx = 0; kx < 3; kx++) {
-          const float wv = w[ky * 3 + kx], *ip = row + kx;
+      const float *w = l->weight + ((gsize) oc * l->in_ch + ic) * kk;
+      for (int ky = 0; ky < k; ky++) {
+        const float *row = in + ic * plane + (gsize) ky * pitch;
+        for (int kx = 0; kx < k; kx++) {
+          const float wv = w[ky * k + kx], *ip = row + kx;
           for (int x = 0; x < n; x++)
             o[x] += wv * ip[x];
         }

@@ -1,4 +1,4 @@
-/* The fp32 kernels (the 3x3 conv row, the tail's anchor and shuffle): plain C is the
+/* The fp32 kernels (the k x k conv row, the tail's anchor and shuffle): plain C is the
  * reference; SIMD versions are chosen at run time through sr-cpu-dsp.h and tested against it
  * (tests/test-kernels.c). */
 #ifndef SR_CPU_KERNELS_H
@@ -6,12 +6,16 @@
 
 #include "../sr-model-private.h"
 
-/* One row of a 3x3 "same" conv (stride 1) on padded planes: for every output channel oc,
- * out[oc * out_plane + x] for x in [0, n) is output pixel (y, xa + x); input pixel
- * (y', x') is in[ic * plane + (y' + 1) * pitch + x' + 1]. Sums bias, then ic, ky, kx in
- * order; ReLU if the layer has it. */
+/* One row of a k x k "same" conv (k = l->kernel: 1, 3, 5 or 7; stride 1) on padded planes:
+ * for every output channel oc, out[oc * out_plane + x] for x in [0, n) is the row's output
+ * pixel x, and `in` points at the top-left input of that row's first window (channel 0, k/2
+ * rows above and k/2 columns left of the output pixel): tap (ky, kx) of output x of input
+ * channel ic is in[ic * plane + ky * pitch + x + kx]. Sums bias, then ic, ky, kx in order;
+ * ReLU if the layer has it. The C reference takes any k; the SIMD kernels run k = 3 as they
+ * always did (its loops fixed at compile time) and any other k through the same loops with
+ * k read at run time. */
 typedef void (*SrConvRowFn) (const SrLayer *l, const float *in, gsize plane, gsize pitch,
-    int y, int xa, int n, float *out, gsize out_plane);
+    int n, float *out, gsize out_plane);
 
 /* The last step of every net (scale 2) for n pixels of an LR row: pixel x's 4 sub-pixel
  * residuals res[x * x_stride + c * c_stride] (c = 2 dy + dx) plus its luma as the nearest
@@ -36,12 +40,12 @@ void sr_tail_row_c (const float *res, gsize x_stride, gsize c_stride, const guin
 void sr_tail_row_avx2 (const float *res, gsize x_stride, gsize c_stride, const guint8 *anchor,
     gsize anchor_step, int n, guint8 *dst0, guint8 *dst1, gsize dst_step);
 
-void sr_conv3x3_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
-    int xa, int n, float *out, gsize out_plane);
-void sr_conv3x3_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int y,
-    int xa, int n, float *out, gsize out_plane);
-void sr_conv3x3_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch,
-    int y, int xa, int n, float *out, gsize out_plane);
+void sr_conv_row_c (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n,
+    float *out, gsize out_plane);
+void sr_conv_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n,
+    float *out, gsize out_plane);
+void sr_conv_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n,
+    float *out, gsize out_plane);
 
 /* The exit predictor's 3x3 stride-2 conv, one (output, input) channel pair: adds input
  * channel ic's taps to the output plane o ([oh][ow]) in the order ky, kx for each output.

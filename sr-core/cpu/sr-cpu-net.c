@@ -2,27 +2,31 @@
  * wavefront of rows.
  *
  * A net is a list of steps, each making one row of its output map from rows of its input
- * map: the luma (samples to the head's format), a 3x3 conv (the head, a plain net's layers, a
- * ghost block's intrinsic maps), a ghost block's residual add (the intrinsic maps and their
- * shifted copies into the residual stream, in place), and the exits (the tail conv, pixel
- * shuffle and anchor). Each worker takes a band of rows and pushes them through all steps
- * back to back (run_band): at wavefront step t a step makes row t - offset, its offset being
- * one more than its input's (two more for a ghost block's add, whose shifts read one row
- * around), so every row it reads is final. No whole-frame feature map is written: each map
- * lives in a small per-worker ring of rows that stays in cache. A band computes the cone of
- * its own output rows, recomputing the halo its neighbour also computes. Buffers carry a
- * 1-pixel zero border that is never written; the rows -1 and H are zero rows the steps write
- * when they reach them: the "same" padding of every conv and the zero fill of every shift.
+ * map: the luma (samples to the head's format), a k x k conv (the head, a plain net's
+ * layers, a ghost block's intrinsic maps), a ghost block's residual add (the intrinsic maps
+ * and their shifted copies into the residual stream, in place), and the exits (the tail conv,
+ * pixel shuffle and anchor). Each worker takes a band of rows and pushes them through all
+ * steps back to back (run_band): at wavefront step t a step makes row t - offset, its offset
+ * being its input's plus how far it reads around a row (k/2 for a k x k conv; 1 for a ghost
+ * block's add, whose shifts read one row around), so every row it reads is final. No
+ * whole-frame feature map is written: each map lives in a small per-worker ring of rows
+ * (2 h + 1 rows, h its reader's k/2) that stays in cache. A band computes the cone of its own
+ * output rows, recomputing the halo its neighbour also computes (the sum of the later steps'
+ * reaches). Buffers carry a zero border as wide as the widest k/2 that is never written; the
+ * rows -h..-1 and H..H+h-1 of a map are zero rows the steps write when they reach them: the
+ * "same" padding of every conv and the zero fill of every shift.
  *
  * The plain net is the case of one exit at full depth: head, its hidden layers as blocks
- * (each into its own 3-row ring), the last layer as the tail. The ghost-exit net cuts the
- * frame into exit tiles; the predictor gives each tile a depth. Steps run only where some
- * tile still needs them: a tile exiting after block d needs the output of a step at offset
- * p on itself dilated by out_offset[d] - p + 1 pixels (each later step reads 1 around, the
- * tail 1 too). Rows are cut into runs covering those regions, so every computed value
- * equals the whole-frame network's at that depth.
+ * (each into its own ring), the last layer as the tail; its layers may be any odd k x k
+ * (1..7) in fp32, 3x3 in low precision. The ghost-exit net (3x3 convs, one-pixel shifts, by
+ * its file format) cuts the frame into exit tiles; the predictor gives each tile a depth.
+ * Steps run only where some tile still needs them: a tile exiting after block d needs the
+ * output of a step at offset p on itself dilated by the exit's offset (out_offset[d] plus the
+ * tail's k/2) minus p (each later step reads its reach around). Rows are cut into runs
+ * covering those regions, so every computed value equals the whole-frame network's at that
+ * depth.
  *
- * In low precision the convs read pixel-major copies of their inputs (sr-cpu-lowp.h)
+ * In low precision the convs (3x3) read pixel-major copies of their inputs (sr-cpu-lowp.h)
  * through the row kernels (AMX, VNNI or AVX2). The plain net keeps every map in the format:
  * int8 or int16 levels at the calibrated scale of each layer's input (the luma at 1/255), or
  * bf16. The ghost net (bf16 or int16) keeps its residual stream in fp32 beside the 16-bit
@@ -54,13 +58,15 @@ typedef struct {
   const SrLowpLayer *lowp;  /* CONV, EXIT in low precision */
 } Step;
 
-/* A map's ring: frame row y in slot y mod rows; slots -1 and `rows` mirror the last and the
- * first, so a conv's three input rows and a shift's neighbour row are always `pitch` apart,
- * as in a whole-frame map. */
+/* A map's ring: frame row y in slot y mod rows; slots -halo..-1 and rows..rows+halo-1
+ * mirror the last and the first halo slots, so a k x k conv's k input rows (halo = k/2, its
+ * reader's) and a shift's neighbour row are always `pitch` apart, as in a whole-frame map. */
 typedef struct {
   int rows;
   int planes;               /* fp32: its channels; low precision: 1, pixel-major */
   gsize bytes;              /* a pixel's bytes in one plane */
+  int halo;                 /* how far its reader reads around a row: its zero rows above and
+                             * below the frame, its mirror slots */
 } Map;
 
 enum { MAP_LUMA, MAP_STREAM, MAP_INTR }; /* the ghost net's; a plain net's layer i writes i + 1 */
@@ -77,6 +83,8 @@ struct _SrCpuNet {
   int n_maps;
   int width, height;          /* frame size the buffers are for */
   gsize pitch;                /* padded row, in pixels */
+  int pad;                    /* the zero border of every buffer: the widest halo (k/2) */
+  int tail_reach;             /* the tail's k/2 */
   guint8 ***bufs;             /* per worker, per map: its ring */
   float **stream;             /* ghost in low precision: per worker, the fp32 stream
                                * (pixel-major, the ring of MAP_STREAM) */
@@ -118,10 +126,10 @@ typedef struct {
 static inline gsize
 at (const SrCpuNet *g, int y, int x)
 {
-  return (gsize) (y + 1) * g->pitch + x + 1;
+  return (gsize) (y + g->pad) * g->pitch + x + g->pad;
 }
 
-/* the ring slot of frame row y (>= -1) in map m */
+/* the ring slot of frame row y (>= -halo) in map m */
 static inline int
 slot (const SrCpuNet *g, int m, int y)
 {
@@ -131,7 +139,7 @@ slot (const SrCpuNet *g, int m, int y)
 static inline gsize
 map_plane (const SrCpuNet *g, int m)
 {
-  return g->pitch * (g->maps[m].rows + 2);
+  return g->pitch * (g->maps[m].rows + 2 * g->pad);
 }
 
 static inline gsize
@@ -140,18 +148,20 @@ map_bytes (const SrCpuNet *g, int m)
   return map_plane (g, m) * g->maps[m].planes * g->maps[m].bytes;
 }
 
-/* How far around a tile of depth d the step must compute, or -1 if not at all. */
+/* How far around a tile of depth d the step must compute, or -1 if not at all: the sum of
+ * the halos of the steps after it up to the exit, which is the difference of their offsets
+ * (the exit's is out_offset[d] + tail_reach). */
 static int
 ring (const SrCpuNet *g, const Step *st, int d)
 {
-  return st->block <= d ? g->out_offset[d] - st->offset + 1 : -1;
+  return st->block <= d ? g->out_offset[d] + g->tail_reach - st->offset : -1;
 }
 
-/* the widest ring: the luma's at full depth */
+/* the widest ring: the luma's (the first step's) at full depth */
 static int
 reach (const SrCpuNet *g)
 {
-  return g->out_offset[g->B] + 2;
+  return ring (g, &g->steps[0], g->B);
 }
 
 /* The runs [x0, x1) of row y that the step computes for the output rows [y0, y1): per tile
@@ -197,31 +207,32 @@ row_runs (const SrCpuNet *g, const Step *st, int y, int y0, int y1, int (*runs)[
 }
 
 /* After pixels [xa, xa + len) of slot s of map m were written: the same in the slot's
- * mirror, if it has one. */
+ * mirrors (s + rows for the first halo slots, s - rows for the last halo), if it has one. */
 static void
 mirror (const SrCpuNet *g, int m, guint8 *buf, int s, int xa, int len)
 {
   const Map *map = &g->maps[m];
-  const int to = s == 0 ? map->rows : s == map->rows - 1 ? -1 : -2;
-  if (to == -2)
-    return;
   const gsize plane_bytes = map_plane (g, m) * map->bytes;
-  for (int p = 0; p < map->planes; p++) {
-    guint8 *base = buf + p * plane_bytes;
-    memcpy (base + at (g, to, xa) * map->bytes, base + at (g, s, xa) * map->bytes,
-        len * map->bytes);
+  for (int to = s - map->rows; to <= s + map->rows; to += 2 * map->rows) {
+    if (to < -map->halo || to >= map->rows + map->halo)
+      continue;
+    for (int p = 0; p < map->planes; p++) {
+      guint8 *base = buf + p * plane_bytes;
+      memcpy (base + at (g, to, xa) * map->bytes, base + at (g, s, xa) * map->bytes,
+          len * map->bytes);
+    }
   }
 }
 
-/* Frame row -1 or H of map m: zeros, the padding its readers see. */
+/* Frame row -halo..-1 or H..H+halo-1 of map m: zeros, the padding its readers see. */
 static void
 zero_row (const SrCpuNet *g, int m, guint8 *buf, int s)
 {
   const Map *map = &g->maps[m];
   for (int p = 0; p < map->planes; p++)
-    memset (buf + (p * map_plane (g, m) + at (g, s, -1)) * map->bytes, 0,
+    memset (buf + (p * map_plane (g, m) + at (g, s, -g->pad)) * map->bytes, 0,
         g->pitch * map->bytes);
-  mirror (g, m, buf, s, -1, g->pitch);
+  mirror (g, m, buf, s, -g->pad, g->pitch);
 }
 
 /* The luma's run: samples to [0, 1] (fp32) or to the head's input words, the value in the
@@ -267,9 +278,11 @@ conv_run (const SrCpuNet *g, const Step *st, guint8 **bufs, float *stream, int y
   const gsize ob = g->maps[st->out].bytes;
   guint8 *out = bufs[st->out] + at (g, so, xa) * ob;
   if (!g->layers) {
-    /* the conv takes the slot for the row: the ring's rows are `pitch` apart */
-    g->conv (st->layer, (const float *) bufs[st->in], map_plane (g, st->in), g->pitch, si, xa,
-        len, (float *) out, map_plane (g, st->out));
+    /* the conv reads k/2 rows and columns around the run: the ring's rows are `pitch` apart
+     * (the mirror slots) and its border is zero */
+    const int r = st->layer->kernel / 2;
+    g->conv (st->layer, (const float *) bufs[st->in] + at (g, si - r, xa - r),
+        map_plane (g, st->in), g->pitch, len, (float *) out, map_plane (g, st->out));
   } else {
     g->row (st->lowp, bufs[st->in] + at (g, si - 1, xa - 1) * g->maps[st->in].bytes, g->pitch,
         len, out);
@@ -375,13 +388,15 @@ exit_row (const Frame *f, const Step *st, guint8 **bufs, int y, int worker)
     if (g->depth[ty * g->tiles_x + tx] != st->block)
       continue;
     const int x0 = tx * g->tile, w = MIN (g->tile, g->width - x0);
-    g->macs[worker] += (double) w * st->layer->in_ch * st->layer->out_ch * 9;
+    const int r = st->layer->kernel / 2;
+    g->macs[worker] += (double) w * st->layer->in_ch * st->layer->out_ch * (2 * r + 1) *
+        (2 * r + 1);
     if (g->layers)
       g->row (st->lowp, bufs[st->in] + at (g, s - 1, x0 - 1) * g->maps[st->in].bytes, g->pitch,
           w, res);
     else
-      g->conv (st->layer, (const float *) bufs[st->in], map_plane (g, st->in), g->pitch, s, x0,
-          w, res, cs);
+      g->conv (st->layer, (const float *) bufs[st->in] + at (g, s - r, x0 - r),
+          map_plane (g, st->in), g->pitch, w, res, cs);
     if (sr_plane_is_wide (f->dst)) {
       const float scale = 1.f / sr_plane_max (f->src);
       for (int x = 0; x < w; x++)
@@ -411,28 +426,30 @@ step_row (const Frame *f, const Step *st, int t, int y0, int y1, int worker)
       exit_row (f, st, bufs, y, worker);
     return;
   }
-  if (y < -1 || y > H)
+  const int halo = g->maps[st->out].halo;
+  if (y < -halo || y >= H + halo)
     return;
-  if (y == -1 || y == H) { /* the stream's are the head's */
+  if (y < 0 || y >= H) { /* the stream's are the head's */
     if (st->kind != STEP_ADD)
       zero_row (g, st->out, bufs[st->out], slot (g, st->out, y));
     return;
   }
   int (*runs)[2] = g->runs[worker];
   const gboolean conv = st->kind == STEP_CONV;
+  const double taps = conv ? (double) st->layer->kernel * st->layer->kernel : 0;
   /* farther than any ring from the band's edges, the band's runs are the frame's */
   const gboolean inner = y - reach (g) >= y0 && y + reach (g) < y1;
   if (conv && y >= y0 && y < y1 && !inner) {
     int n = row_runs (g, st, y, 0, H, runs);
     for (int i = 0; i < n; i++)
       g->macs[worker] += (double) (runs[i][1] - runs[i][0]) * st->layer->in_ch *
-          st->layer->out_ch * 9;
+          st->layer->out_ch * taps;
   }
   int n = row_runs (g, st, y, y0, y1, runs);
   for (int i = 0; i < n; i++) {
     const int xa = runs[i][0], len = runs[i][1] - runs[i][0];
     if (conv && inner)
-      g->macs[worker] += (double) len * st->layer->in_ch * st->layer->out_ch * 9;
+      g->macs[worker] += (double) len * st->layer->in_ch * st->layer->out_ch * taps;
     if (st->kind == STEP_LUMA)
       luma_run (f, bufs[MAP_LUMA], slot (g, MAP_LUMA, y), y, xa, len);
     else if (conv)
@@ -468,8 +485,15 @@ run_band (gpointer ctx, int band, int worker)
   SrCpuNet *g = f->g;
   const int rows = band_rows (g);
   const int y0 = band * rows, y1 = MIN (y0 + rows, g->height);
-  /* from the luma's first row (the zero row -1 at the top) to the deepest exit's last */
-  for (int t = MAX (-1, y0 - reach (g)) - 1; t <= y1 - 1 + g->out_offset[g->B] + 1; t++)
+  /* from the first row a step makes for the band (its ring's top, or its first zero row at
+   * the top of the frame; the luma's for 3x3 nets) to the deepest exit's last */
+  int t0 = G_MAXINT;
+  for (int i = 0; i < g->n_steps; i++) {
+    const Step *st = &g->steps[i];
+    if (st->kind != STEP_EXIT)
+      t0 = MIN (t0, MAX (-g->maps[st->out].halo, y0 - ring (g, st, g->B)) + st->offset);
+  }
+  for (int t = t0; t <= y1 - 1 + g->out_offset[g->B] + g->tail_reach; t++)
     for (int i = 0; i < g->n_steps; i++)
       step_row (f, &g->steps[i], t, y0, y1, worker);
 }
@@ -615,12 +639,12 @@ guint64
 sr_cpu_net_frame_bytes (const SrCpuNet *g, int width, int height)
 {
   SrCpuNet sized = *g; /* for the maps' sizes at this width */
-  sized.pitch = width + 2;
+  sized.pitch = width + 2 * g->pad;
   guint64 ring = stream_bytes (&sized);
   for (int m = 0; m < g->n_maps; m++)
     ring += map_bytes (&sized, m);
   /* the ghost's predictor reads the fp32 luma of whole tiles */
-  const guint64 input = g->ghost ? 4 * (guint64) (width + 2) * (height + 2) : 0;
+  const guint64 input = g->ghost ? 4 * (guint64) sized.pitch * (height + 2 * g->pad) : 0;
   return input + ring * sr_cpu_pool_n_workers (g->pool);
 }
 
@@ -631,10 +655,10 @@ ensure_frame_buffers (SrCpuNet *g, int width, int height, GError **error)
     return TRUE;
   free_frame_buffers (g);
   const int workers = sr_cpu_pool_n_workers (g->pool);
-  g->pitch = width + 2;
+  g->pitch = width + 2 * g->pad;
   gboolean ok = TRUE;
   if (g->ghost) {
-    g->input = g_try_malloc0 (sizeof (float) * g->pitch * (height + 2));
+    g->input = g_try_malloc0 (sizeof (float) * g->pitch * (height + 2 * g->pad));
     ok = g->input != NULL;
   }
   g->bufs = g_new0 (guint8 **, workers);
@@ -705,7 +729,9 @@ sr_cpu_net_takes (const SrModel *model, SrPrecision precision)
   for (int i = 0; i < model->n_layers; i++) {
     const SrLayer *l = &model->layers[i];
     const gboolean last = i + 1 == model->n_layers;
-    if (l->kernel != 3 || l->stride != 1)
+    /* any odd k x k (the model's limit) in fp32; the low-precision row kernels are 3x3 */
+    if (l->kernel < 1 || l->kernel > SR_MAX_KERNEL || l->kernel % 2 == 0 || l->stride != 1 ||
+        (precision != SR_PRECISION_FP32 && l->kernel != 3))
       return FALSE;
     /* low precision: non-negative inputs (ReLU outputs) whose sums of products fit 32 bits */
     if (precision != SR_PRECISION_FP32 &&
@@ -762,11 +788,13 @@ init_ghost (SrCpuNet *g, const SrCpuDsp *dsp)
   }
   /* the stream's live rows span 2B + 3 (the head's newest to the deepest exit's), and row H's
    * zeros */
-  g->maps[MAP_LUMA] = (Map) { 3, 1, 4 };
-  g->maps[MAP_STREAM] = g->layers ? (Map) { 2 * B + 4, 1, g->layers[0].out_stride } :
-      (Map) { 2 * B + 4, C, 4 };
-  g->maps[MAP_INTR] = g->layers ? (Map) { 2 * B + 4, 1, g->layers[1].out_stride } :
-      (Map) { 2 * B + 4, C / 2, 4 };
+  /* every conv is 3x3 (the file format's), every shift one pixel */
+  g->pad = g->tail_reach = 1;
+  g->maps[MAP_LUMA] = (Map) { 3, 1, 4, 1 };
+  g->maps[MAP_STREAM] = g->layers ? (Map) { 2 * B + 4, 1, g->layers[0].out_stride, 1 } :
+      (Map) { 2 * B + 4, C, 4, 1 };
+  g->maps[MAP_INTR] = g->layers ? (Map) { 2 * B + 4, 1, g->layers[1].out_stride, 1 } :
+      (Map) { 2 * B + 4, C / 2, 4, 1 };
   add_step (g, STEP_LUMA, 0, -1, -1, MAP_LUMA, NULL, -1);
   add_step (g, STEP_CONV, 0, 0, MAP_LUMA, MAP_STREAM, &m->head, 0);
   for (int k = 1; k <= B; k++) {
@@ -777,9 +805,11 @@ init_ghost (SrCpuNet *g, const SrCpuDsp *dsp)
   }
 }
 
-/* The plain net: the luma, then layer i from map i into map i + 1 (its ring of 3 rows: the
- * next layer reads 3), the last one as the exit. In low precision each layer's input is at
- * its calibrated scale (the luma's 1/255), as choose_precision.py calibrated it. */
+/* The plain net: the luma, then layer i from map i into map i + 1, the last one as the exit.
+ * Layer i (k x k, r = k/2) reads r rows around: its offset is its input's plus r, and its
+ * input map keeps a ring of 2 r + 1 rows (r mirror slots and r zero rows at each end of the
+ * frame). In low precision (3x3 only) each layer's input is at its calibrated scale (the
+ * luma's 1/255), as choose_precision.py calibrated it. */
 static void
 init_plain (SrCpuNet *g)
 {
@@ -802,16 +832,26 @@ init_plain (SrCpuNet *g)
     sr_lowp_layer_init (&g->layers[i], g->precision, &model->layers[i], in_scale, out_scale,
         last);
   }
-  g->maps[MAP_LUMA] = (Map) { 3, 1, 4 };
-  add_step (g, STEP_LUMA, 0, -1, -1, MAP_LUMA, NULL, -1);
+  /* map i's halo: layer i's k/2 (map 0 the luma, map n - 1 the tail's input) */
+  g->pad = 0;
+  for (int i = 0; i < n; i++)
+    g->pad = MAX (g->pad, model->layers[i].kernel / 2);
+  g->tail_reach = model->layers[n - 1].kernel / 2;
+  const int r0 = model->layers[0].kernel / 2;
+  g->maps[MAP_LUMA] = (Map) { 2 * r0 + 1, 1, 4, r0 };
+  add_step (g, STEP_LUMA, 0, -r0, -1, MAP_LUMA, NULL, -1);
+  int offset = 0; /* the head's */
   for (int i = 0; i <= B; i++) {
     const SrLayer *l = &model->layers[i];
-    g->maps[i + 1] = g->layers ? (Map) { 3, 1, g->layers[i].out_stride } :
-        (Map) { 3, l->out_ch, 4 };
-    add_step (g, STEP_CONV, i, i, i, i + 1, l, i);
-    g->out_offset[i] = i;
+    const int r = model->layers[i + 1].kernel / 2; /* the reader's */
+    g->maps[i + 1] = g->layers ? (Map) { 2 * r + 1, 1, g->layers[i].out_stride, r } :
+        (Map) { 2 * r + 1, l->out_ch, 4, r };
+    if (i > 0)
+      offset += l->kernel / 2;
+    add_step (g, STEP_CONV, i, offset, i, i + 1, l, i);
+    g->out_offset[i] = offset;
   }
-  add_step (g, STEP_EXIT, B, B + 1, B + 1, -1, &model->layers[n - 1], n - 1);
+  add_step (g, STEP_EXIT, B, offset + g->tail_reach, B + 1, -1, &model->layers[n - 1], n - 1);
 }
 
 SrCpuNet *

@@ -8,9 +8,10 @@
 
 typedef struct _SrCpuNet SrCpuNet;
 
-/* Whether the executor runs `model` in `precision`. Plain nets: 3x3 stride-1 layers, ReLU
- * before every layer but the last; int8/int16 also with the file's calibrated maxima and
- * sums that fit 32 bits. Ghost nets: fp32 always; bf16 and int16 (conv inputs rounded, the
+/* Whether the executor runs `model` in `precision`. Plain nets: odd k x k stride-1 layers
+ * (k = 1..7) in fp32; bf16, int8 and int16 only with every layer 3x3 and ReLU before every
+ * layer but the last, int8/int16 also with the file's calibrated maxima and sums that fit
+ * 32 bits. Ghost nets: fp32 always; bf16 and int16 (conv inputs rounded, the
  * residual stream in fp32) with 16 channels, int16 also with the calibrated maxima (act_max:
  * the luma's 1, then the stream's after 0..B blocks). */
 gboolean sr_cpu_net_takes (const SrModel *model, SrPrecision precision);
