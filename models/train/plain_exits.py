@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Would exits help a plain net? An upper bound, measured before building them.
+
+  models/train/plain_exits.py models/train/checkpoints/plain-etds/ckpt.pt [--clips builddir/clip-cache]
+
+Tails after each hidden layer d are solved by least squares on the frozen trunk's features of
+training patches (towards the mean of HR and teacher minus the anchor, as
+recipe.plain_from_etds does for the last one; the last keeps its trained tail). Prints PSNR at
+each depth on Set5, Set14 and 3 frames of each cached x2 clip, then for tile thresholds an
+oracle that gives each 32x32 LR tile the shallowest of depths 3..B whose error is within the
+threshold (dB) of full depth: the MACs it saves and the PSNR it loses. A real predictor does
+no better than this oracle.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import recipe  # noqa: E402
+import srdata  # noqa: E402
+from export import model_from_checkpoint  # noqa: E402
+
+TILE = 32
+
+
+def features(net, x):
+    f, out = F.relu(net.head(x)), []
+    for conv in net.body:
+        f = F.relu(conv(f))
+        out.append(f)
+    return out
+
+
+def solve_tails(net, images, rng, batches=8):
+    feats, targets = [[] for _ in net.body], []
+    for _ in range(batches):
+        lr, hr, te = recipe.sample_batch(images, rng, 16, 64, 0.5, True)
+        for d, f in enumerate(features(net, lr)):
+            u = F.unfold(f, 3, padding=1)
+            feats[d].append(torch.cat([u, torch.ones_like(u[:, :1])], 1).transpose(1, 2).reshape(-1, u.shape[1] + 1))
+        targets.append((F.pixel_unshuffle(0.5 * (te + hr), 2) - lr).flatten(2).transpose(1, 2).reshape(-1, 4))
+    y = torch.cat(targets).double()
+    tails = []
+    for f in feats[:-1]:
+        s = torch.linalg.lstsq(torch.cat(f).double(), y).solution.float()
+        tails.append((s[:-1].T.reshape(4, net.channels, 3, 3), s[-1]))
+    return tails + [(net.tail.weight, net.tail.bias)]
+
+
+def frames(eval_dir, cache):
+    for folder in ('set5', 'set14'):
+        for path in srdata.image_paths(os.path.join(eval_dir, folder)):
+            hr, lr = srdata.hr_lr_pair(srdata.load_rgb(path))
+            yield folder, hr, lr
+    for meta_path in sorted(glob.glob(os.path.join(cache, '*.json'))):
+        m = json.load(open(meta_path))
+        W, H, w, h = m['width'], m['height'], m.get('lr_width'), m.get('lr_height')
+        if (w, h) != (W // 2, H // 2) or not os.path.exists(m.get('hr', '')) or m['frames'] == 60:
+            continue
+        for k in (0, m['frames'] // 2, m['frames'] - 1):
+            hr = np.fromfile(m['hr'], np.uint8, W * H, offset=k * W * H * 3 // 2).reshape(H, W).astype(np.float64)
+            lr = np.fromfile(m['lr'], np.uint8, w * h, offset=k * w * h * 3 // 2).reshape(h, w)
+            yield os.path.basename(meta_path).split('-')[0], hr, lr
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('checkpoint')
+    ap.add_argument('--data', default=os.path.join(HERE, '..', '..', '..', 'shared', 'data', 'train'))
+    ap.add_argument('--teacher-cache', default='build/teacher-cache')
+    ap.add_argument('--eval', default=os.path.join(HERE, '..', '..', 'tests', 'data'))
+    ap.add_argument('--clips', default='builddir/clip-cache')
+    args = ap.parse_args()
+    net = model_from_checkpoint(args.checkpoint)[0]
+    images = recipe.load_images(args.data, 76, {'bsd200': 0.3}, [1])
+    recipe.attach_teacher(images, os.path.join(HERE, '..', '..', '..', 'shared', 'peers', 'etds', 'etds-l-x2.npz'),
+                          args.teacher_cache)
+    B, C = len(net.body), net.channels
+    macs = [9 * C + d * 9 * C * C + 9 * C * 4 for d in range(1, B + 1)]
+    with torch.no_grad():
+        tails = solve_tails(net, images, np.random.default_rng(0))
+        groups = {}
+        for name, hr, lr in frames(args.eval, args.clips):
+            g = groups.setdefault(name, {'tiles': [], 'psnr': [[] for _ in range(B)]})
+            x = torch.from_numpy(lr.astype(np.float32) / 255)[None, None]
+            outs = []
+            for d, (f, (w, b)) in enumerate(zip(features(net, x), tails)):
+                o = F.pixel_shuffle(F.conv2d(f, w, b, padding=1) + x.repeat(1, 4, 1, 1), 2)
+                outs.append(np.clip(np.round(o[0, 0].numpy() * 255), 0, 255))
+                g['psnr'][d].append(srdata.psnr_y(hr, outs[-1]))
+            for ty in range(0, lr.shape[0] - TILE + 1, TILE):
+                for tx in range(0, lr.shape[1] - TILE + 1, TILE):
+                    c = (slice(2 * ty, 2 * ty + 2 * TILE), slice(2 * tx, 2 * tx + 2 * TILE))
+                    g['tiles'].append([((o[c] - hr[c]) ** 2).sum() for o in outs])
+    for name, g in groups.items():
+        err = np.array(g['tiles']) + 1e-9
+        print('%s: PSNR at depth 1..%d: %s' % (name, B, ' / '.join('%.2f' % np.mean(p) for p in g['psnr'])))
+        for thr in (0.02, 0.05, 0.1, 0.2, 0.4):
+            depth = np.full(len(err), B)
+            for i, e in enumerate(err):
+                ok = [d for d in range(3, B + 1) if 10 * np.log10(e[d - 1] / e[B - 1]) <= thr]
+                depth[i] = ok[0] if ok else B
+            loss = 10 * np.log10(err[np.arange(len(err)), depth - 1].sum() / err[:, B - 1].sum())
+            print('  tile threshold %.2f dB: %.0f%% of the MACs saved, %+.3f dB' % (
+                thr, 100 * (1 - np.mean([macs[d - 1] for d in depth]) / macs[-1]), -loss))
+
+
+if __name__ == '__main__':
+    main()
