@@ -30,30 +30,6 @@ from export import model_from_checkpoint  # noqa: E402
 TILE = 32
 
 
-def features(net, x):
-    f, out = F.relu(net.head(x)), []
-    for conv in net.body:
-        f = F.relu(conv(f))
-        out.append(f)
-    return out
-
-
-def solve_tails(net, images, rng, batches=8):
-    feats, targets = [[] for _ in net.body], []
-    for _ in range(batches):
-        lr, hr, te = recipe.sample_batch(images, rng, 16, 64, 0.5, True)
-        for d, f in enumerate(features(net, lr)):
-            u = F.unfold(f, 3, padding=1)
-            feats[d].append(torch.cat([u, torch.ones_like(u[:, :1])], 1).transpose(1, 2).reshape(-1, u.shape[1] + 1))
-        targets.append((F.pixel_unshuffle(0.5 * (te + hr), 2) - lr).flatten(2).transpose(1, 2).reshape(-1, 4))
-    y = torch.cat(targets).double()
-    tails = []
-    for f in feats[:-1]:
-        s = torch.linalg.lstsq(torch.cat(f).double(), y).solution.float()
-        tails.append((s[:-1].T.reshape(4, net.channels, 3, 3), s[-1]))
-    return tails + [(net.tail.weight, net.tail.bias)]
-
-
 def frames(eval_dir, cache):
     for folder in ('set5', 'set14'):
         for path in srdata.image_paths(os.path.join(eval_dir, folder)):
@@ -85,13 +61,15 @@ def main():
     B, C = len(net.body), net.channels
     macs = [9 * C + d * 9 * C * C + 9 * C * 4 for d in range(1, B + 1)]
     with torch.no_grad():
-        tails = solve_tails(net, images, np.random.default_rng(0))
+        # tails after layers 1..B-1 solved here; the last keeps its trained tail
+        tails = recipe.least_squares_tails(lambda lr: recipe.plain_features(net, lr)[:-1], images,
+                                           np.random.default_rng(0)) + [(net.tail.weight, net.tail.bias)]
         groups = {}
         for name, hr, lr in frames(args.eval, args.clips):
             g = groups.setdefault(name, {'tiles': [], 'psnr': [[] for _ in range(B)]})
             x = torch.from_numpy(lr.astype(np.float32) / 255)[None, None]
             outs = []
-            for d, (f, (w, b)) in enumerate(zip(features(net, x), tails)):
+            for d, (f, (w, b)) in enumerate(zip(recipe.plain_features(net, x), tails)):
                 o = F.pixel_shuffle(F.conv2d(f, w, b, padding=1) + x.repeat(1, 4, 1, 1), 2)
                 outs.append(np.clip(np.round(o[0, 0].numpy() * 255), 0, 255))
                 g['psnr'][d].append(srdata.psnr_y(hr, outs[-1]))

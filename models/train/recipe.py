@@ -294,6 +294,36 @@ def attach_teacher(images, npz_path, cache_dir):
 
 # --- warm start from a published tiny net ---------------------------------------------------------
 
+def plain_features(net, x):
+    """A plain net's (PlainSR) feature maps after each hidden layer."""
+    f, out = F.relu(net.head(x)), []
+    for conv in net.body:
+        f = F.relu(conv(f))
+        out.append(f)
+    return out
+
+
+def least_squares_tails(features, images, rng, batches=8):
+    """For each feature map that `features(lr)` returns, the 3x3 conv C->4 (weight, bias) whose
+    output plus the nearest anchor comes closest (least squares) to the mean of HR and teacher
+    on `batches` batches of 16 training patches of 64x64 (the teacher attached to `images`)."""
+    feats, targets = None, []
+    for _ in range(batches):
+        lr, hr, te = sample_batch(images, rng, 16, 64, 0.5, True)
+        maps = features(lr)
+        feats = feats or [[] for _ in maps]
+        for d, f in enumerate(maps):
+            u = F.unfold(f, 3, padding=1)
+            feats[d].append(torch.cat([u, torch.ones_like(u[:, :1])], 1).transpose(1, 2).reshape(-1, u.shape[1] + 1))
+        targets.append((F.pixel_unshuffle(0.5 * (te + hr), 2) - lr).flatten(2).transpose(1, 2).reshape(-1, 4))
+    y = torch.cat(targets).double()
+    tails = []
+    for f in feats:
+        sol = torch.linalg.lstsq(torch.cat(f).double(), y).solution.float()
+        tails.append((sol[:-1].T.reshape(4, -1, 3, 3).contiguous(), sol[-1]))
+    return tails
+
+
 def plain_from_etds(net, npz_path, images, rng, batches=8):
     """Load an ETDS net of the plain layout (conv_first 3->C, B backbone convs C->C, conv_last,
     1x1 conv_clip) into `net` (PlainSR, same C and B) for luma: the head reads luma as a grey RGB
@@ -311,21 +341,10 @@ def plain_from_etds(net, npz_path, images, rng, batches=8):
     for i in range(net.blocks):
         state['body.%d.weight' % i] = t('backbone_convs.%d.weight' % i)
         state['body.%d.bias' % i] = t('backbone_convs.%d.bias' % i)
-    feats, targets = [], []
     with torch.no_grad():
         trunk = copy.deepcopy(net)
         load_plain_state(trunk, dict(state, **{'tail.weight': torch.zeros(4, net.channels, 3, 3),
                                                'tail.bias': torch.zeros(4)}))
-        for _ in range(batches):
-            lr, hr, te = sample_batch(images, rng, 16, 64, 0.5, True)
-            f = F.relu(trunk.head(lr))
-            for c in trunk.body:
-                f = F.relu(c(f))
-            u = F.unfold(f, 3, padding=1)
-            feats.append(torch.cat([u, torch.ones_like(u[:, :1])], 1).transpose(1, 2).reshape(-1, u.shape[1] + 1))
-            tgt = F.pixel_unshuffle(0.5 * (te + hr), 2) - lr
-            targets.append(tgt.flatten(2).transpose(1, 2).reshape(-1, 4))
-        sol = torch.linalg.lstsq(torch.cat(feats).double(), torch.cat(targets).double()).solution.float()
-    state['tail.weight'] = sol[:-1].T.reshape(4, net.channels, 3, 3)
-    state['tail.bias'] = sol[-1]
+        state['tail.weight'], state['tail.bias'] = least_squares_tails(
+            lambda lr: [plain_features(trunk, lr)[-1]], images, rng, batches)[0]
     load_plain_state(net, state)
