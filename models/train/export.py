@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import recipe  # noqa: E402
 import srdata  # noqa: E402
 from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR, exit_depth  # noqa: E402
 from net import PlainSR  # noqa: E402
@@ -46,21 +47,19 @@ def model_from_checkpoint(path):
     """(model, predictor or None, checkpoint) from train.py's or train_ghost.py's checkpoint."""
     ck = torch.load(path, map_location='cpu')
     a = ck['args']
-    if 'net' in ck and a.get('arch') == 'plain':  # train_ghost.py --arch plain
-        model, pred = PlainSR(a['channels'], a['blocks']), None
-        model.load_state_dict(ck['net'])
-    elif 'net' in ck:
-        model = GhostExitSR(a['channels'], a['blocks'])
-        model.load_state_dict(ck['net'])
-        pred = ExitPredictor(a['blocks'])
-        pred.load_state_dict(ck['pred'])
-        pred.eval()
-    if 'net' in ck:  # train_ghost.py's evaluation
-        ck.setdefault('set5', ck.get('eval_set5', float('nan')))
-        ck.setdefault('set14', ck.get('eval_set14', float('nan')))
-    else:
+    if 'net' not in ck:  # train.py's
         model, pred = PlainSR(a['channels'], a['blocks']), None
         model.load_state_dict(ck['model'])
+    else:  # train_ghost.py's, ghost-exit or --arch plain
+        if a.get('arch') == 'plain':
+            model, pred = PlainSR(a['channels'], a['blocks']), None
+        else:
+            model, pred = GhostExitSR(a['channels'], a['blocks']), ExitPredictor(a['blocks'])
+            pred.load_state_dict(ck['pred'])
+            pred.eval()
+        model.load_state_dict(ck['net'])
+        ck.setdefault('set5', ck.get('eval_set5', float('nan')))
+        ck.setdefault('set14', ck.get('eval_set14', float('nan')))
     model.eval()
     return model, pred, ck
 
@@ -134,8 +133,8 @@ def training_folders(args):
     data = args.get('data', '')
     if not os.path.isdir(data):
         return ['t91', 'bsd200', 'photos']  # the first models' set, before photos2
-    weights = dict(kv.split('=') for kv in args.get('folder_weights', '').split(',') if kv)
-    return [d for d in sorted(os.listdir(data)) if float(weights.get(d, 1)) > 0]
+    weights = recipe.parse_folder_weights(args.get('folder_weights', ''))
+    return [d for d in sorted(os.listdir(data)) if weights.get(d, 1.0) > 0]
 
 
 def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):

@@ -16,7 +16,7 @@ class PlainSR(nn.Module):
         (recipe.RepConv) for training."""
         super().__init__()
         conv = conv or (lambda cin, cout, k=3: nn.Conv2d(cin, cout, k, padding=k // 2))
-        self.channels, self.blocks, self.n_blocks, self.scale = channels, blocks, blocks, scale
+        self.channels, self.blocks, self.scale = channels, blocks, scale
         self.head = conv(1, channels, 3)
         self.body = nn.ModuleList(conv(channels, channels, 3) for _ in range(blocks))
         self.tail = conv(channels, scale * scale, 3)

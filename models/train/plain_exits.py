@@ -55,7 +55,9 @@ def main():
     ap.add_argument('--clips', default='builddir/clip-cache')
     args = ap.parse_args()
     net = model_from_checkpoint(args.checkpoint)[0]
-    images = recipe.load_images(args.data, 76, {'bsd200': 0.3}, [1])
+    # the pictures every recipe run has teacher outputs cached for (LR side >= 76); the table in
+    # docs/model-card.md was made with these
+    images = recipe.load_images(args.data, 76, recipe.parse_folder_weights('bsd200=0.3'), [1])
     recipe.attach_teacher(images, os.path.join(HERE, '..', '..', '..', 'shared', 'peers', 'etds', 'etds-l-x2.npz'),
                           args.teacher_cache)
     B, C = len(net.body), net.channels

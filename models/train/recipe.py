@@ -163,6 +163,11 @@ class TrainImage:
         self.teacher = None
 
 
+def parse_folder_weights(text):
+    """'bsd200=0.3,photos2=1' (the --folder-weights option) -> {folder: weight}."""
+    return {k: float(v) for k, v in (kv.split('=') for kv in text.split(',') if kv)}
+
+
 def load_images(data_dir, min_lr_side, folder_weights, scales):
     """Every picture under data_dir/*/ at each scale (HR downscaled by PIL bicubic before the LR is
     made). Each folder's pictures share the folder's weight equally per picture, times
@@ -333,7 +338,10 @@ def plain_from_etds(net, npz_path, images, rng, batches=8):
     the mean of HR and teacher minus the anchor. Needs the teacher attached to `images`."""
     d = np.load(npz_path)
     t = lambda k: torch.from_numpy(d[k])  # noqa: E731
-    assert d['conv_first.weight'].shape[0] == net.channels and 'backbone_convs.%d.weight' % (net.blocks - 1) in d
+    layout = (d['conv_first.weight'].shape[0], sum(k.endswith('.weight') for k in d.files if k.startswith('backbone_convs.')))
+    if layout != (net.channels, net.blocks):
+        raise ValueError('%s has %d channels and %d hidden layers; the net has %d and %d (--channels, --blocks)'
+                         % ((npz_path,) + layout + (net.channels, net.blocks)))
     state = {}
     w = t('conv_first.weight').sum(1, keepdim=True)
     state['head.weight'] = w * 255 / 219

@@ -85,6 +85,8 @@ def main():
     ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there)')
     recipe_args(ap)
     args = ap.parse_args()
+    if args.init_etds and args.arch != 'plain':
+        ap.error('--init-etds starts a plain net: add --arch plain')
     ckpt_path = start(args)
     conv = recipe.conv_factory(args.rep_expand, args.rep_edges)
     if args.arch == 'plain':
@@ -118,9 +120,6 @@ def main():
     if args.no_shifts:
         for b in ghost_blocks:
             b.frozen.fill_(DIRECTIONS.index((0, 0)))
-    ema = recipe.WeightEMA(net, args.ema) if args.ema else None
-    if ema and 'ema' in ck:
-        ema.net.load_state_dict(ck['ema'])
     rng = np.random.default_rng(args.seed + step + 7 * pstep)
     freeze_step = int(args.freeze_at * args.steps)
     if ghost_blocks and (step >= freeze_step or ghost_blocks[0].frozen[0] >= 0):
@@ -145,19 +144,21 @@ def main():
         os.replace(ckpt_path + '.tmp', ckpt_path)
 
     t0 = time.time()
-    folder_weights = {k: float(v) for k, v in (kv.split('=') for kv in args.folder_weights.split(',') if kv)}
     scales = [float(s) for s in args.scales.split(',')]
-    images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()), folder_weights, scales)
+    images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()),
+                                recipe.parse_folder_weights(args.folder_weights), scales)
     if args.distill or args.init_etds:
         recipe.attach_teacher(images, args.teacher, args.teacher_cache)
-    if args.init_etds and step == 0 and not ck:
+    if args.init_etds and not ck:
         recipe.plain_from_etds(net, args.init_etds, images, np.random.default_rng(args.seed))
-        ema = recipe.WeightEMA(net, args.ema) if args.ema else None
         print('net initialised from %s: set5 %.3f set14 %.3f' % (
             args.init_etds, evaluate(net, os.path.join(args.eval, 'set5')),
             evaluate(net, os.path.join(args.eval, 'set14'))), flush=True)
     print('%d training pictures (%.1f LR Mpx) in %.0f s; %d MACs per LR pixel at full depth' % (
         len(images), sum(im.lr.size for im in images) / 1e6, time.time() - t0, net.macs_per_lr_pixel()), flush=True)
+    ema = recipe.WeightEMA(net, args.ema) if args.ema else None
+    if ema and 'ema' in ck:
+        ema.net.load_state_dict(ck['ema'])
 
     net.train()
     t0, loss_sum = time.time(), 0.0
