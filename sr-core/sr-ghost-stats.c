@@ -27,8 +27,8 @@ sr_ghost_gpu_stats (const SrModel *model, int width, int height, int tile,
   const int tiles_x = (width + T - 1) / T, tiles_y = (height + T - 1) / T;
   const int n_tiles = tiles_x * tiles_y;
   const double area = (double) width * height;
-  const double block_macs = (double) m->blocks[0].in_ch * m->blocks[0].out_ch * 9;
-  double macs = area * (m->head.in_ch * m->head.out_ch * 9 + m->tail.in_ch * m->tail.out_ch * 9);
+  const double block_macs = (double) sr_layer_macs (&m->blocks[0]);
+  double macs = area * (double) (sr_layer_macs (&m->head) + sr_layer_macs (&m->tail));
   double depth_sum = 0;
   for (int t = 0; t < n_tiles; t++)
     tile_depths[t] = CLAMP (depths[t], 1, B);

@@ -79,6 +79,8 @@ struct _SrModel {
   SrGhostExit ghost;
 };
 
+/* MACs per output pixel of one layer: in_ch * out_ch * kernel^2. */
+guint64 sr_layer_macs (const SrLayer *l);
 /* MACs per LR pixel of the ghost-exit net run to `depth` blocks (tail included). */
 guint64 sr_ghost_macs_per_pixel (const SrModel *model, int depth);
 /* MACs of the exit predictor on a w x h tile (sr-ghost-stats.c). */

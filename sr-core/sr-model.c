@@ -633,8 +633,8 @@ sr_model_get_name (const SrModel *model)
   return model->name;
 }
 
-static guint64
-layer_macs (const SrLayer *l)
+guint64
+sr_layer_macs (const SrLayer *l)
 {
   return (guint64) l->in_ch * l->out_ch * l->kernel * l->kernel;
 }
@@ -643,7 +643,8 @@ guint64
 sr_ghost_macs_per_pixel (const SrModel *model, int depth)
 {
   const SrGhostExit *g = &model->ghost;
-  return layer_macs (&g->head) + depth * layer_macs (&g->blocks[0]) + layer_macs (&g->tail);
+  return sr_layer_macs (&g->head) + depth * sr_layer_macs (&g->blocks[0]) +
+      sr_layer_macs (&g->tail);
 }
 
 int
@@ -669,7 +670,7 @@ sr_model_get_macs_per_pixel (const SrModel *model)
   guint64 macs = 0;
   for (int i = 0; i < model->n_layers; i++) {
     const SrLayer *l = &model->layers[i];
-    macs += layer_macs (l);
+    macs += sr_layer_macs (l);
   }
   return macs;
 }

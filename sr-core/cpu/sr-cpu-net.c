@@ -389,8 +389,7 @@ exit_row (const Frame *f, const Step *st, guint8 **bufs, int y, int worker)
       continue;
     const int x0 = tx * g->tile, w = MIN (g->tile, g->width - x0);
     const int r = st->layer->kernel / 2;
-    g->macs[worker] += (double) w * st->layer->in_ch * st->layer->out_ch * (2 * r + 1) *
-        (2 * r + 1);
+    g->macs[worker] += (double) w * sr_layer_macs (st->layer);
     if (g->layers)
       g->row (st->lowp, bufs[st->in] + at (g, s - 1, x0 - 1) * g->maps[st->in].bytes, g->pitch,
           w, res);
@@ -436,20 +435,19 @@ step_row (const Frame *f, const Step *st, int t, int y0, int y1, int worker)
   }
   int (*runs)[2] = g->runs[worker];
   const gboolean conv = st->kind == STEP_CONV;
-  const double taps = conv ? (double) st->layer->kernel * st->layer->kernel : 0;
+  const double px_macs = conv ? (double) sr_layer_macs (st->layer) : 0;
   /* farther than any ring from the band's edges, the band's runs are the frame's */
   const gboolean inner = y - reach (g) >= y0 && y + reach (g) < y1;
   if (conv && y >= y0 && y < y1 && !inner) {
     int n = row_runs (g, st, y, 0, H, runs);
     for (int i = 0; i < n; i++)
-      g->macs[worker] += (double) (runs[i][1] - runs[i][0]) * st->layer->in_ch *
-          st->layer->out_ch * taps;
+      g->macs[worker] += (runs[i][1] - runs[i][0]) * px_macs;
   }
   int n = row_runs (g, st, y, y0, y1, runs);
   for (int i = 0; i < n; i++) {
     const int xa = runs[i][0], len = runs[i][1] - runs[i][0];
     if (conv && inner)
-      g->macs[worker] += (double) len * st->layer->in_ch * st->layer->out_ch * taps;
+      g->macs[worker] += len * px_macs;
     if (st->kind == STEP_LUMA)
       luma_run (f, bufs[MAP_LUMA], slot (g, MAP_LUMA, y), y, xa, len);
     else if (conv)
