@@ -261,7 +261,7 @@ run_network (SrEngine *engine, const SrPlane *src, SrPlane *dst, const SrResampl
             failure));
   } while (!ok && !plan && fail_over (engine, g_steal_pointer (failure), error));
   stats.seconds = (g_get_monotonic_time () - t0) / 1e6;
-  if (ok && engine->model->type != SR_ARCH_GHOST_EXIT) /* every pixel runs the whole plain net */
+  if (ok && !engine->model->exits.n_blocks) /* every pixel runs the whole net */
     stats.macs_per_pixel = stats.macs_per_pixel_full = sr_model_get_macs_per_pixel (engine->model);
   if (ok)
     engine->stats = stats;

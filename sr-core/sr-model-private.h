@@ -48,8 +48,7 @@ typedef enum {
 
 /* The ghost-exit network (models/train/ghostnet.py): head conv 1->C + ReLU; block k
  * computes y = ReLU(conv C->C/2) and adds [y, y shifted by (dy, dx) per channel] to its
- * input; the tail C->scale^2 runs on any block's output. The predictor maps an LR tile of
- * exit_tile pixels to the PSNR gain (dB) of blocks 2..B over the block before. */
+ * input; the tail C->scale^2 runs on any block's output. */
 typedef struct {
   int channels;
   int n_blocks;
@@ -57,9 +56,20 @@ typedef struct {
   SrLayer *blocks;     /* n_blocks convs C -> C/2 */
   gint8 (*shifts)[2];  /* [n_blocks * C/2] (dy, dx), each in -1..1 */
   SrLayer tail;
-  int exit_tile;
-  SrLayer pred[3];     /* conv 1->W stride 2, conv W->W stride 2, linear W->B-1 */
 } SrGhostExit;
+
+/* Adaptive exit: an exit after each of blocks 1..B, and a predictor that maps an LR tile of
+ * `tile` pixels to the gain of blocks 2..B over the block before (a tile runs to the deepest
+ * block whose gain reaches the threshold). The ghost-exit net always has them (one tail shared
+ * by every exit, gain in dB); a plain net when its file has "exits" (B its hidden layers, a
+ * 3x3 tail per exit before the last, whose tail is the last layer; gain in the unit "gain"
+ * names, for tools: the runtime only compares). */
+typedef struct {
+  int n_blocks;        /* B; 0: the net has no exits */
+  int tile;
+  SrLayer pred[3];     /* conv 1->W stride 2, conv W->W stride 2, linear W->B-1 */
+  SrLayer *tails;      /* plain: exit d's tail at [d - 1], d < B; ghost: NULL */
+} SrExits;
 
 /* All nets run on the LR luma (1 channel in [0,1]); the last layer has scale*scale
  * outputs, pixel-shuffled, plus the input pixel added to each ("anchor"). */
@@ -77,19 +87,25 @@ struct _SrModel {
                            * the luma's 1, then the stream's after 0..B blocks) */
   /* SR_ARCH_GHOST_EXIT */
   SrGhostExit ghost;
+  /* either, if it has adaptive exit */
+  SrExits exits;
 };
 
 /* MACs per output pixel of one layer: in_ch * out_ch * kernel^2. */
 guint64 sr_layer_macs (const SrLayer *l);
-/* MACs per LR pixel of the ghost-exit net run to `depth` blocks (tail included). */
-guint64 sr_ghost_macs_per_pixel (const SrModel *model, int depth);
-/* MACs of the exit predictor on a w x h tile (sr-ghost-stats.c). */
-double sr_ghost_predictor_macs (const SrModel *model, int w, int h);
+/* MACs per LR pixel of a net with exits: its head and blocks 1..depth (0..B), then also
+ * exit `depth`'s tail (1..B). */
+guint64 sr_exit_trunk_macs (const SrModel *model, int depth);
+guint64 sr_exit_macs_per_pixel (const SrModel *model, int depth);
+/* The layer that makes exit `depth`'s residuals (1..B). */
+const SrLayer *sr_exit_tail (const SrModel *model, int depth);
+/* MACs of the exit predictor on a w x h tile (sr-exit-stats.c). */
+double sr_exit_predictor_macs (const SrModel *model, int w, int h);
 /* The GPU plan's reach in tiles: how far a tile's exit depth keeps its neighbours active. */
-int sr_ghost_reach_tiles (const SrModel *model, int tile);
+int sr_exit_reach_tiles (const SrModel *model, int tile);
 /* A GPU backend's frame stats from the per-tile depths it read back (clamped into
  * tile_depths, which the stats then point at); MACs as the tile-list plan computes them. */
-void sr_ghost_gpu_stats (const SrModel *model, int width, int height, int tile,
+void sr_exit_gpu_stats (const SrModel *model, int width, int height, int tile,
     const gint32 *depths, guint8 *tile_depths, double threshold, SrFrameStats *stats);
 
 #endif

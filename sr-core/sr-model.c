@@ -52,15 +52,18 @@ model_layers (SrModel *model, SrLayer **out)
   if (model->type == SR_ARCH_PLAIN) {
     for (int i = 0; i < model->n_layers; i++)
       out[n++] = &model->layers[i];
-    return n;
+  } else {
+    SrGhostExit *g = &model->ghost;
+    out[n++] = &g->head;
+    for (int i = 0; i < g->n_blocks && g->blocks; i++)
+      out[n++] = &g->blocks[i];
+    out[n++] = &g->tail;
   }
-  SrGhostExit *g = &model->ghost;
-  out[n++] = &g->head;
-  for (int i = 0; i < g->n_blocks && g->blocks; i++)
-    out[n++] = &g->blocks[i];
-  out[n++] = &g->tail;
-  for (int i = 0; i < 3; i++)
-    out[n++] = &g->pred[i];
+  SrExits *e = &model->exits;
+  for (int d = 1; d < e->n_blocks && e->tails; d++)
+    out[n++] = &e->tails[d - 1];
+  for (int i = 0; i < 3 && e->n_blocks; i++)
+    out[n++] = &e->pred[i];
   return n;
 }
 
@@ -69,7 +72,7 @@ sr_model_free (SrModel *model)
 {
   if (!model)
     return;
-  SrLayer *layers[SR_MAX_LAYERS + SR_MAX_BLOCKS + 8];
+  SrLayer *layers[2 * SR_MAX_LAYERS + SR_MAX_BLOCKS + 8];
   int n = model_layers (model, layers);
   for (int i = 0; i < n; i++) {
     g_free (layers[i]->name);
@@ -79,6 +82,7 @@ sr_model_free (SrModel *model)
   g_free (model->layers);
   g_free (model->ghost.blocks);
   g_free (model->ghost.shifts);
+  g_free (model->exits.tails);
   g_free (model->act_max);
   g_free (model->name);
   g_free (model);
@@ -197,20 +201,67 @@ init_layer (SrLayer *l, const char *name, int in_ch, int out_ch, int kernel, int
   l->act = act;
 }
 
+/* The exit tile and the predictor of a net with exits after blocks 1..B (`tile_member` of
+ * `obj`, and its "predictor_width"). */
+static gboolean
+parse_exits (SrModel *model, JsonObject *obj, const char *what, const char *tile_member,
+    int blocks, GError **error)
+{
+  SrExits *e = &model->exits;
+  gint64 tile = 0, width = 0;
+  if (!get_int (obj, what, tile_member, 8, 256, &tile, error) ||
+      !get_int (obj, what, "predictor_width", 1, 64, &width, error))
+    return FALSE;
+  e->n_blocks = blocks;
+  e->tile = tile;
+  init_layer (&e->pred[0], "predictor.conv1", 1, width, 3, 2, SR_ACT_RELU);
+  init_layer (&e->pred[1], "predictor.conv2", width, width, 3, 2, SR_ACT_RELU);
+  init_layer (&e->pred[2], "predictor.fc", width, MAX (blocks - 1, 1), 0, 1, SR_ACT_NONE);
+  return TRUE;
+}
+
+/* A plain net's "exits" (docs/model-format.md): exit d < B reads hidden layer d's output
+ * through its own 3x3 tail "exits.<d>"; exit B is the last layer. */
+static gboolean
+parse_plain_exits (SrModel *model, JsonObject *arch, GError **error)
+{
+  JsonNode *node = json_object_get_member (arch, "exits");
+  if (!node)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return fail (error, "arch: \"exits\" is not an object");
+  JsonObject *exits = json_node_get_object (node);
+  const int B = model->n_layers - 2;
+  if (B < 1)
+    return fail (error, "arch: exits need at least one hidden layer");
+  const char *gain = get_string (exits, "gain");
+  if (json_object_has_member (exits, "gain") &&
+      (!gain || (strcmp (gain, "mse") != 0 && strcmp (gain, "db") != 0)))
+    return fail (error, "arch: exits \"gain\" must be \"mse\" or \"db\"");
+  if (!parse_exits (model, exits, "arch exits", "tile", B, error))
+    return FALSE;
+  model->exits.tails = g_new0 (SrLayer, MAX (B - 1, 1));
+  for (int d = 1; d < B; d++) {
+    char name[32];
+    g_snprintf (name, sizeof name, "exits.%d", d);
+    init_layer (&model->exits.tails[d - 1], name, model->layers[d].out_ch,
+        model->scale * model->scale, 3, 1, SR_ACT_NONE);
+  }
+  return TRUE;
+}
+
 static gboolean
 parse_ghost_arch (SrModel *model, JsonObject *arch, GError **error)
 {
   SrGhostExit *g = &model->ghost;
-  gint64 channels = 0, blocks = 0, tile = 0, width = 0;
+  gint64 channels = 0, blocks = 0;
   if (!get_int (arch, "arch", "channels", 2, SR_MAX_CHANNELS, &channels, error) ||
       !get_int (arch, "arch", "blocks", 1, SR_MAX_BLOCKS, &blocks, error) ||
-      !get_int (arch, "arch", "exit_tile", 8, 256, &tile, error) ||
-      !get_int (arch, "arch", "predictor_width", 1, 64, &width, error))
+      !parse_exits (model, arch, "arch", "exit_tile", blocks, error))
     return FALSE;
   if (channels % 2)
     return fail (error, "arch: ghost channels must be even, got %d", (int) channels);
   g->channels = channels;
-  g->exit_tile = tile;
   const int half = channels / 2;
 
   JsonNode *shifts = json_object_get_member (arch, "shifts");
@@ -246,9 +297,6 @@ parse_ghost_arch (SrModel *model, JsonObject *arch, GError **error)
     init_layer (&g->blocks[b], name, channels, half, 3, 1, SR_ACT_RELU);
   }
   init_layer (&g->tail, "tail", channels, model->scale * model->scale, 3, 1, SR_ACT_NONE);
-  init_layer (&g->pred[0], "predictor.conv1", 1, width, 3, 2, SR_ACT_RELU);
-  init_layer (&g->pred[1], "predictor.conv2", width, width, 3, 2, SR_ACT_RELU);
-  init_layer (&g->pred[2], "predictor.fc", width, MAX (blocks - 1, 1), 0, 1, SR_ACT_NONE);
   model->max_channels = channels;
   return TRUE;
 }
@@ -311,7 +359,7 @@ parse_arch (SrModel *model, const char *arch_json, GError **error)
   if (last->out_ch != model->scale * model->scale || last->act != SR_ACT_NONE)
     return fail (error, "last layer %s must have %d outputs and no activation", last->name,
         model->scale * model->scale);
-  return TRUE;
+  return parse_plain_exits (model, arch, error);
 }
 
 /* Copy tensor `name` out of the data area after checking dtype, shape and offsets. */
@@ -393,7 +441,7 @@ static gboolean
 load_tensors (SrModel *model, JsonObject *header, const guint8 *data, gsize data_size,
     GError **error)
 {
-  SrLayer *layers[SR_MAX_LAYERS + SR_MAX_BLOCKS + 8];
+  SrLayer *layers[2 * SR_MAX_LAYERS + SR_MAX_BLOCKS + 8];
   int n = model_layers (model, layers);
   guint expected = 1; /* __metadata__ */
   for (int i = 0; i < n; i++) {
@@ -639,19 +687,39 @@ sr_layer_macs (const SrLayer *l)
   return (guint64) l->in_ch * l->out_ch * l->kernel * l->kernel;
 }
 
-guint64
-sr_ghost_macs_per_pixel (const SrModel *model, int depth)
+const SrLayer *
+sr_exit_tail (const SrModel *model, int depth)
 {
-  const SrGhostExit *g = &model->ghost;
-  return sr_layer_macs (&g->head) + depth * sr_layer_macs (&g->blocks[0]) +
-      sr_layer_macs (&g->tail);
+  if (model->type == SR_ARCH_GHOST_EXIT)
+    return &model->ghost.tail;
+  return depth < model->exits.n_blocks ? &model->exits.tails[depth - 1] :
+      &model->layers[model->n_layers - 1];
+}
+
+guint64
+sr_exit_trunk_macs (const SrModel *model, int depth)
+{
+  if (model->type == SR_ARCH_GHOST_EXIT) {
+    const SrGhostExit *g = &model->ghost;
+    return sr_layer_macs (&g->head) + depth * sr_layer_macs (&g->blocks[0]);
+  }
+  guint64 macs = 0;
+  for (int i = 0; i <= depth; i++) /* the head and hidden layers 1..depth */
+    macs += sr_layer_macs (&model->layers[i]);
+  return macs;
+}
+
+guint64
+sr_exit_macs_per_pixel (const SrModel *model, int depth)
+{
+  return sr_exit_trunk_macs (model, depth) + sr_layer_macs (sr_exit_tail (model, depth));
 }
 
 int
 sr_model_get_max_depth (const SrModel *model)
 {
   g_return_val_if_fail (model != NULL, 0);
-  return model->type == SR_ARCH_GHOST_EXIT ? model->ghost.n_blocks : 0;
+  return model->exits.n_blocks;
 }
 
 double
@@ -665,8 +733,8 @@ guint64
 sr_model_get_macs_per_pixel (const SrModel *model)
 {
   g_return_val_if_fail (model != NULL, 0);
-  if (model->type == SR_ARCH_GHOST_EXIT)
-    return sr_ghost_macs_per_pixel (model, model->ghost.n_blocks);
+  if (model->exits.n_blocks)
+    return sr_exit_macs_per_pixel (model, model->exits.n_blocks);
   guint64 macs = 0;
   for (int i = 0; i < model->n_layers; i++) {
     const SrLayer *l = &model->layers[i];

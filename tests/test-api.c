@@ -18,7 +18,7 @@ test_exports_only_the_api (void)
     g_assert_nonnull (dlsym (lib, api[i]));
   /* internals: a plane check, the CPU backend's vtable and kernels, the ghost stats */
   const char *internal[] = { "sr_plane_check", "sr_cpu_backend", "sr_bicubic_x2_rows",
-    "sr_cpu_kernels_init", "sr_ghost_macs_per_pixel", "sr_precision_from_name" };
+    "sr_cpu_kernels_init", "sr_exit_macs_per_pixel", "sr_precision_from_name" };
   for (guint i = 0; i < G_N_ELEMENTS (internal); i++)
     if (dlsym (lib, internal[i]))
       g_error ("libsr-core exports the internal symbol %s", internal[i]);

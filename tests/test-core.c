@@ -428,6 +428,107 @@ test_kxk_plain_net (void)
   kxk_plain_net (G_N_ELEMENTS (pointwise_head), pointwise_head, pointwise_head_ch);
 }
 
+/* A plain net with exits (3x3, 3 hidden layers, exit tiles of 8): at each threshold every
+ * LR tile's 2x2 HR block equals the whole-frame reference at the depth the engine reports
+ * for it (within one 8-bit level, fp32), on odd-sized frames with 1 and 2 threads; the
+ * thresholds give mixed depths, fewer MACs than full depth, and threshold 0 full depth.
+ * In low precision a tile at depth 1 or B equals the same path's picture with every tile
+ * at that depth, bit for bit. */
+static void
+test_plain_exits (void)
+{
+  const int kernels[] = { 3, 3, 3, 3, 3 }, channels[] = { 1, 8, 8, 8, 8, 4 };
+  const int n = G_N_ELEMENTS (kernels), B = n - 2, T = 8;
+  TestNet net;
+  test_net_init (&net, n, kernels, channels, 99);
+  test_net_add_exits (&net, T, 5);
+  GBytes *bytes = test_net_to_bytes (&net, "fp32,bf16,int16,int8", "[1, 2, 2, 2, 2]");
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  SrModel *model = sr_model_load_from_data (data, size, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sr_model_get_max_depth (model), ==, B);
+  const int sizes[][2] = { { 67, 45 }, { 41, 83 } };
+  const double thresholds[] = { 0, 0.05, 0.4, 1e6 };
+  const char *precisions[] = { "fp32", "int16", "int8", "bf16" };
+  gboolean mixed = FALSE;
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    const int w = sizes[s][0], h = sizes[s][1], W2 = 2 * w;
+    const gsize hr_size = (gsize) 4 * w * h;
+    guint8 *lr = g_malloc ((gsize) w * h), *ref[TEST_NET_MAX_LAYERS];
+    test_net_picture (lr, w, h, 3 + s);
+    for (int d = 1; d <= B; d++) {
+      ref[d] = g_malloc (hr_size);
+      test_net_reference_at (&net, lr, w, h, d, ref[d]);
+    }
+    for (guint p = 0; p < G_N_ELEMENTS (precisions); p++) {
+      g_setenv ("SR_CPU_PRECISION", precisions[p], TRUE);
+      guint8 *at_depth[2] = { NULL, NULL }; /* this precision's picture at depth 1 and B */
+      for (int threads = 1; threads <= 2; threads++)
+        for (int ti = G_N_ELEMENTS (thresholds) - 1; ti >= 0; ti--) {
+          SrEngineConfig config = { SR_BACKEND_CPU, threads, 0 };
+          SrEngine *engine = sr_engine_new (model, &config, &error);
+          g_assert_no_error (error);
+          if (strcmp (sr_engine_get_precision (engine), precisions[p]) != 0) {
+            sr_engine_free (engine); /* this CPU lacks it */
+            continue;
+          }
+          sr_engine_set_exit_threshold (engine, thresholds[ti]);
+          guint8 *out = g_malloc (hr_size);
+          SrPlane src = { lr, w, h, w, 1 };
+          SrPlane dst = { out, W2, 2 * h, W2, 1 };
+          g_assert_true (sr_engine_upscale_luma (engine, &src, &dst, &error));
+          g_assert_no_error (error);
+          SrFrameStats stats, *st = &stats;
+          sr_engine_get_stats (engine, st);
+          g_assert_cmpint (st->tiles_x * st->tiles_y, ==, ((w + T - 1) / T) * ((h + T - 1) / T));
+          int seen = 0;
+          for (int t = 0; t < st->tiles_x * st->tiles_y; t++) {
+            const int d = st->tile_depths[t], x0 = (t % st->tiles_x) * T, y0 = (t / st->tiles_x) * T;
+            g_assert_cmpint (d, >=, 1);
+            g_assert_cmpint (d, <=, B);
+            if (thresholds[ti] == 0)
+              g_assert_cmpint (d, ==, B);
+            seen |= 1 << d;
+            const guint8 *want = p == 0 ? ref[d] : d == 1 ? at_depth[0] : d == B ? at_depth[1] :
+                NULL;
+            for (int y = 2 * y0; want && y < MIN (2 * (y0 + T), 2 * h); y++)
+              for (int x = 2 * x0; x < MIN (2 * (x0 + T), W2); x++) {
+                const int diff = abs (out[(gsize) y * W2 + x] - want[(gsize) y * W2 + x]);
+                if (diff > (p == 0 ? 1 : 0))
+                  g_error ("%s, %dx%d, threshold %g, tile %d at depth %d: HR pixel (%d, %d) is "
+                      "%d, expected %d", precisions[p], w, h, thresholds[ti], t, d, x, y,
+                      out[(gsize) y * W2 + x], want[(gsize) y * W2 + x]);
+              }
+          }
+          g_test_message ("%s, %dx%d, %d threads, threshold %g: depths seen 0x%x, %.0f of %.0f "
+              "MACs per pixel", precisions[p], w, h, threads, thresholds[ti], seen,
+              st->macs_per_pixel, st->macs_per_pixel_full);
+          mixed |= (seen & (seen - 1)) != 0;
+          if (seen & (seen - 1))
+            g_assert_cmpfloat (st->macs_per_pixel, <, st->macs_per_pixel_full);
+          if (seen == 1 << 1 && !at_depth[0])
+            at_depth[0] = g_memdup2 (out, hr_size);
+          if (seen == 1 << B && !at_depth[1])
+            at_depth[1] = g_memdup2 (out, hr_size);
+          g_free (out);
+          sr_engine_free (engine);
+        }
+      g_free (at_depth[0]);
+      g_free (at_depth[1]);
+    }
+    g_unsetenv ("SR_CPU_PRECISION");
+    for (int d = 1; d <= B; d++)
+      g_free (ref[d]);
+    g_free (lr);
+  }
+  g_assert_true (mixed);
+  sr_model_free (model);
+  g_bytes_unref (bytes);
+  test_net_clear (&net);
+}
+
 /* The low-precision path the engine picked (among those the model file allows, the fastest
  * this CPU runs) equals the same arithmetic simulated in PyTorch by choose_precision.py
  * within 1/255 on >= 99.9% of pixels, for every tiling; and stays close to the fp32 picture.
@@ -726,6 +827,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/reference-matches-pytorch", test_reference_matches_pytorch);
   g_test_add_func ("/engine/lowp-matches-simulation", test_lowp_matches_simulation);
   g_test_add_func ("/engine/kxk-plain-net", test_kxk_plain_net);
+  g_test_add_func ("/engine/plain-exits", test_plain_exits);
   g_test_add_func ("/engine/exits-match-pytorch", test_exits_match_pytorch);
   g_test_add_func ("/engine/rejects-bad-planes", test_engine_rejects_bad_planes);
   g_test_add_func ("/bicubic/matches-formula", test_bicubic_matches_formula);

@@ -16,10 +16,12 @@
  * rows -h..-1 and H..H+h-1 of a map are zero rows the steps write when they reach them: the
  * "same" padding of every conv and the zero fill of every shift.
  *
- * The plain net is the case of one exit at full depth: head, its hidden layers as blocks
- * (each into its own ring), the last layer as the tail; its layers may be any odd k x k
- * (1..7) in fp32, 3x3 in low precision. The ghost-exit net (3x3 convs, one-pixel shifts, by
- * its file format) cuts the frame into exit tiles; the predictor gives each tile a depth.
+ * The plain net is head, its hidden layers as blocks (each into its own ring), the last
+ * layer as the tail of the exit at full depth; its layers may be any odd k x k (1..7) in fp32,
+ * 3x3 in low precision. With "exits" in its file, a 3x3 tail of its own after each hidden
+ * layer d < B is exit d. A net with exits (the ghost-exit net always: 3x3 convs, one-pixel
+ * shifts, by its file format) cuts the frame into exit tiles; the predictor gives each tile a
+ * depth; without, the frame is one tile at full depth.
  * Steps run only where some tile still needs them: a tile exiting after block d needs the
  * output of a step at offset p on itself dilated by the exit's offset (out_offset[d] plus the
  * tail's k/2) minus p (each later step reads its reach around). Rows are cut into runs
@@ -75,6 +77,7 @@ struct _SrCpuNet {
   const SrModel *model;
   SrCpuPool *pool;
   gboolean ghost;
+  gboolean exits;             /* the predictor picks each tile's exit */
   int B;                      /* the exits are after blocks 1..B (plain: its hidden layers) */
   int *out_offset;            /* [0..B]: block d's output is row t - out_offset[d] at step t */
   Step *steps;
@@ -88,11 +91,11 @@ struct _SrCpuNet {
   guint8 ***bufs;             /* per worker, per map: its ring */
   float **stream;             /* ghost in low precision: per worker, the fp32 stream
                                * (pixel-major, the ring of MAP_STREAM) */
-  float *input;               /* ghost: the luma, a padded plane, for the predictor */
-  int tile, tiles_x, tiles_y; /* exit tiles (plain: one, the frame) */
+  float *input;               /* exits: the luma, a padded plane, for the predictor */
+  int tile, tiles_x, tiles_y; /* exit tiles (no exits: one, the frame) */
   guint8 *depth;              /* per tile */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
-  float **scratch;            /* ghost, per worker: predictor maps */
+  float **scratch;            /* exits, per worker: predictor maps */
   float **res;                /* per worker: a row's tail residuals, then its wide anchors */
   SrConvRowFn conv;           /* fp32 */
   SrTailRowFn tail;
@@ -572,7 +575,7 @@ predict_tile (gpointer ctx, int t, int worker)
 {
   Frame *f = ctx;
   SrCpuNet *g = f->g;
-  const SrGhostExit *m = &g->model->ghost;
+  const SrExits *m = &g->model->exits;
   int x0, y0, w, h;
   tile_rect (g, t, &x0, &y0, &w, &h);
   float *in = g->scratch[worker];
@@ -641,8 +644,8 @@ sr_cpu_net_frame_bytes (const SrCpuNet *g, int width, int height)
   guint64 ring = stream_bytes (&sized);
   for (int m = 0; m < g->n_maps; m++)
     ring += map_bytes (&sized, m);
-  /* the ghost's predictor reads the fp32 luma of whole tiles */
-  const guint64 input = g->ghost ? 4 * (guint64) sized.pitch * (height + 2 * g->pad) : 0;
+  /* the predictor reads the fp32 luma of whole tiles */
+  const guint64 input = g->exits ? 4 * (guint64) sized.pitch * (height + 2 * g->pad) : 0;
   return input + ring * sr_cpu_pool_n_workers (g->pool);
 }
 
@@ -655,7 +658,7 @@ ensure_frame_buffers (SrCpuNet *g, int width, int height, GError **error)
   const int workers = sr_cpu_pool_n_workers (g->pool);
   g->pitch = width + 2 * g->pad;
   gboolean ok = TRUE;
-  if (g->ghost) {
+  if (g->exits) {
     g->input = g_try_malloc0 (sizeof (float) * g->pitch * (height + 2 * g->pad));
     ok = g->input != NULL;
   }
@@ -672,8 +675,8 @@ ensure_frame_buffers (SrCpuNet *g, int width, int height, GError **error)
       ok = ok && g->stream[i];
     }
   }
-  /* the exit tiles: the ghost's, or the frame */
-  g->tile = g->ghost ? g->model->ghost.exit_tile : MAX (width, height);
+  /* the exit tiles, or the frame */
+  g->tile = g->exits ? g->model->exits.tile : MAX (width, height);
   g->tiles_x = (width + g->tile - 1) / g->tile;
   g->tiles_y = (height + g->tile - 1) / g->tile;
   g->depth = g_new0 (guint8, g->tiles_x * g->tiles_y);
@@ -806,8 +809,10 @@ init_ghost (SrCpuNet *g, const SrCpuDsp *dsp)
 /* The plain net: the luma, then layer i from map i into map i + 1, the last one as the exit.
  * Layer i (k x k, r = k/2) reads r rows around: its offset is its input's plus r, and its
  * input map keeps a ring of 2 r + 1 rows (r mirror slots and r zero rows at each end of the
- * frame). In low precision (3x3 only) each layer's input is at its calibrated scale (the
- * luma's 1/255), as choose_precision.py calibrated it. */
+ * frame). Exit d < B (3x3) reads map d + 1 too: that map's r is at least 1, and the exit
+ * step comes right after layer d, at its offset plus 1. In low precision (3x3 only) each
+ * layer's input is at its calibrated scale (the luma's 1/255), as choose_precision.py
+ * calibrated it; an exit's input is the next layer's. */
 static void
 init_plain (SrCpuNet *g)
 {
@@ -815,10 +820,11 @@ init_plain (SrCpuNet *g)
   const int n = model->n_layers, B = n - 2;
   const gboolean integer = g->precision == SR_PRECISION_INT8 ||
       g->precision == SR_PRECISION_INT16;
+  const SrExits *exits = &model->exits;
   g->B = B;
   g->n_maps = n;
   g->maps = g_new0 (Map, n);
-  g->steps = g_new0 (Step, n + 1);
+  g->steps = g_new0 (Step, 2 * n);
   g->out_offset = g_new0 (int, B + 1);
   g->luma_levels = 255;
   for (int i = 0; g->layers && i < n; i++) {
@@ -829,25 +835,34 @@ init_plain (SrCpuNet *g)
         model->act_max[i + 1] / levels (g->precision) : 1.f;
     sr_lowp_layer_init (&g->layers[i], g->precision, &model->layers[i], in_scale, out_scale,
         last);
+    if (exits->n_blocks && i >= 1 && i < B) /* exit i reads layer i + 1's input */
+      sr_lowp_layer_init (&g->layers[n + i - 1], g->precision, &exits->tails[i - 1],
+          integer ? model->act_max[i + 1] / levels (g->precision) : 1.f, 1.f, TRUE);
   }
   /* map i's halo: layer i's k/2 (map 0 the luma, map n - 1 the tail's input) */
   g->pad = 0;
   for (int i = 0; i < n; i++)
     g->pad = MAX (g->pad, model->layers[i].kernel / 2);
   g->tail_reach = model->layers[n - 1].kernel / 2;
+  if (exits->n_blocks) /* the exits' rings (ring ()) take the widest tail's reach */
+    g->tail_reach = MAX (g->tail_reach, 1);
   const int r0 = model->layers[0].kernel / 2;
   g->maps[MAP_LUMA] = (Map) { 2 * r0 + 1, 1, 4, r0 };
   add_step (g, STEP_LUMA, 0, -r0, -1, MAP_LUMA, NULL, -1);
   int offset = 0; /* the head's */
   for (int i = 0; i <= B; i++) {
     const SrLayer *l = &model->layers[i];
-    const int r = model->layers[i + 1].kernel / 2; /* the reader's */
+    const gboolean exit = exits->n_blocks && i >= 1 && i < B;
+    /* the readers': the next layer's, and exit i's */
+    const int r = MAX (model->layers[i + 1].kernel / 2, exit ? 1 : 0);
     g->maps[i + 1] = g->layers ? (Map) { 2 * r + 1, 1, g->layers[i].out_stride, r } :
         (Map) { 2 * r + 1, l->out_ch, 4, r };
     if (i > 0)
       offset += l->kernel / 2;
     add_step (g, STEP_CONV, i, offset, i, i + 1, l, i);
     g->out_offset[i] = offset;
+    if (exit)
+      add_step (g, STEP_EXIT, i, offset + 1, i + 1, -1, &exits->tails[i - 1], n + i - 1);
   }
   add_step (g, STEP_EXIT, B, offset + g->tail_reach, B + 1, -1, &model->layers[n - 1], n - 1);
 }
@@ -861,12 +876,15 @@ sr_cpu_net_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp,
   g->model = model;
   g->pool = pool;
   g->ghost = model->type == SR_ARCH_GHOST_EXIT;
+  g->exits = model->exits.n_blocks > 0;
   g->conv = dsp->conv.fp32;
   g->tail = dsp->tail.row;
   g->taps = dsp->predictor.taps;
   g->precision = precision;
   if (precision != SR_PRECISION_FP32) {
-    g->n_layers = g->ghost ? 2 * model->ghost.n_blocks + 1 : model->n_layers;
+    /* the ghost's head, blocks and tail per exit; the plain net's layers, then its exits */
+    g->n_layers = g->ghost ? 2 * model->ghost.n_blocks + 1 :
+        model->n_layers + MAX (model->exits.n_blocks - 1, 0);
     g->layers = g_new0 (SrLowpLayer, g->n_layers);
     g->row = dsp->conv.lowp[precision];
   }
@@ -876,11 +894,11 @@ sr_cpu_net_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp,
     init_plain (g);
   const int workers = sr_cpu_pool_n_workers (pool);
   g->macs = g_new0 (double, workers);
-  if (g->ghost) {
+  if (g->exits) {
     g->scratch = g_new0 (float *, workers);
     for (int i = 0; i < workers; i++)
-      g->scratch[i] = g_new (float, predictor_floats (model->ghost.exit_tile,
-          model->ghost.pred[0].out_ch));
+      g->scratch[i] = g_new (float, predictor_floats (model->exits.tile,
+          model->exits.pred[0].out_ch));
   }
   return g;
 }
@@ -915,21 +933,21 @@ sr_cpu_net_upscale (SrCpuNet *g, const SrPlane *src, SrPlane *dst, double thresh
   const int n_tiles = g->tiles_x * g->tiles_y, bands = (src->height + band_rows (g) - 1) /
       band_rows (g);
   memset (g->macs, 0, sizeof (double) * sr_cpu_pool_n_workers (g->pool));
-  if (g->ghost)
+  if (g->exits)
     sr_cpu_pool_run (g->pool, src->height, fill_input_row, &f);
-  if (g->ghost && threshold > 0)
+  if (g->exits && threshold > 0)
     sr_cpu_pool_run (g->pool, n_tiles, predict_tile, &f);
   else
     memset (g->depth, g->B, n_tiles);
   sr_cpu_pool_run (g->pool, bands, run_band, &f);
-  if (!g->ghost) { /* no exits: the work units */
+  if (!g->exits) { /* the work units */
     stats->n_tiles = bands;
     return TRUE;
   }
 
   /* what it cost, per LR pixel: the MACs computed (the rings around early-exiting tiles
    * included) and the predictor's */
-  const SrGhostExit *m = &g->model->ghost;
+  const SrExits *m = &g->model->exits;
   double macs = 0, depth_sum = 0, area = (double) src->width * src->height;
   for (int i = 0; i < sr_cpu_pool_n_workers (g->pool); i++)
     macs += g->macs[i];
@@ -940,7 +958,7 @@ sr_cpu_net_upscale (SrCpuNet *g, const SrPlane *src, SrPlane *dst, double thresh
     tile_rect (g, t, &x0, &y0, &w, &h);
     stats->tiles_at_depth[g->depth[t]]++;
     if (threshold > 0)
-      macs += sr_ghost_predictor_macs (g->model, w, h);
+      macs += sr_exit_predictor_macs (g->model, w, h);
     depth_sum += (double) w * h * g->depth[t];
   }
   stats->mean_depth = depth_sum / area;
@@ -949,6 +967,6 @@ sr_cpu_net_upscale (SrCpuNet *g, const SrPlane *src, SrPlane *dst, double thresh
   stats->tile_size = g->tile;
   stats->tile_depths = g->depth;
   stats->macs_per_pixel = macs / area;
-  stats->macs_per_pixel_full = sr_ghost_macs_per_pixel (g->model, m->n_blocks);
+  stats->macs_per_pixel_full = sr_exit_macs_per_pixel (g->model, m->n_blocks);
   return TRUE;
 }

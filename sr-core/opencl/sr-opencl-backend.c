@@ -107,7 +107,7 @@ is_ghost (const SrCl *cl)
 static int
 tile_side (const SrCl *cl)
 {
-  return is_ghost (cl) ? cl->model->ghost.exit_tile : SR_GPU_PLAIN_TILE;
+  return is_ghost (cl) ? cl->model->exits.tile : SR_GPU_PLAIN_TILE;
 }
 
 /* Lists: 0 = all tiles; ghost: 1..B = active[j], B+1..2B = exits[j]. */
@@ -143,7 +143,7 @@ upload_params (SrCl *cl, GError **error)
       append_layer (params, &g->blocks[j], &cl->weight_off[j + 1], &cl->bias_off[j + 1]);
     append_layer (params, &g->tail, &cl->weight_off[n - 1], &cl->bias_off[n - 1]);
     for (int i = 0; i < 3; i++)
-      append_layer (params, &g->pred[i], &cl->pred_off[2 * i], &cl->pred_off[2 * i + 1]);
+      append_layer (params, &m->exits.pred[i], &cl->pred_off[2 * i], &cl->pred_off[2 * i + 1]);
   } else {
     cl->weight_off = g_new (int, m->n_layers);
     cl->bias_off = g_new (int, m->n_layers);
@@ -178,7 +178,7 @@ check_model (const SrModel *m, GError **error)
 {
   int outputs = m->scale * m->scale, width = 0;
   if (m->type == SR_ARCH_GHOST_EXIT)
-    width = m->ghost.pred[0].out_ch;
+    width = m->exits.pred[0].out_ch;
   if (outputs > OC_GROUP || width > 64) {
     g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "opencl: scale %d or predictor width "
         "%d is beyond what the kernels take (4, 64)", m->scale, width);
@@ -400,7 +400,7 @@ enqueue_ghost (SrCl *cl, double threshold)
   if (status)
     return status;
 
-  cl_int width = g->pred[0].out_ch, blocks = B;
+  cl_int width = cl->model->exits.pred[0].out_ch, blocks = B;
   cl_float t = threshold;
   const int T = cl->frame.tile, h1 = (T + 1) / 2;
   size_t scratch = sizeof (float) * (T * T + width * h1 * h1 + width * ((h1 + 1) / 2) *
@@ -415,7 +415,7 @@ enqueue_ghost (SrCl *cl, double threshold)
         NULL);
 
   /* zero the counts of lists 1.., then plan; reach covers the deepest tile's receptive field */
-  cl_int zero = 0, reach = sr_ghost_reach_tiles (cl->model, T);
+  cl_int zero = 0, reach = sr_exit_reach_tiles (cl->model, T);
   if (!status)
     status = clEnqueueFillBuffer (cl->queue, cl->counts, &zero, sizeof zero, sizeof (cl_int),
         sizeof (cl_int) * 2 * B, 0, NULL, NULL);
@@ -585,7 +585,7 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
 
   sr_plane_unpack (plan ? cl->plane_host : cl->host_dst, (gsize) dst->width * sample, dst);
   if (is_ghost (cl)) {
-    sr_ghost_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
+    sr_exit_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
         cl->tile_depths, threshold, stats);
   } else {
     stats->n_tiles = cl->frame.n_tiles;

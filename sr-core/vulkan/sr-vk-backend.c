@@ -119,7 +119,7 @@ upscale (SrVk *vk, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
         vk->dev.props.limits.timestampPeriod * 1e-9;
   }
   if (vk->model->type == SR_ARCH_GHOST_EXIT) {
-    sr_ghost_gpu_stats (vk->model, f->width, f->height, f->tile,
+    sr_exit_gpu_stats (vk->model, f->width, f->height, f->tile,
         (const gint32 *) ((const guint8 *) f->down.map + f->picture_bytes), f->tile_depths,
         exit_threshold, stats);
   } else {

@@ -59,7 +59,7 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, int sample,
 {
   const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
   const guint64 plane = (guint64) W * H;
-  s->tile = ghost ? m->ghost.exit_tile : SR_GPU_PLAIN_TILE;
+  s->tile = ghost ? m->exits.tile : SR_GPU_PLAIN_TILE;
   s->tiles_x = div_up (W, s->tile);
   s->tiles_y = div_up (H, s->tile);
   s->n_tiles = s->tiles_x * s->tiles_y;
@@ -69,7 +69,7 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, int sample,
     ch_a = g->channels;
     ch_b = g->channels / 2;
     s->max_ocg = div_up (g->channels, SR_VK_GROUP);
-    int Wp = g->pred[0].out_ch, h1 = (s->tile + 1) / 2, h2 = (h1 + 1) / 2;
+    int Wp = m->exits.pred[0].out_ch, h1 = (s->tile + 1) / 2, h2 = (h1 + 1) / 2;
     s->scratch_per_tile = Wp * (h1 * h1 + h2 * h2);
   } else {
     ch_a = ch_b = m->max_channels;
@@ -255,7 +255,7 @@ record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
   conv (vk, f, h ? SR_VK_CONV_IN16 : SR_VK_CONV, SET_IN_A, base, &g->head, vk->layers[0], -1);
 
   SrVkPush p = *base;
-  p.in_ch = g->pred[0].out_ch;
+  p.in_ch = vk->model->exits.pred[0].out_ch;
   p.aux = B;
   p.w_off = vk->pred_off;
   int h1 = (f->tile + 1) / 2, h2 = (h1 + 1) / 2;
@@ -263,7 +263,7 @@ record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
   dispatch (vk, f, SR_VK_PREDICT, SET_IN_A, &p, f->tiles_x, f->tiles_y, 1);
   p = *base;
   p.aux = B;
-  p.aux2 = sr_ghost_reach_tiles (vk->model, f->tile); /* R: see docs/gpu-backends.md */
+  p.aux2 = sr_exit_reach_tiles (vk->model, f->tile); /* R: see docs/gpu-backends.md */
   dispatch (vk, f, SR_VK_PLAN, SET_IN_A, &p, div_up (f->n_tiles, 64), 1, 1);
 
   for (int j = 1; j <= B; j++) {

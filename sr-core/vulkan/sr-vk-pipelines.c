@@ -305,7 +305,7 @@ sr_vk_weights_upload (SrVk *vk, GError **error)
     /* predict.comp finds the parts from the width and the block count */
     vk->pred_off = floats->len;
     for (int i = 0; i < 3; i++)
-      pack_layer (floats, &g->pred[i]);
+      pack_layer (floats, &m->exits.pred[i]);
     vk->shift_off = floats->len;
     for (int i = 0; i < g->n_blocks * (g->channels / 2); i++)
       for (int k = 0; k < 2; k++) {
