@@ -17,12 +17,12 @@ static gsize model_size;
 /* The shipped model with its JSON header edited: the first `find` becomes `replace`;
  * NULL when the header has no `find` (an edit for the other architecture). */
 static GBytes *
-try_edit_header (const char *find, const char *replace)
+try_edit_header_of (const guint8 *file, gsize file_size, const char *find, const char *replace)
 {
   guint64 len = 0;
-  memcpy (&len, model_bytes, 8);
+  memcpy (&len, file, 8);
   len = GUINT64_FROM_LE (len);
-  GString *header = g_string_new_len (model_bytes + 8, len);
+  GString *header = g_string_new_len ((const char *) file + 8, len);
   char *at = strstr (header->str, find);
   if (!at) {
     g_string_free (header, TRUE);
@@ -35,9 +35,15 @@ try_edit_header (const char *find, const char *replace)
   GByteArray *out = g_byte_array_new ();
   g_byte_array_append (out, (guint8 *) &new_len, 8);
   g_byte_array_append (out, (guint8 *) header->str, header->len);
-  g_byte_array_append (out, (guint8 *) model_bytes + 8 + len, model_size - 8 - len);
+  g_byte_array_append (out, file + 8 + len, file_size - 8 - len);
   g_string_free (header, TRUE);
   return g_byte_array_free_to_bytes (out);
+}
+
+static GBytes *
+try_edit_header (const char *find, const char *replace)
+{
+  return try_edit_header_of ((const guint8 *) model_bytes, model_size, find, replace);
 }
 
 static GBytes *
@@ -173,6 +179,48 @@ test_load_wrong_shape (void)
       "scale");
   expect_load_error (edit_header ("\"head.bias\"", "\"head.bias_renamed\""), SR_ERROR_FORMAT,
       "head.bias");
+}
+
+/* A plain net's "exits": not an object, a tile out of range, an unknown gain unit, an exit
+ * tail missing or of the wrong shape, exits on a net with no hidden layer to exit after. */
+static void
+test_load_bad_exits (void)
+{
+  const int kernels[] = { 3, 3, 3, 3 }, channels[] = { 1, 4, 4, 4, 4 };
+  TestNet net;
+  test_net_init (&net, G_N_ELEMENTS (kernels), kernels, channels, 1);
+  test_net_add_exits (&net, 16, 2);
+  GBytes *good = test_net_to_bytes (&net, NULL, NULL);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (good, &size);
+  const char *edits[][3] = {
+    { "\\\"exits\\\":{", "\\\"exits\\\":[{", "JSON" },
+    { "\\\"exits\\\":{", "\\\"exits\\\":7,\\\"x\\\":{", "not an object" },
+    { "\\\"tile\\\":16", "\\\"tile\\\":4", "tile" },
+    { "\\\"gain\\\":\\\"mse\\\"", "\\\"gain\\\":\\\"psnr\\\"", "gain" },
+    { "\"exits.1.bias\"", "\"exits.1.bias_\"", "exits.1.bias" },
+    { "\"exits.1.weight\":{\"dtype\":\"F32\",\"shape\":[4,4,3,3]",
+      "\"exits.1.weight\":{\"dtype\":\"F32\",\"shape\":[4,4,1,9]", "exits.1.weight" },
+  };
+  g_autoptr (GError) error = NULL;
+  SrModel *model = sr_model_load_from_data (data, size, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sr_model_get_max_depth (model), ==, 2);
+  sr_model_free (model);
+  for (guint i = 0; i < G_N_ELEMENTS (edits); i++) {
+    GBytes *bytes = try_edit_header_of (data, size, edits[i][0], edits[i][1]);
+    if (!bytes)
+      g_error ("edit %u does not apply", i);
+    expect_load_error (bytes, SR_ERROR_FORMAT, edits[i][2]);
+  }
+  g_bytes_unref (good);
+  test_net_clear (&net);
+  /* head and last layer only: no exit to take */
+  const int k2[] = { 3, 3 }, c2[] = { 1, 4, 4 };
+  test_net_init (&net, 2, k2, c2, 1);
+  test_net_add_exits (&net, 16, 2);
+  expect_load_error (test_net_to_bytes (&net, NULL, NULL), SR_ERROR_FORMAT, "hidden layer");
+  test_net_clear (&net);
 }
 
 static void
@@ -828,6 +876,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/lowp-matches-simulation", test_lowp_matches_simulation);
   g_test_add_func ("/engine/kxk-plain-net", test_kxk_plain_net);
   g_test_add_func ("/engine/plain-exits", test_plain_exits);
+  g_test_add_func ("/load/bad-exits", test_load_bad_exits);
   g_test_add_func ("/engine/exits-match-pytorch", test_exits_match_pytorch);
   g_test_add_func ("/engine/rejects-bad-planes", test_engine_rejects_bad_planes);
   g_test_add_func ("/bicubic/matches-formula", test_bicubic_matches_formula);
