@@ -434,6 +434,16 @@ frame_component (GstVideoFrame *frame, int comp)
   return p;
 }
 
+/* What one unit of boost adds to the threshold: the model's default threshold over the
+ * ghost model's (0.03 dB), so that target-fps steers alike whatever unit a model's predictor
+ * speaks (dB of PSNR, or squared error in 8-bit levels: docs/architecture.md). */
+static double
+boost_unit (GstSuperres *self)
+{
+  const double base = sr_model_get_default_exit_threshold (self->model);
+  return base > 0 ? base / 0.03 : 1.0;
+}
+
 /* target-fps: trade quality for time before frames are late. A frame over budget raises
  * the threshold quickly; one well under it lowers it back slowly. Called with the lock. */
 static void
@@ -540,7 +550,7 @@ gst_superres_transform_frame (GstVideoFilter *filter, GstVideoFrame *in, GstVide
   gboolean has_exits = sr_model_get_max_depth (self->model) > 0;
   GST_OBJECT_LOCK (self);
   double threshold = (self->exit_threshold >= 0 ? self->exit_threshold
-      : sr_model_get_default_exit_threshold (self->model)) + self->boost;
+      : sr_model_get_default_exit_threshold (self->model)) + self->boost * boost_unit (self);
   self->last_threshold = threshold;
   gboolean degrade = gst_superres_live_should_degrade (&self->live, rt, now,
       self->target_fps > 0 ? 1 / self->target_fps : 0, has_exits);
@@ -735,9 +745,11 @@ gst_superres_class_init (GstSuperresClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_EXIT_THRESHOLD,
       g_param_spec_double ("exit-threshold", "Exit threshold",
-          "Adaptive patch exit: a tile stops at the deepest block whose predicted PSNR gain "
-          "is at least this many dB. 0 = always full depth; larger = faster; -1 = the "
-          "model's recommended value. Can change while playing.",
+          "Adaptive patch exit: a tile stops at the deepest block whose predicted gain is "
+          "at least this, in the unit of the model's predictor (squared error in 8-bit "
+          "levels for the default model, dB of PSNR for the ghost model). 0 = always full "
+          "depth; larger = faster; -1 = the model's recommended value. Can change while "
+          "playing.",
           -1, 100, DEFAULT_EXIT_THRESHOLD,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_TARGET_FPS,
