@@ -395,10 +395,10 @@ sr_engine_resample (SrEngine *engine, const SrPlane *src, SrPlane *dst, GError *
 }
 
 void
-sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db)
+sr_engine_set_exit_threshold (SrEngine *engine, double threshold)
 {
   g_return_if_fail (engine != NULL);
-  engine->exit_threshold = MAX (threshold_db, 0.0);
+  engine->exit_threshold = MAX (threshold, 0.0);
 }
 
 double

@@ -162,9 +162,10 @@ SR_API const char *sr_engine_get_fallback_note (const SrEngine *engine);
 SR_API char *sr_engine_take_failover_note (SrEngine *engine);
 
 /* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
- * predicted PSNR gain is at least `threshold_db`; 0 (the default) = always full depth.
+ * predicted gain is at least `threshold`, in the unit of the model's predictor (dB of PSNR,
+ * or squared error in 8-bit levels); 0 (the default) = always full depth.
  * Like every engine call, not to overlap a running upscale: call it between frames. */
-SR_API void sr_engine_set_exit_threshold (SrEngine *engine, double threshold_db);
+SR_API void sr_engine_set_exit_threshold (SrEngine *engine, double threshold);
 SR_API double sr_engine_get_exit_threshold (const SrEngine *engine);
 
 #define SR_MAX_DEPTH 32
