@@ -688,6 +688,18 @@ sr_layer_macs (const SrLayer *l)
 }
 
 const SrLayer *
+sr_exit_head (const SrModel *model)
+{
+  return model->type == SR_ARCH_GHOST_EXIT ? &model->ghost.head : &model->layers[0];
+}
+
+const SrLayer *
+sr_exit_block (const SrModel *model, int j)
+{
+  return model->type == SR_ARCH_GHOST_EXIT ? &model->ghost.blocks[j - 1] : &model->layers[j];
+}
+
+const SrLayer *
 sr_exit_tail (const SrModel *model, int depth)
 {
   if (model->type == SR_ARCH_GHOST_EXIT)
