@@ -14,7 +14,8 @@ typedef enum {
   SR_ACT_RELU,
 } SrActivation;
 
-#define SR_MAX_BLOCKS 32
+#define SR_MAX_BLOCKS 32  /* a net's exit depths (ghost blocks, plain hidden layers with exits) */
+G_STATIC_ASSERT (SR_MAX_BLOCKS <= SR_MAX_DEPTH);
 
 typedef struct {
   char *name;

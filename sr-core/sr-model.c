@@ -234,6 +234,9 @@ parse_plain_exits (SrModel *model, JsonObject *arch, GError **error)
   const int B = model->n_layers - 2;
   if (B < 1)
     return fail (error, "arch: exits need at least one hidden layer");
+  /* a depth per hidden layer: the stats (SR_MAX_DEPTH) and the GPU plan's lists take so many */
+  if (B > SR_MAX_BLOCKS)
+    return fail (error, "arch: exits take at most %d hidden layers, not %d", SR_MAX_BLOCKS, B);
   const char *gain = get_string (exits, "gain");
   if (json_object_has_member (exits, "gain") &&
       (!gain || (strcmp (gain, "mse") != 0 && strcmp (gain, "db") != 0)))

@@ -18,6 +18,8 @@ enum {
   N_SETS,
 };
 G_STATIC_ASSERT (N_SETS == G_N_ELEMENTS (((SrVkFrame *) NULL)->sets));
+/* the counts of active[j] and exits[j] for every depth fit before the first list */
+G_STATIC_ASSERT (SR_VK_LIST_BASE >= 2 * SR_MAX_BLOCKS);
 
 static gint64
 div_up (gint64 a, gint64 b)
