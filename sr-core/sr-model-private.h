@@ -14,7 +14,8 @@ typedef enum {
   SR_ACT_RELU,
 } SrActivation;
 
-#define SR_MAX_BLOCKS 32
+#define SR_MAX_BLOCKS 32  /* a net's exit depths (ghost blocks, plain hidden layers with exits) */
+G_STATIC_ASSERT (SR_MAX_BLOCKS <= SR_MAX_DEPTH);
 
 typedef struct {
   char *name;
@@ -97,6 +98,10 @@ guint64 sr_layer_macs (const SrLayer *l);
  * exit `depth`'s tail (1..B). */
 guint64 sr_exit_trunk_macs (const SrModel *model, int depth);
 guint64 sr_exit_macs_per_pixel (const SrModel *model, int depth);
+/* A net with exits as the GPU plan walks it: its head (ghost: 1 -> C; plain: layer 0) and
+ * block j's conv (1..B; ghost: C -> C/2 before its ghost add; plain: hidden layer j). */
+const SrLayer *sr_exit_head (const SrModel *model);
+const SrLayer *sr_exit_block (const SrModel *model, int j);
 /* The layer that makes exit `depth`'s residuals (1..B). */
 const SrLayer *sr_exit_tail (const SrModel *model, int depth);
 /* MACs of the exit predictor on a w x h tile (sr-exit-stats.c). */

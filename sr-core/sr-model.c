@@ -234,6 +234,9 @@ parse_plain_exits (SrModel *model, JsonObject *arch, GError **error)
   const int B = model->n_layers - 2;
   if (B < 1)
     return fail (error, "arch: exits need at least one hidden layer");
+  /* a depth per hidden layer: the stats (SR_MAX_DEPTH) and the GPU plan's lists take so many */
+  if (B > SR_MAX_BLOCKS)
+    return fail (error, "arch: exits take at most %d hidden layers, not %d", SR_MAX_BLOCKS, B);
   const char *gain = get_string (exits, "gain");
   if (json_object_has_member (exits, "gain") &&
       (!gain || (strcmp (gain, "mse") != 0 && strcmp (gain, "db") != 0)))
@@ -685,6 +688,18 @@ guint64
 sr_layer_macs (const SrLayer *l)
 {
   return (guint64) l->in_ch * l->out_ch * l->kernel * l->kernel;
+}
+
+const SrLayer *
+sr_exit_head (const SrModel *model)
+{
+  return model->type == SR_ARCH_GHOST_EXIT ? &model->ghost.head : &model->layers[0];
+}
+
+const SrLayer *
+sr_exit_block (const SrModel *model, int j)
+{
+  return model->type == SR_ARCH_GHOST_EXIT ? &model->ghost.blocks[j - 1] : &model->layers[j];
 }
 
 const SrLayer *

@@ -260,6 +260,95 @@ test_kxk_matches_cpu (gconstpointer data)
   test_net_clear (&net);
 }
 
+/* A plain net with exits (3x3, 3 hidden layers, exit tiles of 8: the net of test-core's
+ * /engine/plain-exits) against the CPU's fp32 at thresholds 0 (full depth), two that mix
+ * depths and one that sends every tile out at depth 1: the same depth on every tile, and
+ * (exact) no pixel off by more than 1/255, else the bounds of compare_model. On odd-sized
+ * test pictures and an odd crop of the flowers frame. */
+static void
+plain_exits_compare (SrBackendKind kind, gboolean exact)
+{
+  const int kernels[] = { 3, 3, 3, 3, 3 }, channels[] = { 1, 8, 8, 8, 8, 4 };
+  const int B = G_N_ELEMENTS (kernels) - 2;
+  TestNet net;
+  test_net_init (&net, G_N_ELEMENTS (kernels), kernels, channels, 99);
+  test_net_add_exits (&net, 8, 5);
+  GBytes *bytes = test_net_to_bytes (&net, NULL, NULL);
+  gsize size;
+  const guint8 *bytes_data = g_bytes_get_data (bytes, &size);
+  g_autoptr (GError) error = NULL;
+  SrModel *model = sr_model_load_from_data (bytes_data, size, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sr_model_get_max_depth (model), ==, B);
+  SrEngine *gpu = gpu_engine (model, kind);
+  if (gpu) {
+    SrEngineConfig cpu_config = { SR_BACKEND_CPU, 2, 0, NULL };
+    SrEngine *cpu = sr_engine_new (model, &cpu_config, &error);
+    g_assert_no_error (error);
+    TestImage pics[3] = { { 67, 45, g_malloc (67 * 45) }, { 41, 83, g_malloc (41 * 83) } };
+    test_net_picture (pics[0].data, pics[0].width, pics[0].height, 3);
+    test_net_picture (pics[1].data, pics[1].width, pics[1].height, 4);
+    g_autofree char *path = test_data_path ("flowers-360p-frame30.pgm");
+    pics[2] = test_read_pgm (path);
+    const Frame crops[3] = { { NULL, 0, 0, 0, 0 }, { NULL, 0, 0, 0, 0 },
+      { NULL, 7, 5, 133, 97 } };
+    const double thresholds[] = { 0, 0.01, 0.15, 1e6 };
+    gboolean mixed = FALSE;
+    for (guint t = 0; t < G_N_ELEMENTS (thresholds); t++) {
+      sr_engine_set_exit_threshold (cpu, thresholds[t]);
+      sr_engine_set_exit_threshold (gpu, thresholds[t]);
+      Diff diff = { 0 };
+      int at_depth[SR_MAX_DEPTH + 1] = { 0 };
+      for (guint i = 0; i < G_N_ELEMENTS (pics); i++) {
+        compare_frame (cpu, gpu, &pics[i], &crops[i], 1, &diff);
+        SrFrameStats st;
+        sr_engine_get_stats (gpu, &st);
+        g_assert_cmpint (st.max_depth, ==, B);
+        g_assert_cmpint (st.tile_size, ==, 8);
+        int seen = 0;
+        for (int d = 1; d <= B; d++) {
+          at_depth[d] += st.tiles_at_depth[d];
+          seen += st.tiles_at_depth[d] > 0;
+        }
+        if (seen > 1) {
+          mixed = TRUE;
+          g_assert_cmpfloat (st.macs_per_pixel, <, st.macs_per_pixel_full);
+        }
+      }
+      g_test_message ("plain exits, threshold %g: %d of %d pixels off by > 1/255, %d of %d "
+          "tiles at another depth; tiles at depth 1..%d: %d %d %d", thresholds[t],
+          diff.pixels_off, diff.pixels, diff.tiles_off, diff.tiles, B, at_depth[1],
+          at_depth[2], at_depth[3]);
+      g_assert_cmpint (diff.tiles, >, 0);
+      if (exact) {
+        g_assert_cmpint (diff.pixels_off, ==, 0);
+        g_assert_cmpint (diff.tiles_off, ==, 0);
+      } else {
+        g_assert_cmpfloat ((double) diff.pixels_off / diff.pixels, <=, 0.001);
+        g_assert_cmpint (diff.tiles_off * 100, <=, diff.tiles);
+      }
+      if (thresholds[t] == 0)
+        g_assert_cmpint (at_depth[B], ==, diff.tiles);
+      if (thresholds[t] == 1e6)
+        g_assert_cmpint (at_depth[1], ==, diff.tiles);
+    }
+    g_assert_true (mixed);
+    for (guint i = 0; i < G_N_ELEMENTS (pics); i++)
+      g_free (pics[i].data);
+    sr_engine_free (cpu);
+    sr_engine_free (gpu);
+  }
+  sr_model_free (model);
+  g_bytes_unref (bytes);
+  test_net_clear (&net);
+}
+
+static void
+test_plain_exits_match_cpu (gconstpointer data)
+{
+  plain_exits_compare (GPOINTER_TO_INT (data), TRUE);
+}
+
 /* fp16 feature maps (SR_VULKAN_PRECISION / SR_OPENCL_PRECISION=fp16, arithmetic in fp32):
  * the same bounds against the CPU's fp32, where the device can store fp16. */
 static void
@@ -278,6 +367,7 @@ test_fp16_matches_cpu (gconstpointer data)
     const double plain[] = { 0 }, ghost[] = { 0, -1 };
     compare_model (data, SR_PLAIN_MODEL_FILE, plain, 1, 1);
     compare_model (data, SR_GHOST_MODEL_FILE, ghost, 2, 1);
+    plain_exits_compare (kind, FALSE);
   } else {
     g_test_skip ("no fp16 feature maps on this backend or device");
   }
@@ -679,6 +769,7 @@ main (int argc, char **argv)
       { "plain-matches-cpu", test_plain_matches_cpu },
       { "ghost-matches-cpu", test_ghost_matches_cpu },
       { "kxk-matches-cpu", test_kxk_matches_cpu },
+      { "plain-exits-match-cpu", test_plain_exits_match_cpu },
       { "pixel-stride", test_pixel_stride },
       { "fp16-matches-cpu", test_fp16_matches_cpu },
       { "bicubic-matches-cpu", test_bicubic_matches_cpu },

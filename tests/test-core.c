@@ -252,6 +252,33 @@ test_load_huge_sizes (void)
       SR_ERROR_FORMAT, "shape");
 }
 
+/* A plain net with exits deeper than SR_MAX_DEPTH (the stats count tiles per depth up to it,
+ * the GPU plan keeps two tile lists per depth) is refused when its arch is read; at the limit
+ * it gets past the arch (and fails on its missing tensors). */
+static void
+test_load_plain_exits_too_deep (void)
+{
+  const int hidden[] = { SR_MAX_DEPTH + 1, SR_MAX_DEPTH };
+  for (guint i = 0; i < G_N_ELEMENTS (hidden); i++) {
+    GString *arch = g_string_new ("{\\\"scale\\\":2,\\\"anchor\\\":\\\"nearest\\\","
+        "\\\"exits\\\":{\\\"tile\\\":16,\\\"predictor_width\\\":8},\\\"layers\\\":[");
+    for (int l = 0; l < hidden[i] + 2; l++)
+      g_string_append_printf (arch, "%s{\\\"name\\\":\\\"l%d\\\",\\\"in\\\":%d,"
+          "\\\"out\\\":%d,\\\"kernel\\\":3,\\\"act\\\":\\\"%s\\\"}", l ? "," : "", l,
+          l ? 4 : 1, 4, l <= hidden[i] ? "relu" : "none");
+    g_string_append (arch, "]}");
+    g_autofree char *header = g_strdup_printf ("{\"__metadata__\":{\"format\":\"gst-superres\","
+        "\"version\":\"1\",\"name\":\"deep\",\"arch\":\"%s\"}}", arch->str);
+    g_string_free (arch, TRUE);
+    GByteArray *file = g_byte_array_new ();
+    guint64 len = GUINT64_TO_LE ((guint64) strlen (header));
+    g_byte_array_append (file, (const guint8 *) &len, 8);
+    g_byte_array_append (file, (const guint8 *) header, strlen (header));
+    expect_load_error (g_byte_array_free_to_bytes (file), SR_ERROR_FORMAT,
+        i == 0 ? "hidden layers" : "l0.weight");
+  }
+}
+
 /* `depth` nested arrays: "[[[...]]]". */
 static char *
 nested_arrays (int depth)
@@ -870,6 +897,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/huge-sizes", test_load_huge_sizes);
   g_test_add_func ("/model/random-corruption", test_load_random_corruption);
   g_test_add_func ("/model/deep-nesting", test_load_deep_nesting);
+  g_test_add_func ("/model/plain-exits-too-deep", test_load_plain_exits_too_deep);
   g_test_add_func ("/model/not-regular-or-too-large", test_load_not_regular_or_too_large);
   g_test_add_func ("/engine/wild-weights-saturate", test_wild_weights_saturate);
   g_test_add_func ("/engine/reference-matches-pytorch", test_reference_matches_pytorch);

@@ -22,7 +22,9 @@ typedef struct {
   cl_command_queue queue;
   cl_kernel to_float, conv, conv_input, ghost_add, tail, predict, plan, bicubic, resample;
   cl_mem params;               /* every layer's weights and biases */
-  int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail */
+  int *weight_off, *bias_off;  /* per layer, in floats: plain layers, or head, blocks, tail;
+                                * then a plain net's exit tails but the last */
+  int *exit_tail;              /* with exits: exit d's tail's index in those at [d], 1..B */
   int pred_off[6];             /* predictor conv1 w/b, conv2 w/b, fc w/b */
   cl_mem shifts;               /* ghost: [blocks][C/2][2] ints */
   cl_ulong max_alloc, global_mem;
@@ -94,6 +96,7 @@ cl_destroy (gpointer state)
   g_free (cl->name);
   g_free (cl->weight_off);
   g_free (cl->bias_off);
+  g_free (cl->exit_tail);
   g_free (cl);
 }
 
@@ -103,18 +106,25 @@ is_ghost (const SrCl *cl)
   return cl->model->type == SR_ARCH_GHOST_EXIT;
 }
 
+/* Whether the net has adaptive exits (the ghost net always; a plain net when its file does). */
+static gboolean
+has_exits (const SrCl *cl)
+{
+  return cl->model->exits.n_blocks > 0;
+}
+
 /* The side of the tiles conv dispatches walk: the exit tile, or the plain net's. */
 static int
 tile_side (const SrCl *cl)
 {
-  return is_ghost (cl) ? cl->model->exits.tile : SR_GPU_PLAIN_TILE;
+  return has_exits (cl) ? cl->model->exits.tile : SR_GPU_PLAIN_TILE;
 }
 
-/* Lists: 0 = all tiles; ghost: 1..B = active[j], B+1..2B = exits[j]. */
+/* Lists: 0 = all tiles; with exits: 1..B = active[j], B+1..2B = exits[j]. */
 static int
 n_lists (const SrCl *cl)
 {
-  return is_ghost (cl) ? 2 * cl->model->ghost.n_blocks + 1 : 1;
+  return 2 * cl->model->exits.n_blocks + 1;
 }
 
 static void
@@ -133,22 +143,39 @@ upload_params (SrCl *cl, GError **error)
 {
   const SrModel *m = cl->model;
   GArray *params = g_array_new (FALSE, FALSE, sizeof (float));
+  const int B = m->exits.n_blocks;
+  /* the last layer (the plain net's, or the ghost net's shared tail) at n - 1, then the
+   * exit tails that are not it */
+  const SrLayer *last;
+  int n;
   if (is_ghost (cl)) {
     const SrGhostExit *g = &m->ghost;
-    int n = g->n_blocks + 2;
+    n = g->n_blocks + 2;
+    last = &g->tail;
     cl->weight_off = g_new (int, n);
     cl->bias_off = g_new (int, n);
     append_layer (params, &g->head, &cl->weight_off[0], &cl->bias_off[0]);
     for (int j = 0; j < g->n_blocks; j++)
       append_layer (params, &g->blocks[j], &cl->weight_off[j + 1], &cl->bias_off[j + 1]);
     append_layer (params, &g->tail, &cl->weight_off[n - 1], &cl->bias_off[n - 1]);
+  } else {
+    n = m->n_layers;
+    last = &m->layers[n - 1];
+    cl->weight_off = g_new (int, n + MAX (B - 1, 0));
+    cl->bias_off = g_new (int, n + MAX (B - 1, 0));
+    for (int i = 0; i < n; i++)
+      append_layer (params, &m->layers[i], &cl->weight_off[i], &cl->bias_off[i]);
+  }
+  if (B) {
+    cl->exit_tail = g_new (int, B + 1);
+    for (int d = 1, next = n; d <= B; d++) {
+      const SrLayer *t = sr_exit_tail (m, d);
+      const int i = cl->exit_tail[d] = t == last ? n - 1 : next++;
+      if (t != last)
+        append_layer (params, t, &cl->weight_off[i], &cl->bias_off[i]);
+    }
     for (int i = 0; i < 3; i++)
       append_layer (params, &m->exits.pred[i], &cl->pred_off[2 * i], &cl->pred_off[2 * i + 1]);
-  } else {
-    cl->weight_off = g_new (int, m->n_layers);
-    cl->bias_off = g_new (int, m->n_layers);
-    for (int i = 0; i < m->n_layers; i++)
-      append_layer (params, &m->layers[i], &cl->weight_off[i], &cl->bias_off[i]);
   }
   cl_int status;
   cl->params = clCreateBuffer (cl->dev->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
@@ -177,7 +204,7 @@ static gboolean
 check_model (const SrModel *m, GError **error)
 {
   int outputs = m->scale * m->scale, width = 0;
-  if (m->type == SR_ARCH_GHOST_EXIT)
+  if (m->exits.n_blocks)
     width = m->exits.pred[0].out_ch;
   if (outputs > OC_GROUP || width > 64) {
     g_set_error (error, SR_ERROR, SR_ERROR_UNSUPPORTED, "opencl: scale %d or predictor width "
@@ -389,14 +416,16 @@ tail (SrCl *cl, cl_int list, cl_mem in, const SrLayer *l, int layer)
   return status ? status : run_tiles (cl, cl->tail, 1);
 }
 
-/* Head, predictor, plan, then block by block over the active tiles, each exit's tail
- * right after its block. */
+/* A net with exits (docs/gpu-backends.md): head, predictor, plan, then block by block over
+ * the active tiles, each exit's tail right after its block. A ghost block convs the stream
+ * (act[0]) into act[1] and adds that into the stream, where its exit reads; a plain hidden
+ * layer convs one map into the other (ping-pong, as enqueue_plain). */
 static cl_int
-enqueue_ghost (SrCl *cl, double threshold)
+enqueue_exits (SrCl *cl, double threshold)
 {
-  const SrGhostExit *g = &cl->model->ghost;
-  const int B = g->n_blocks;
-  cl_int status = conv (cl, 0, cl->input, &g->head, cl->act[0], 0);
+  const SrModel *m = cl->model;
+  const int B = m->exits.n_blocks;
+  cl_int status = conv (cl, 0, cl->input, sr_exit_head (m), cl->act[0], 0);
   if (status)
     return status;
 
@@ -426,19 +455,25 @@ enqueue_ghost (SrCl *cl, double threshold)
   if (!status)
     status = clEnqueueNDRangeKernel (cl->queue, cl->plan, 1, NULL, &n, NULL, 0, NULL, NULL);
 
-  cl_int half = g->channels / 2;
   for (int j = 1; j <= B && !status; j++) {
     cl_int list = j;
-    status = conv (cl, list, cl->act[0], &g->blocks[j - 1], cl->act[1], j);
-    cl_int shift_off = (j - 1) * half * 2;
+    /* ghost: the stream in act[0]; plain: hidden layer j reads act[(j - 1) % 2] */
+    cl_mem in = is_ghost (cl) ? cl->act[0] : cl->act[(j - 1) % 2];
+    cl_mem out = in == cl->act[0] ? cl->act[1] : cl->act[0];
+    status = conv (cl, list, in, sr_exit_block (m, j), out, j);
+    cl_mem exit_in = out;
+    if (is_ghost (cl)) {
+      cl_int half = m->ghost.channels / 2, shift_off = (j - 1) * half * 2;
+      if (!status)
+        status = set_args (cl->ghost_add, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
+            ARG (list), ARG (cl->act[0]), ARG (cl->act[1]), ARG (half), ARG (cl->shifts),
+            ARG (shift_off), (size_t) 0);
+      if (!status)
+        status = run_tiles (cl, cl->ghost_add, 1);
+      exit_in = cl->act[0];
+    }
     if (!status)
-      status = set_args (cl->ghost_add, ARG (cl->frame), ARG (cl->lists), ARG (cl->counts),
-          ARG (list), ARG (cl->act[0]), ARG (cl->act[1]), ARG (half), ARG (cl->shifts),
-          ARG (shift_off), (size_t) 0);
-    if (!status)
-      status = run_tiles (cl, cl->ghost_add, 1);
-    if (!status)
-      status = tail (cl, B + j, cl->act[0], &g->tail, B + 1);
+      status = tail (cl, B + j, exit_in, sr_exit_tail (m, j), cl->exit_tail[j]);
   }
   return status;
 }
@@ -553,7 +588,7 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     status = clEnqueueNDRangeKernel (cl->queue, cl->to_float, 1, NULL, &global, NULL, 0, NULL,
         &started);
   if (!status)
-    status = is_ghost (cl) ? enqueue_ghost (cl, threshold) : enqueue_plain (cl);
+    status = has_exits (cl) ? enqueue_exits (cl, threshold) : enqueue_plain (cl);
   /* the resampling or the download starts when the last kernel has ended (in-order queue) */
   if (!status && plan)
     status = enqueue_plane_kernel (cl, cl->resample, cl->hr, s * w, s * h, cl->plane_dst,
@@ -562,7 +597,7 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     status = plan ? clEnqueueReadBuffer (cl->queue, cl->plane_dst, CL_FALSE, 0, out_size,
         cl->plane_host, 0, NULL, NULL) : clEnqueueReadBuffer (cl->queue, cl->hr, CL_FALSE, 0,
         (size_t) n * s * s * sample, cl->host_dst, 0, NULL, &computed);
-  if (!status && is_ghost (cl))
+  if (!status && has_exits (cl))
     status = clEnqueueReadBuffer (cl->queue, cl->depth, CL_FALSE, 0,
         sizeof (cl_int) * cl->frame.n_tiles, cl->host_depth, 0, NULL, NULL);
   if (!status)
@@ -584,7 +619,7 @@ upscale (SrCl *cl, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
   }
 
   sr_plane_unpack (plan ? cl->plane_host : cl->host_dst, (gsize) dst->width * sample, dst);
-  if (is_ghost (cl)) {
+  if (has_exits (cl)) {
     sr_exit_gpu_stats (cl->model, cl->frame.w, cl->frame.h, cl->frame.tile, cl->host_depth,
         cl->tile_depths, threshold, stats);
   } else {

@@ -25,6 +25,7 @@ vk_destroy (gpointer state)
   }
   sr_vk_device_close (&vk->dev);
   g_free (vk->layers);
+  g_free (vk->exit_tails);
   g_free (vk->name);
   g_free (vk);
 }
@@ -118,7 +119,7 @@ upscale (SrVk *vk, const SrPlane *src, SrPlane *dst, const SrResamplePlan *plan,
     stats->device_seconds = (double) ((ts[1] - ts[0]) & mask) *
         vk->dev.props.limits.timestampPeriod * 1e-9;
   }
-  if (vk->model->type == SR_ARCH_GHOST_EXIT) {
+  if (vk->model->exits.n_blocks) {
     sr_exit_gpu_stats (vk->model, f->width, f->height, f->tile,
         (const gint32 *) ((const guint8 *) f->down.map + f->picture_bytes), f->tile_depths,
         exit_threshold, stats);

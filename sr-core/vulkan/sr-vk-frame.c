@@ -12,12 +12,14 @@
 enum {
   SET_LR,    /* to_float: LR bytes -> input */
   SET_IN_A,  /* input -> map A (head, first plain layer, predict with its scratch) */
-  SET_A_B,   /* map A -> map B (block convs, odd plain layers), tails reading map A */
+  SET_A_B,   /* map A -> map B (ghost block convs, odd plain layers), tails reading map A */
   SET_B_A,   /* map B -> map A (ghost_add, even plain layers), tails reading map B */
   SET_OUT,   /* HR bytes -> the output bytes (resample, with its tables) */
   N_SETS,
 };
 G_STATIC_ASSERT (N_SETS == G_N_ELEMENTS (((SrVkFrame *) NULL)->sets));
+/* the counts of active[j] and exits[j] for every depth fit before the first list */
+G_STATIC_ASSERT (SR_VK_LIST_BASE >= 2 * SR_MAX_BLOCKS);
 
 static gint64
 div_up (gint64 a, gint64 b)
@@ -57,9 +59,9 @@ static void
 compute_sizes (const SrModel *m, gboolean fp16, int W, int H, int sample,
     const SrResamplePlan *plan, Sizes *s)
 {
-  const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
+  const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT, exits = m->exits.n_blocks > 0;
   const guint64 plane = (guint64) W * H;
-  s->tile = ghost ? m->exits.tile : SR_GPU_PLAIN_TILE;
+  s->tile = exits ? m->exits.tile : SR_GPU_PLAIN_TILE;
   s->tiles_x = div_up (W, s->tile);
   s->tiles_y = div_up (H, s->tile);
   s->n_tiles = s->tiles_x * s->tiles_y;
@@ -69,17 +71,19 @@ compute_sizes (const SrModel *m, gboolean fp16, int W, int H, int sample,
     ch_a = g->channels;
     ch_b = g->channels / 2;
     s->max_ocg = div_up (g->channels, SR_VK_GROUP);
-    int Wp = m->exits.pred[0].out_ch, h1 = (s->tile + 1) / 2, h2 = (h1 + 1) / 2;
-    s->scratch_per_tile = Wp * (h1 * h1 + h2 * h2);
   } else {
     ch_a = ch_b = m->max_channels;
     s->max_ocg = div_up (m->max_channels, SR_VK_GROUP);
-    s->scratch_per_tile = 0;
+  }
+  s->scratch_per_tile = 0;
+  if (exits) {
+    int Wp = m->exits.pred[0].out_ch, h1 = (s->tile + 1) / 2, h2 = (h1 + 1) / 2;
+    s->scratch_per_tile = Wp * (h1 * h1 + h2 * h2);
   }
   s->input = plane * 4;
   s->map_a = plane * ch_a * (fp16 ? 2 : 4);
   s->map_b = plane * ch_b * (fp16 ? 2 : 4);
-  s->lists = (SR_VK_LIST_BASE + (ghost ? 2 * (guint64) m->ghost.n_blocks * s->n_tiles : 0)) * 4;
+  s->lists = (SR_VK_LIST_BASE + 2 * (guint64) m->exits.n_blocks * s->n_tiles) * 4;
   s->depths = MAX (s->n_tiles, 1) * 4;
   s->scratch = MAX ((guint64) s->n_tiles * s->scratch_per_tile * 4, 16);
   s->lr = (plane * sample + 3) / 4 * 4;
@@ -186,8 +190,8 @@ make_buffers (SrVk *vk, SrVkFrame *f, const Sizes *s, GError **error)
 static gboolean
 make_sets (SrVk *vk, SrVkFrame *f, GError **error)
 {
-  /* the plain net's tails take the anchor from aux, so its IN_A set has the input there */
-  SrVkBuffer *in_a_aux = vk->model->type == SR_ARCH_GHOST_EXIT ? &f->scratch : &f->input;
+  /* the predictor's scratch; without exits, the anchor of a one-layer net's tail */
+  SrVkBuffer *in_a_aux = vk->model->exits.n_blocks ? &f->scratch : &f->input;
   /* without resampling, SET_OUT is unused but valid */
   const gboolean out = f->out.buffer != VK_NULL_HANDLE;
   SrVkBuffer *spec[N_SETS][4] = {  /* src, dst, aux, bytes */
@@ -246,16 +250,22 @@ conv (SrVk *vk, SrVkFrame *f, SrVkKernel kernel, int set, const SrVkPush *base,
   dispatch (vk, f, kernel, set, &p, bt, bt, f->n_tiles * p.n_ocg);
 }
 
+/* A net with exits (docs/gpu-backends.md): the head over all tiles, the predictor and the
+ * plan, then block by block over active[j], exit j's tail over exits[j] right after. A ghost
+ * block convs map A (the stream) into map B and adds that into map A, where its exit reads;
+ * a plain hidden layer convs one map into the other (ping-pong, as record_plain). */
 static void
-record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
+record_exits (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
 {
-  const SrGhostExit *g = &vk->model->ghost;
-  const int B = g->n_blocks, half = g->channels / 2, bt = div_up (f->tile, SR_VK_BLOCK);
+  const SrModel *m = vk->model;
+  const gboolean ghost = m->type == SR_ARCH_GHOST_EXIT;
+  const int B = m->exits.n_blocks, bt = div_up (f->tile, SR_VK_BLOCK);
   const gboolean h = vk->fp16;
-  conv (vk, f, h ? SR_VK_CONV_IN16 : SR_VK_CONV, SET_IN_A, base, &g->head, vk->layers[0], -1);
+  conv (vk, f, h ? SR_VK_CONV_IN16 : SR_VK_CONV, SET_IN_A, base, sr_exit_head (m),
+      vk->layers[0], -1);
 
   SrVkPush p = *base;
-  p.in_ch = vk->model->exits.pred[0].out_ch;
+  p.in_ch = m->exits.pred[0].out_ch;
   p.aux = B;
   p.w_off = vk->pred_off;
   int h1 = (f->tile + 1) / 2, h2 = (h1 + 1) / 2;
@@ -263,19 +273,28 @@ record_ghost (SrVk *vk, SrVkFrame *f, const SrVkPush *base)
   dispatch (vk, f, SR_VK_PREDICT, SET_IN_A, &p, f->tiles_x, f->tiles_y, 1);
   p = *base;
   p.aux = B;
-  p.aux2 = sr_exit_reach_tiles (vk->model, f->tile); /* R: see docs/gpu-backends.md */
+  p.aux2 = sr_exit_reach_tiles (m, f->tile); /* R: see docs/gpu-backends.md */
   dispatch (vk, f, SR_VK_PLAN, SET_IN_A, &p, div_up (f->n_tiles, 64), 1, 1);
 
   for (int j = 1; j <= B; j++) {
-    conv (vk, f, h ? SR_VK_CONV16 : SR_VK_CONV, SET_A_B, base, &g->blocks[j - 1],
+    /* plain: hidden layer j reads map A (odd j) or B and writes the other, which exit j
+     * reads; ghost: block j reads the stream in map A, and its add leaves the stream there */
+    const int set = ghost || j % 2 ? SET_A_B : SET_B_A;
+    conv (vk, f, h ? SR_VK_CONV16 : SR_VK_CONV, set, base, sr_exit_block (m, j),
         vk->layers[j], j - 1);
-    p = *base;
-    p.list = j - 1;
-    p.out_ch = half;
-    p.aux = vk->shift_off + (j - 1) * half * 2;
-    dispatch (vk, f, h ? SR_VK_GHOST_ADD16 : SR_VK_GHOST_ADD, SET_B_A, &p, bt, bt, f->n_tiles);
-    conv (vk, f, h ? SR_VK_TAIL16 : SR_VK_TAIL, SET_A_B, base, &g->tail, vk->layers[B + 1],
-        B + j - 1);
+    int exit_set = set == SET_A_B ? SET_B_A : SET_A_B;
+    if (ghost) {
+      const int half = m->ghost.channels / 2;
+      p = *base;
+      p.list = j - 1;
+      p.out_ch = half;
+      p.aux = vk->shift_off + (j - 1) * half * 2;
+      dispatch (vk, f, h ? SR_VK_GHOST_ADD16 : SR_VK_GHOST_ADD, SET_B_A, &p, bt, bt,
+          f->n_tiles);
+      exit_set = SET_A_B;
+    }
+    conv (vk, f, h ? SR_VK_TAIL16 : SR_VK_TAIL, exit_set, base, sr_exit_tail (m, j),
+        vk->exit_tails[j], B + j - 1);
   }
 }
 
@@ -320,8 +339,8 @@ record (SrVk *vk, SrVkFrame *f, GError **error)
   };
   dispatch (vk, f, SR_VK_TO_FLOAT, SET_LR, &base, div_up (f->width, SR_VK_BLOCK),
       div_up (f->height, SR_VK_BLOCK), 1);
-  if (vk->model->type == SR_ARCH_GHOST_EXIT)
-    record_ghost (vk, f, &base);
+  if (vk->model->exits.n_blocks)
+    record_exits (vk, f, &base);
   else
     record_plain (vk, f, &base);
 

@@ -291,10 +291,15 @@ sr_vk_weights_upload (SrVk *vk, GError **error)
 {
   const SrModel *m = vk->model;
   GArray *floats = g_array_new (FALSE, FALSE, sizeof (float));
+  /* the last layer: the plain net's, or the ghost net's shared tail */
+  const SrLayer *last;
+  int n_last;
   if (m->type == SR_ARCH_PLAIN) {
     vk->layers = g_new0 (SrVkLayerOffsets, m->n_layers);
     for (int i = 0; i < m->n_layers; i++)
       vk->layers[i] = pack_layer (floats, &m->layers[i]);
+    last = &m->layers[m->n_layers - 1];
+    n_last = m->n_layers - 1;
   } else {
     const SrGhostExit *g = &m->ghost;
     vk->layers = g_new0 (SrVkLayerOffsets, g->n_blocks + 2);
@@ -302,10 +307,24 @@ sr_vk_weights_upload (SrVk *vk, GError **error)
     for (int b = 0; b < g->n_blocks; b++)
       vk->layers[b + 1] = pack_layer (floats, &g->blocks[b]);
     vk->layers[g->n_blocks + 1] = pack_layer (floats, &g->tail);
+    last = &g->tail;
+    n_last = g->n_blocks + 1;
+  }
+  const int B = m->exits.n_blocks;
+  if (B) {
+    /* the exit tails but the last layer (plain exits before the last) */
+    vk->exit_tails = g_new0 (SrVkLayerOffsets, B + 1);
+    for (int d = 1; d <= B; d++) {
+      const SrLayer *t = sr_exit_tail (m, d);
+      vk->exit_tails[d] = t == last ? vk->layers[n_last] : pack_layer (floats, t);
+    }
     /* predict.comp finds the parts from the width and the block count */
     vk->pred_off = floats->len;
     for (int i = 0; i < 3; i++)
       pack_layer (floats, &m->exits.pred[i]);
+  }
+  if (m->type == SR_ARCH_GHOST_EXIT) {
+    const SrGhostExit *g = &m->ghost;
     vk->shift_off = floats->len;
     for (int i = 0; i < g->n_blocks * (g->channels / 2); i++)
       for (int k = 0; k < 2; k++) {

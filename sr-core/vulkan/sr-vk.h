@@ -112,7 +112,8 @@ typedef struct {
   gboolean fp16;             /* feature maps stored as fp16 (SR_VULKAN_PRECISION=fp16) */
   SrVkBuffer weights;
   SrVkLayerOffsets *layers;  /* plain: per layer; ghost: head, blocks..., tail */
-  gint32 pred_off;           /* ghost: the predictor's packed weights */
+  SrVkLayerOffsets *exit_tails; /* with exits: exit d's tail (sr_exit_tail) at [d], 1..B */
+  gint32 pred_off;           /* with exits: the predictor's packed weights */
   gint32 shift_off;          /* ghost: (dy, dx) per block and intrinsic channel */
   SrVkBuffer params;         /* host-visible: the threshold */
   VkCommandPool pool;
