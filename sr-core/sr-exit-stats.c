@@ -17,8 +17,14 @@ sr_exit_predictor_macs (const SrModel *model, int w, int h)
 int
 sr_exit_reach_tiles (const SrModel *model, int tile)
 {
-  const int head = model->type == SR_ARCH_GHOST_EXIT ? 1 : model->layers[0].kernel / 2;
-  return (sr_model_get_receptive_radius (model) - head + tile - 1) / tile;
+  if (model->type == SR_ARCH_GHOST_EXIT)
+    return (sr_model_get_receptive_radius (model) - 1 + tile - 1) / tile;
+  /* hidden layers 1..B (one more than a tile needs) and the widest tail: exits are 3x3, the
+   * last layer may be 1x1 */
+  const int n = model->n_layers;
+  const int radius = sr_model_get_receptive_radius (model) - model->layers[0].kernel / 2 -
+      model->layers[n - 1].kernel / 2 + MAX (model->layers[n - 1].kernel / 2, 1);
+  return (radius + tile - 1) / tile;
 }
 
 void

@@ -220,8 +220,8 @@ parse_exits (SrModel *model, JsonObject *obj, const char *what, const char *tile
   return TRUE;
 }
 
-/* A plain net's "exits" (docs/model-format.md): exit d < B reads hidden layer d's output
- * through its own 3x3 tail "exits.<d>"; exit B is the last layer. */
+/* A plain net's "exits" (docs/architecture.md, "The model file"): exit d < B reads hidden
+ * layer d's output through its own 3x3 tail "exits.<d>"; exit B is the last layer. */
 static gboolean
 parse_plain_exits (SrModel *model, JsonObject *arch, GError **error)
 {
