@@ -64,14 +64,14 @@ def main():
     macs = [9 * C + d * 9 * C * C + 9 * C * 4 for d in range(1, B + 1)]
     with torch.no_grad():
         # tails after layers 1..B-1 solved here; the last keeps its trained tail
-        tails = recipe.least_squares_tails(lambda lr: recipe.plain_features(net, lr)[:-1], images,
+        tails = recipe.least_squares_tails(lambda lr: net.features(lr)[:-1], images,
                                            np.random.default_rng(0)) + [(net.tail.weight, net.tail.bias)]
         groups = {}
         for name, hr, lr in frames(args.eval, args.clips):
             g = groups.setdefault(name, {'tiles': [], 'psnr': [[] for _ in range(B)]})
             x = torch.from_numpy(lr.astype(np.float32) / 255)[None, None]
             outs = []
-            for d, (f, (w, b)) in enumerate(zip(recipe.plain_features(net, x), tails)):
+            for d, (f, (w, b)) in enumerate(zip(net.features(x), tails)):
                 o = F.pixel_shuffle(F.conv2d(f, w, b, padding=1) + x.repeat(1, 4, 1, 1), 2)
                 outs.append(np.clip(np.round(o[0, 0].numpy() * 255), 0, 255))
                 g['psnr'][d].append(srdata.psnr_y(hr, outs[-1]))

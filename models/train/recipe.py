@@ -299,15 +299,6 @@ def attach_teacher(images, npz_path, cache_dir):
 
 # --- warm start from a published tiny net ---------------------------------------------------------
 
-def plain_features(net, x):
-    """A plain net's (PlainSR) feature maps after each hidden layer."""
-    f, out = F.relu(net.head(x)), []
-    for conv in net.body:
-        f = F.relu(conv(f))
-        out.append(f)
-    return out
-
-
 def least_squares_tails(features, images, rng, batches=8):
     """For each feature map that `features(lr)` returns, the 3x3 conv C->4 (weight, bias) whose
     output plus the nearest anchor comes closest (least squares) to the mean of HR and teacher
@@ -354,5 +345,5 @@ def plain_from_etds(net, npz_path, images, rng, batches=8):
         load_plain_state(trunk, dict(state, **{'tail.weight': torch.zeros(4, net.channels, 3, 3),
                                                'tail.bias': torch.zeros(4)}))
         state['tail.weight'], state['tail.bias'] = least_squares_tails(
-            lambda lr: [plain_features(trunk, lr)[-1]], images, rng, batches)[0]
+            lambda lr: [trunk.features(lr)[-1]], images, rng, batches)[0]
     load_plain_state(net, state)
