@@ -206,7 +206,7 @@ def main():
             loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max, depth), 4)
                     for name, pairs in sets.items()}
             print('%s%s: loss against fp32 (dB): %s' % (fmt, ' at depth %d' % depth if depth else '', loss))
-            worst[fmt] = max(loss.values()) if depth in (None, 1) else max(worst[fmt], max(loss.values()))
+            worst[fmt] = max([worst.get(fmt, -np.inf)] + list(loss.values()))
     allowed = ['fp32'] + [fmt for fmt in worst if worst[fmt] <= args.max_loss]
     losses = {fmt: worst[fmt] for fmt in allowed[1:]}
     print('allowed: %s (fp32 PSNR at full depth: %s)' % (allowed, {k: round(v, 3) for k, v in fp32.items()}))

@@ -299,13 +299,14 @@ def attach_teacher(images, npz_path, cache_dir):
 
 # --- warm start from a published tiny net ---------------------------------------------------------
 
-def least_squares_tails(features, images, rng, batches=8):
+def least_squares_tails(features, images, rng, batches=8, hard_frac=0.5):
     """For each feature map that `features(lr)` returns, the 3x3 conv C->4 (weight, bias) whose
     output plus the nearest anchor comes closest (least squares) to the mean of HR and teacher
-    on `batches` batches of 16 training patches of 64x64 (the teacher attached to `images`)."""
+    on `batches` batches of 16 training patches of 64x64 (the teacher attached to `images`),
+    `hard_frac` of them placed where bicubic fails most."""
     feats, targets = None, []
     for _ in range(batches):
-        lr, hr, te = sample_batch(images, rng, 16, 64, 0.5, True)
+        lr, hr, te = sample_batch(images, rng, 16, 64, hard_frac, True)
         maps = features(lr)
         feats = feats or [[] for _ in maps]
         for d, f in enumerate(maps):
