@@ -206,6 +206,9 @@ def export(model, pred, ck, path):
                                 target[ck['args'].get('gain_target', 'step')],
                                 {'mse': "the tile's mean squared error per HR pixel (8-bit levels^2)",
                                  'db': "the tile's PSNR (dB)"}[arch['exits']['gain']])}
+        q = ck['args'].get('predictor_quantile', 0.5)
+        if q != 0.5:  # what the predictor was trained to output: that quantile, not the median
+            ck['extra_meta']['exit_gain'] += '; the predictor outputs its %g quantile' % q
     tensors = conv_tensors(convs + (predictor_convs(pred) if model.exits else []))
     params = sum(t.size for n, t in tensors if not n.startswith('predictor'))
     write_model(path, name, arch, tensors, model.macs_per_lr_pixel(), params, ck,

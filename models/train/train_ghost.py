@@ -10,7 +10,7 @@ directions are learned with straight-through Gumbel-softmax (temperature anneale
 first --freeze-at of the steps, then frozen to their argmax.
 Phase 2 (predictor): LR tiles with context go through the frozen net; each tile's target is
 the gain of each block over the one before (--gain: PSNR in dB, or the drop of the tile's mean
-squared error in 8-bit levels^2); the predictor regresses it (L1).
+squared error in 8-bit levels^2); the predictor regresses it (L1, or --predictor-quantile).
 --arch plain --exits: a trained plain net (--init) gets early exits without phase 1: its trunk
 stays frozen, the exits' tails are solved by least squares (recipe.least_squares_tails, towards
 the mean of HR and teacher), then phase 2 trains the predictor.
@@ -103,6 +103,8 @@ def main():
     ap.add_argument('--gain-target', choices=('step', 'best'), default='step',
                     help='what the predictor learns for depth k: the gain over depth k - 1 (step), or the best '
                     'depth from k on over the best before k (best: the rule then bounds each tile\'s loss)')
+    ap.add_argument('--predictor-quantile', type=float, default=0.5,
+                    help='the quantile of the gain the predictor learns (0.5: L1, the median)')
     ap.add_argument('--final-weight', type=float, default=2.0,
                     help='weight of the full-depth exit\'s loss against the mean of two random earlier exits')
     ap.add_argument('--bf16', action='store_true',
@@ -260,13 +262,17 @@ def main():
         pred.train()
         while pstep < args.predictor_steps:
             idx = torch.from_numpy(rng.integers(0, len(tiles), 256))
-            loss = F.l1_loss(pred(tiles[idx]), gains[idx])
+            # the pinball loss of quantile q (twice it: q = 0.5 is L1): above 0.5, the predictor
+            # overrates gains it is unsure of, so a tile exits early only when it is sure
+            d = gains[idx] - pred(tiles[idx])
+            q = args.predictor_quantile
+            loss = 2 * torch.max(q * d, (q - 1) * d).mean()
             popt.zero_grad()
             loss.backward()
             popt.step()
             pstep += 1
             if pstep % 500 == 0 or pstep == args.predictor_steps:
-                print('predictor step %d L1 %.4f %s' % (pstep, loss.item(), unit), flush=True)
+                print('predictor step %d loss %.4f %s' % (pstep, loss.item(), unit), flush=True)
                 save()
 
 
