@@ -163,7 +163,8 @@ pred = ExitPredictor(B).eval()
 x = torch.rand(1, 1, 37, 45, generator=gen)
 with torch.no_grad():
     outs = net.forward_all(x)
-    check('plain exits: forward_exits at depth B = forward()', (net.forward_exits(x, [B])[0] - net(x)).abs().max().item(), 0)
+    check('plain exits: forward_exits at depth B = forward()',
+          (net.forward_exits(x, [B])[0] - net(x)).abs().max().item(), 0)
     f1 = F.relu(net.body[0](F.relu(net.head(x))))
     exit1 = F.pixel_shuffle(net.exit_tails[0](f1) + x.repeat(1, 4, 1, 1), 2)
     check('plain exits: exit 1 = its tail on hidden layer 1 + anchor', (outs[0] - exit1).abs().max().item(), 0)

@@ -288,7 +288,8 @@ def golden(model, pred, folder, eval_dir):
         write_pgm(os.path.join(folder, name), sr)
         lines.append('%.6f %s %s' % (t, name, ' '.join(map(str, depths))))
     with open(os.path.join(folder, 'golden-exit.txt'), 'w') as f:
-        f.write('# threshold (in the predictor\'s gain unit), expected output, expected depth per 32x32 tile (row-major)\n')
+        f.write('# threshold (in the predictor\'s gain unit), expected output, '
+                'expected depth per 32x32 tile (row-major)\n')
         f.write('\n'.join(lines) + '\n')
 
 
