@@ -11,9 +11,14 @@
 - the plain net (net.py) with RepConvs equals its folded export too;
 - the warm start from a published ETDS net (recipe.plain_from_etds) reads luma as the grey RGB
   picture ETDS would see (head and body exactly ETDS's), and its least-squares tail fits the
-  patches' targets better than a zero tail (the anchor alone).
+  patches' targets better than a zero tail (the anchor alone);
+- a plain net with exits: forward_exits at full depth is forward(), each exit is its tail on the
+  trunk's map; export.py writes it as issue 12's plain-exits format says (arch "exits",
+  exits.<d>.* for d = 1..B-1, predictor.*, default_exit_threshold) and modelfile.load reads back
+  the same outputs at every depth and the same predictor.
 Skips (77) where PyTorch is not installed (CI installs no training stack).
 """
+import json
 import os
 import sys
 import tempfile
@@ -29,8 +34,10 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'models', 'train'))
+import export  # noqa: E402
+import modelfile  # noqa: E402
 import recipe  # noqa: E402
-from ghostnet import GhostExitSR  # noqa: E402
+from ghostnet import ExitPredictor, GhostExitSR  # noqa: E402
 from net import PlainSR  # noqa: E402
 
 failures = []
@@ -146,6 +153,46 @@ with tempfile.TemporaryDirectory() as tmp:
         anchor_only = F.pixel_shuffle(lr.repeat(1, 4, 1, 1), 2)
         fitted, zero = F.mse_loss(warm(lr), hr).item(), F.mse_loss(anchor_only, hr).item()
         check('ETDS warm start: the fitted tail beats the anchor alone (MSE ratio)', fitted / zero, 0.9)
+
+# --- a plain net with exits: its forward and its model file -------------------------------------
+B = 3
+net = PlainSR(8, B, exits=True).eval()
+for p in net.parameters():
+    p.data.normal_(0, 0.1)
+pred = ExitPredictor(B).eval()
+x = torch.rand(1, 1, 37, 45, generator=gen)
+with torch.no_grad():
+    outs = net.forward_all(x)
+    check('plain exits: forward_exits at depth B = forward()',
+          (net.forward_exits(x, [B])[0] - net(x)).abs().max().item(), 0)
+    f1 = F.relu(net.body[0](F.relu(net.head(x))))
+    exit1 = F.pixel_shuffle(net.exit_tails[0](f1) + x.repeat(1, 4, 1, 1), 2)
+    check('plain exits: exit 1 = its tail on hidden layer 1 + anchor', (outs[0] - exit1).abs().max().item(), 0)
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, 'exits.safetensors')
+    ck = {'step': 0, 'pstep': 5, 'set5': 0.0, 'set14': 0.0, 'default_exit_threshold': 2.5,
+          'args': {'channels': 8, 'blocks': B, 'arch': 'plain', 'exits': True, 'gain': 'mse'}}
+    export.export(net, pred, ck, path)
+    meta, tensors = modelfile.read_safetensors(path)
+    arch = json.loads(meta['arch'])
+    names = ['head'] + ['body.%d' % i for i in range(B)] + ['tail'] + ['exits.%d' % d for d in range(1, B)]
+    names += ['predictor.conv1', 'predictor.conv2', 'predictor.fc']
+    shapes = {'exits.%d.weight' % d: [4, 8, 3, 3] for d in range(1, B)}
+    shapes.update({'exits.%d.bias' % d: [4] for d in range(1, B)}, **{'predictor.fc.weight': [B - 1, 8]})
+    ok = (sorted(tensors) == sorted(n + p for n in names for p in ('.weight', '.bias'))
+          and all(list(tensors[n].shape) == s for n, s in shapes.items())
+          and arch['type'] == 'plain' and len(arch['layers']) == B + 2
+          and arch['exits'] == {'tile': 32, 'predictor_width': 8, 'gain': 'mse'}
+          and float(meta['default_exit_threshold']) == 2.5)
+    check("plain exits: the file has the spec's tensors, arch and threshold", 0 if ok else 1, 0)
+    back, back_pred, _ = modelfile.load(path)
+    with torch.no_grad():
+        err = max((a - b).abs().max().item() for a, b in zip(outs, back.forward_all(x)))
+        tile = x[:, :, :32, :32]
+        err = max(err, (pred(tile) - back_pred(tile)).abs().max().item())
+    check('plain exits: the file reads back to the same outputs at every depth and predictor', err, 0)
+    _, depths, _ = export.adaptive_forward(back, back_pred, np.uint8(x[0, 0].numpy() * 255), 0.0)
+    check('plain exits: threshold 0 = full depth on every tile', 0 if set(depths) == {B} else 1, 0)
 
 if failures:
     print('%d failed: %s' % (len(failures), ', '.join(failures)))

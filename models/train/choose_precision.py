@@ -13,7 +13,8 @@ folder), and writes into the file's metadata every format whose loss against fp3
 --max-loss dB everywhere ("precision", comma-separated, with "act_max" and the worst loss
 per format in "precision_loss"); sr-core picks the fastest of them the CPU runs. It also writes
 each allowed format's picture of tests/data/golden-lr.pgm (golden-sr-FORMAT.pgm) for
-sr-core's test.
+sr-core's test. A plain net with exits (net.py) is checked at every exit depth: exit d's tail
+reads the map layer d + 1 reads, so it is quantised with layer d + 1's input scale act_max[d + 1].
 
 Ghost-exit models (sr-core/cpu/sr-cpu-net.c) have two low formats, bf16 and int16: each
 conv's input rounded to bf16 or quantised to int16 levels, the residual stream in fp32. int16
@@ -40,6 +41,7 @@ sys.path.insert(0, HERE)
 import modelfile  # noqa: E402
 import srdata  # noqa: E402
 from export import write_pgm, write_safetensors  # noqa: E402
+from ghostnet import GhostExitSR  # noqa: E402
 
 
 def read_pgm(path):
@@ -56,10 +58,14 @@ def bf16(t):
     return t.bfloat16().float()
 
 
-def forward(model, x, fmt=None, act_max=None, ranges=None):
-    """The plain net on luma x; with `fmt`, its low-precision arithmetic as sr-core runs it."""
+def forward(model, x, fmt=None, act_max=None, ranges=None, depth=None):
+    """The plain net on luma x (at exit `depth`, default the last); with `fmt`, its
+    low-precision arithmetic as sr-core runs it."""
     f = x
-    for i, (_, conv, act) in enumerate(model.layers()):
+    layers = model.layers()
+    if depth:  # the head, `depth` hidden layers, exit depth's tail: layer i reads act_max[i]
+        layers = layers[:depth + 1] + [('exit', model.exit_tail(depth), 'none')]
+    for i, (_, conv, act) in enumerate(layers):
         w = conv.weight
         if ranges is not None:
             ranges[i] = max(ranges[i], float(f.max()))
@@ -158,8 +164,8 @@ def mean_psnr(model, pairs, fmt=None, act_max=None, depth=None):
     scores = []
     for hr, lr in pairs:
         with torch.no_grad():
-            out = (ghost_forward(model, luma(lr), fmt, depth, act_max) if depth
-                   else forward(model, luma(lr), fmt, act_max))
+            out = (ghost_forward(model, luma(lr), fmt, depth, act_max) if isinstance(model, GhostExitSR)
+                   else forward(model, luma(lr), fmt, act_max, depth=depth))
         scores.append(srdata.psnr_y(hr, np.clip(np.floor(out[0, 0].numpy() * 255 + 0.5), 0, 255)))
     return float(np.mean(scores))
 
@@ -181,7 +187,7 @@ def main():
 
     meta, tensors = modelfile.read_safetensors(args.model)
     model, pred, _ = modelfile.load(args.model)
-    if pred is not None:
+    if isinstance(model, GhostExitSR):
         choose_ghost(args, meta, tensors, model)
         return
     assert all(act == 'relu' for _, _, act in model.layers()[:-1]), 'needs ReLU before every layer'
@@ -193,15 +199,17 @@ def main():
         print("using the file's act_max: %s" % ['%.3f' % r for r in act_max])
 
     sets = eval_sets(args.clips)
-    fp32 = reference_psnr(model, sets)
-    allowed, losses = ['fp32'], {}
-    for fmt in ('int8', 'int16', 'bf16'):
-        loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max), 4) for name, pairs in sets.items()}
-        print('%s: loss against fp32 (dB): %s' % (fmt, loss))
-        if max(loss.values()) <= args.max_loss:
-            allowed.append(fmt)
-            losses[fmt] = max(loss.values())
-    print('allowed: %s (fp32 PSNR: %s)' % (allowed, {k: round(v, 3) for k, v in fp32.items()}))
+    worst = {}  # each format's worst loss, over the sets and (with exits) every exit depth
+    for depth in range(1, model.blocks + 1) if model.exits else [None]:
+        fp32 = reference_psnr(model, sets, depth)
+        for fmt in ('int8', 'int16', 'bf16'):
+            loss = {name: round(fp32[name] - mean_psnr(model, pairs, fmt, act_max, depth), 4)
+                    for name, pairs in sets.items()}
+            print('%s%s: loss against fp32 (dB): %s' % (fmt, ' at depth %d' % depth if depth else '', loss))
+            worst[fmt] = max([worst.get(fmt, -np.inf)] + list(loss.values()))
+    allowed = ['fp32'] + [fmt for fmt in worst if worst[fmt] <= args.max_loss]
+    losses = {fmt: worst[fmt] for fmt in allowed[1:]}
+    print('allowed: %s (fp32 PSNR at full depth: %s)' % (allowed, {k: round(v, 3) for k, v in fp32.items()}))
     for key in ('int8_act_scales', 'int8_psnr_loss', 'act_max', 'precision_loss'):
         meta.pop(key, None)
     meta['precision'] = ','.join(allowed)

@@ -3,6 +3,9 @@
 
   models/train/export.py build/train/ckpt.pt                  # -> models/superres-x2.safetensors
   models/train/export.py CKPT --golden tests/data             # also writes golden-lr/sr.pgm
+  models/train/export.py build/plain-exits/ckpt.pt --out build/superres-x2-exits.safetensors
+      # a plain net with exits (train_ghost.py --arch plain --exits): the default exit threshold
+      # is chosen on training pictures (--threshold-loss) unless --default-threshold is given
 
 The file is safetensors; "__metadata__" holds the format name/version and the architecture
 as JSON ("arch"), which sr-core checks every tensor against.
@@ -50,11 +53,13 @@ def model_from_checkpoint(path):
     if 'net' not in ck:  # train.py's
         model, pred = PlainSR(a['channels'], a['blocks']), None
         model.load_state_dict(ck['model'])
-    else:  # train_ghost.py's, ghost-exit or --arch plain
+    else:  # train_ghost.py's, ghost-exit or --arch plain (with --exits or not)
         if a.get('arch') == 'plain':
-            model, pred = PlainSR(a['channels'], a['blocks']), None
+            model = PlainSR(a['channels'], a['blocks'], exits=a.get('exits', False))
         else:
-            model, pred = GhostExitSR(a['channels'], a['blocks']), ExitPredictor(a['blocks'])
+            model = GhostExitSR(a['channels'], a['blocks'])
+        pred = ExitPredictor(a['blocks']) if a.get('arch') != 'plain' or a.get('exits') else None
+        if pred is not None:
             pred.load_state_dict(ck['pred'])
             pred.eval()
         model.load_state_dict(ck['net'])
@@ -73,38 +78,106 @@ def ghost_tensors(model, pred):
             'predictor_width': pred.conv1.out_channels,
             'shifts': [[list(DIRECTIONS[k]) for k in b.directions().tolist()] for b in model.blocks]}
     convs = [('head', model.head)] + [('blocks.%d.conv' % i, b.conv) for i, b in enumerate(model.blocks)]
-    convs += [('tail', model.tail), ('predictor.conv1', pred.conv1), ('predictor.conv2', pred.conv2),
-              ('predictor.fc', pred.fc)]
-    tensors = []
-    for n, c in convs:
-        tensors.append((n + '.weight', c.weight.detach().numpy()))
-        tensors.append((n + '.bias', c.bias.detach().numpy()))
-    return arch, tensors
+    convs += [('tail', model.tail)]
+    return arch, conv_tensors(convs + predictor_convs(pred))
+
+
+def conv_tensors(convs):
+    """[(name, conv)] -> the file's [(name.weight, array), (name.bias, array)]."""
+    return [(n + p, getattr(c, p[1:]).detach().numpy()) for n, c in convs for p in ('.weight', '.bias')]
+
+
+def predictor_convs(pred):
+    return [('predictor.conv1', pred.conv1), ('predictor.conv2', pred.conv2), ('predictor.fc', pred.fc)]
+
+
+def predictor_macs_per_tile(pred, tile=32):
+    w, n = pred.conv1.out_channels, pred.fc.out_features
+    return 9 * w * (tile // 2) ** 2 + 9 * w * w * (tile // 4) ** 2 + w * n
+
+
+# --- the PyTorch reference of sr-core's adaptive patch exit (ghost-exit and plain with exits) ---
+
+def tiles(shape, tile=32):
+    """The exit tiles of an LR plane, row-major: (LR rows, LR cols) slices."""
+    h, w = shape
+    return [(slice(y, y + tile), slice(x, x + tile)) for y in range(0, h, tile) for x in range(0, w, tile)]
+
+
+def exit_outputs(model, pred, lr, tile=32):
+    """For a uint8 LR plane: the 8-bit outputs at every depth 1..B ([B, 2h, 2w] uint8) and each
+    tile's predicted gains (for depths k = 2..B), the tiles row-major."""
+    x = torch.from_numpy(lr.astype(np.float32) / 255.0)[None, None]
+    with torch.no_grad():
+        outs = torch.cat(model.forward_all(x), 1)[0]
+        gains = [pred(x[:, :, ys, xs])[0].tolist() for ys, xs in tiles(lr.shape, tile)]
+    return np.clip(np.round(outs.numpy() * 255.0), 0, 255).astype(np.uint8), gains
+
+
+def hr_slice(ys, xs):
+    return slice(2 * ys.start, 2 * ys.stop), slice(2 * xs.start, 2 * xs.stop)
+
+
+def compose(outs, gains, threshold, tile=32):
+    """The adaptive output: each tile from the whole-frame net at the depth exit_depth picks for
+    its gains (what sr-core computes; its tiles see the whole frame's context). (sr, depths)"""
+    sr, depths = np.empty_like(outs[-1]), []
+    for (ys, xs), g in zip(tiles((outs.shape[1] // 2, outs.shape[2] // 2), tile), gains):
+        depths.append(exit_depth(g, threshold, len(outs)))
+        sr[hr_slice(ys, xs)] = outs[depths[-1] - 1][hr_slice(ys, xs)]
+    return sr, depths
 
 
 def adaptive_forward(model, pred, lr, threshold, tile=32):
-    """PyTorch reference of sr-core's adaptive patch exit on a uint8 LR plane: per-tile
-    depths from the predictor and each tile's output from the whole-frame net at its depth."""
-    x = torch.from_numpy(lr.astype(np.float32) / 255.0)[None, None]
-    h, w = lr.shape
-    with torch.no_grad():
-        outs = model.forward_all(x)
-        depths, gains = [], []
-        out = torch.empty_like(outs[-1])
-        for y0 in range(0, h, tile):
-            for x0 in range(0, w, tile):
-                g = pred(x[:, :, y0:y0 + tile, x0:x0 + tile])[0].tolist()
-                gains += g
-                d = exit_depth(g, threshold, model.n_blocks)
-                depths.append(d)
-                sl = (slice(None), slice(None), slice(2 * y0, 2 * y0 + 2 * tile), slice(2 * x0, 2 * x0 + 2 * tile))
-                out[sl] = outs[d - 1][sl]
-    sr = np.clip(np.round(out[0, 0].numpy() * 255.0), 0, 255).astype(np.uint8)
-    return sr, depths, gains
+    """sr-core's adaptive patch exit on a uint8 LR plane: (sr, per-tile depths, all gains)."""
+    outs, gains = exit_outputs(model, pred, lr, tile)
+    return compose(outs, gains, threshold, tile) + ([v for g in gains for v in g],)
+
+
+def macs_fraction(model, pred, shape, depths, tile=32):
+    """The MACs of an adaptive run (per-tile depths, the predictor included) over full depth's."""
+    area = [(min(ys.stop, shape[0]) - ys.start) * (min(xs.stop, shape[1]) - xs.start) for ys, xs in tiles(shape, tile)]
+    used = sum(a * model.macs_per_lr_pixel(d) for a, d in zip(area, depths))
+    return (used + len(area) * predictor_macs_per_tile(pred, tile)) / (sum(area) * model.macs_per_lr_pixel())
+
+
+def choose_threshold(model, pred, pairs, max_loss, quantile=None, tile=32):
+    """The largest threshold (of a geometric grid) such that it and every smaller one lose at most
+    max_loss dB of PSNR against full depth on `pairs` ((hr_y, lr_y) pictures: training ones, not
+    the clips or sets reported): pooled over the pictures, or with `quantile`, that quantile of
+    the per-picture losses (an "mse" gain is absolute, so the pictures with the least error, like
+    clean video, bound it; the pool is ruled by the noisiest). Returns (threshold, loss dB, MACs
+    fraction)."""
+    runs = []  # per picture: per-tile squared error at each depth, gains, shape
+    for hr, lr in pairs:
+        outs, gains = exit_outputs(model, pred, lr, tile)
+        err = [[((outs[d][hr_slice(ys, xs)] - hr[hr_slice(ys, xs)]) ** 2).sum() for d in range(len(outs))]
+               for ys, xs in tiles(lr.shape, tile)]
+        runs.append((np.array(err), gains, lr.shape))
+    full = np.array([e[:, -1].sum() for e, _, _ in runs])
+    area = np.array([shape[0] * shape[1] for _, _, shape in runs])
+    best = (0.0, 0.0, 1.0)
+    for t in [float('%.3g' % v) for v in 2.0 ** np.arange(-6, 8, 0.25)]:
+        err, work = [], []
+        for e, gains, shape in runs:
+            depths = [exit_depth(g, t, e.shape[1]) for g in gains]
+            err.append(e[np.arange(len(e)), np.array(depths) - 1].sum())
+            work.append(macs_fraction(model, pred, shape, depths, tile))
+        pooled = 10 * np.log10(sum(err) / full.sum())
+        per_picture = np.quantile(10 * np.log10(np.array(err) / full), quantile) if quantile else None
+        loss = pooled if quantile is None else per_picture
+        frac = np.average(work, weights=area)
+        print('  threshold %.3g: pooled %.3f dB below full depth%s, %.1f%% of the MACs saved' % (
+            t, pooled, '' if quantile is None else ', %g quantile of the pictures %.3f dB' % (quantile, per_picture),
+            100 * (1 - frac)), flush=True)
+        if loss > max_loss:
+            break
+        best = (t, loss, frac)
+    return best
 
 
 def export(model, pred, ck, path):
-    if pred is not None:
+    if isinstance(model, GhostExitSR):
         arch, tensors = ghost_tensors(model, pred)
         name = 'ghost-exit-c%db%d-x2' % (model.channels, model.n_blocks)
         params = sum(t.size for n, t in tensors if not n.startswith('predictor'))  # shift logits are not weights
@@ -112,20 +185,34 @@ def export(model, pred, ck, path):
         ck['extra_meta'] = {
             'ghost_channels': '%d of %d body channels are shifted copies (%d of them unshifted)' % (
                 len(shifts), model.n_blocks * model.channels, shifts.count([0, 0])),
-            'predictor_macs_per_tile': str(9 * 8 * 16 * 16 + 9 * 64 * 8 * 8 + 8 * (model.n_blocks - 1))}
+            'predictor_macs_per_tile': str(predictor_macs_per_tile(pred))}
         write_model(path, name, arch, tensors, model.macs_per_lr_pixel(), params, ck, 'train_ghost.py')
         return
     layers = model.layers()
     arch = {'scale': model.scale, 'anchor': 'nearest',
             'layers': [{'name': n, 'in': c.in_channels, 'out': c.out_channels,
                         'kernel': c.kernel_size[0], 'act': act} for n, c, act in layers]}
-    tensors = []
-    for n, c, _ in layers:
-        tensors.append((n + '.weight', c.weight.detach().numpy()))
-        tensors.append((n + '.bias', c.bias.detach().numpy()))
-    write_model(path, 'plain-c%db%d-x2' % (model.channels, model.blocks), arch, tensors,
-                model.macs_per_lr_pixel(), sum(p.numel() for p in model.parameters()), ck,
-                'train_ghost.py --arch plain' if 'net' in ck else 'train.py')
+    convs = [(n, c) for n, c, _ in layers]
+    name, script = 'plain-c%db%d-x2' % (model.channels, model.blocks), 'train_ghost.py --arch plain'
+    if model.exits:  # exit d's tail after hidden layer d, d = 1..B-1 (exit B is the last layer)
+        arch = dict({'type': 'plain'}, **arch)
+        arch['exits'] = {'tile': 32, 'predictor_width': pred.conv1.out_channels,
+                         'gain': ck['args'].get('gain', 'db')}
+        convs += [('exits.%d' % d, model.exit_tails[d - 1]) for d in range(1, model.blocks)]
+        name += '-exits'
+        target = {'step': 'depth k over depth k-1', 'best': 'the best depth >= k over the best depth < k'}
+        ck['extra_meta'] = {'predictor_macs_per_tile': str(predictor_macs_per_tile(pred)),
+                            'exit_gain': 'the predicted gain for depth k (k = 2..B): %s, in %s' % (
+                                target[ck['args'].get('gain_target', 'step')],
+                                {'mse': "the tile's mean squared error per HR pixel (8-bit levels^2)",
+                                 'db': "the tile's PSNR (dB)"}[arch['exits']['gain']])}
+        q = ck['args'].get('predictor_quantile', 0.5)
+        if q != 0.5:  # what the predictor was trained to output: that quantile, not the median
+            ck['extra_meta']['exit_gain'] += '; the predictor outputs its %g quantile' % q
+    tensors = conv_tensors(convs + (predictor_convs(pred) if model.exits else []))
+    params = sum(t.size for n, t in tensors if not n.startswith('predictor'))
+    write_model(path, name, arch, tensors, model.macs_per_lr_pixel(), params, ck,
+                script if 'net' in ck else 'train.py')
 
 
 def training_folders(args):
@@ -138,6 +225,7 @@ def training_folders(args):
 
 
 def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
+    run = ck.get('trunk', ck)  # exits added to a trained net: describe the trunk's training
     meta = {
         'format': 'gst-superres', 'version': '1',
         'name': name,
@@ -145,16 +233,20 @@ def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
         'macs_per_lr_pixel': str(macs),
         'params': str(params),
         'training': 'models/train/%s: %d steps, %s' % (script,
-            ck['step'], ', '.join('%s=%s' % kv for kv in sorted(ck['args'].items()) if kv[0] in
+            run['step'], ', '.join('%s=%s' % kv for kv in sorted(run['args'].items()) if kv[0] in
                                   ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed', 'init', 'init_model',
                                            'init_etds', 'distill', 'rep_expand', 'ema') and kv[1])),
-        'training_data': '%s (../shared/data/train, see SOURCES.md)' % ' + '.join(training_folders(ck['args'])),
+        'training_data': '%s (../shared/data/train, see SOURCES.md)' % ' + '.join(training_folders(run['args'])),
         'psnr_set5_pytorch': '%.2f' % ck['set5'], 'psnr_set14_pytorch': '%.2f' % ck['set14'],
     }
+    if 'trunk' in ck:
+        meta['training'] += ('; then, the trunk frozen: exit tails by least squares, the exit predictor %d steps '
+                             '(train_ghost.py --exits --gain %s --gain-target %s)' % (
+                                 ck['pstep'], ck['args']['gain'], ck['args'].get('gain_target', 'step')))
     etds = 'Apache-2.0 weights of the ETDS project (ECNUSR/ETDS), trained by its authors on DIV2K (research use)'
-    if ck['args'].get('init_etds'):
-        meta['warm_start'] = '%s: %s' % (os.path.basename(ck['args']['init_etds']), etds)
-    if ck['args'].get('distill'):
+    if run['args'].get('init_etds'):
+        meta['warm_start'] = '%s: %s' % (os.path.basename(run['args']['init_etds']), etds)
+    if run['args'].get('distill'):
         meta['teacher'] = 'ETDS-L, distilled from its cached outputs: ' + etds
     if 'default_exit_threshold' in ck:
         meta['default_exit_threshold'] = '%g' % ck['default_exit_threshold']
@@ -196,7 +288,8 @@ def golden(model, pred, folder, eval_dir):
         write_pgm(os.path.join(folder, name), sr)
         lines.append('%.6f %s %s' % (t, name, ' '.join(map(str, depths))))
     with open(os.path.join(folder, 'golden-exit.txt'), 'w') as f:
-        f.write('# threshold (dB), expected output, expected depth per 32x32 tile (row-major)\n')
+        f.write('# threshold (in the predictor\'s gain unit), expected output, '
+                'expected depth per 32x32 tile (row-major)\n')
         f.write('\n'.join(lines) + '\n')
 
 
@@ -206,14 +299,33 @@ def main():
     ap.add_argument('--out', default=os.path.join(REPO, 'models', 'superres-x2.safetensors'))
     ap.add_argument('--golden', help='folder for golden-lr.pgm / golden-sr.pgm')
     ap.add_argument('--default-threshold', type=float,
-                    help='the exit threshold (dB) the element uses unless told otherwise (models with exits)')
+                    help='the exit threshold (in the predictor\'s gain unit) the element uses unless told '
+                    'otherwise (models with exits; default: chosen with --threshold-loss)')
+    ap.add_argument('--threshold-loss', type=float, default=0.03,
+                    help='the default threshold: the largest that loses at most this many dB of pooled PSNR '
+                    'against full depth on every --threshold-every-th training picture')
+    ap.add_argument('--threshold-quantile', type=float,
+                    help='bound this quantile of the per-picture losses instead of the pooled loss (e.g. 0.9)')
+    ap.add_argument('--threshold-every', type=int, default=8)
+    ap.add_argument('--data', help="the training pictures (default: the checkpoint's --data)")
     ap.add_argument('--eval', default=os.path.join(REPO, 'tests', 'data'))
     args = ap.parse_args()
     model, pred, ck = model_from_checkpoint(args.checkpoint)
     if args.default_threshold is not None:
         ck['default_exit_threshold'] = args.default_threshold
+    elif pred is not None:
+        run_args = ck.get('trunk', ck)['args']
+        data = args.data or run_args['data']
+        pairs = [srdata.hr_lr_pair(srdata.load_rgb(p)) for f in training_folders(dict(run_args, data=data))
+                 for p in srdata.image_paths(os.path.join(data, f))[::args.threshold_every]]
+        print('choosing the default exit threshold on %d training pictures:' % len(pairs), flush=True)
+        t, loss, frac = choose_threshold(model, pred, pairs, args.threshold_loss, args.threshold_quantile)
+        ck['default_exit_threshold'] = t
+        print('default exit threshold %g (gain %s): %.3f dB below full depth, %.1f%% of the MACs saved '
+              '(predictor included)' % (t, ck['args'].get('gain', 'db'), loss, 100 * (1 - frac)))
     export(model, pred, ck, args.out)
-    print('wrote %s (step %d, PyTorch Set5 %.2f Set14 %.2f)' % (args.out, ck['step'], ck['set5'], ck['set14']))
+    print('wrote %s (step %d, PyTorch Set5 %.2f Set14 %.2f)' % (args.out, ck.get('trunk', ck)['step'], ck['set5'],
+                                                                ck['set14']))
     if args.golden:
         golden(model, pred, args.golden, args.eval)
         print('wrote golden data to %s' % args.golden)

@@ -38,13 +38,21 @@ def load(path):
             state['blocks.%d.shift_logits' % i] = b.shift_logits.detach()
             state['blocks.%d.frozen' % i] = torch.tensor([DIRECTIONS.index(tuple(d)) for d in arch['shifts'][i]])
         model.load_state_dict(state)
-        pred = ExitPredictor(arch['blocks'], arch['predictor_width'])
-        pred.load_state_dict({k[len('predictor.'):]: v for k, v in t.items() if k.startswith('predictor.')})
-        pred.eval()
+        pred = predictor(t, arch['blocks'], arch['predictor_width'])
     else:
-        layers = arch['layers']
-        model = PlainSR(layers[0]['out'], len(layers) - 2, arch['scale'])
-        model.load_state_dict({('body.%s' % k[5:] if k.startswith('body.') else k): v for k, v in t.items()})
-        pred = None
+        layers, exits = arch['layers'], arch.get('exits')
+        model = PlainSR(layers[0]['out'], len(layers) - 2, arch['scale'], exits=bool(exits))
+        state = {k: v for k, v in t.items() if not k.startswith(('exits.', 'predictor.'))}
+        for d in range(1, model.blocks if exits else 0):  # the file's exits.<d> is exit_tails[d - 1]
+            state['exit_tails.%d.weight' % (d - 1)] = t['exits.%d.weight' % d]
+            state['exit_tails.%d.bias' % (d - 1)] = t['exits.%d.bias' % d]
+        model.load_state_dict(state)
+        pred = predictor(t, model.blocks, exits['predictor_width']) if exits else None
     model.eval()
     return model, pred, meta
+
+
+def predictor(t, blocks, width):
+    pred = ExitPredictor(blocks, width)
+    pred.load_state_dict({k[len('predictor.'):]: v for k, v in t.items() if k.startswith('predictor.')})
+    return pred.eval()

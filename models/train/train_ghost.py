@@ -2,12 +2,18 @@
 """Train the ghost-shift multi-exit net, then its exit predictor; resumable.
 
   models/train/train_ghost.py --out build/ghost --steps 20000 --predictor-steps 3000
+  models/train/train_ghost.py --arch plain --exits --blocks 5 --gain mse --predictor-steps 3000 \
+      --init models/train/checkpoints/plain-etds/ckpt.pt --out build/plain-exits
 
 Phase 1 (net): L1 on the final exit plus two random earlier exits per step (--final-weight). Shift
 directions are learned with straight-through Gumbel-softmax (temperature annealed) for the
 first --freeze-at of the steps, then frozen to their argmax.
 Phase 2 (predictor): LR tiles with context go through the frozen net; each tile's target is
-the PSNR gain in dB of each block over the one before; the predictor regresses it (L1).
+the gain of each block over the one before (--gain: PSNR in dB, or the drop of the tile's mean
+squared error in 8-bit levels^2); the predictor regresses it (L1, or --predictor-quantile).
+--arch plain --exits: a trained plain net (--init) gets early exits without phase 1: its trunk
+stays frozen, the exits' tails are solved by least squares (recipe.least_squares_tails, towards
+the mean of HR and teacher), then phase 2 trains the predictor.
 Checkpoints: OUT/ckpt.pt (rerun the same command to resume).
 """
 import os
@@ -28,8 +34,15 @@ from train import HERE, cosine_schedule, evaluate, optimizer_step, start, traini
 TILE = 32  # the exit decision tile, in LR pixels
 
 
-def tile_gains(net, images, rng, count, batch=32):
-    """`count` random LR tiles and the per-block PSNR gains of the frozen net on them."""
+def tile_gains(net, images, rng, count, gain='db', target='step', batch=32):
+    """`count` random LR tiles and the per-block gains of the frozen net on them, in `gain`'s
+    unit: 'db', the tile's PSNR gain, or 'mse', the drop of its mean squared error per HR pixel
+    in 8-bit levels^2 (what pooled PSNR adds up; a flat tile's gains are ~0, so it exits early).
+    target 'step': depth k over depth k - 1; 'best': the best depth from k on over the best
+    depth before k. With 'best', the runtime's rule (the deepest k whose gain reaches the
+    threshold) stops each tile at the shallowest depth within the threshold of its best one,
+    and skips a depth that is worse than an earlier one (early exits' tails solved by least
+    squares are not always better than the one before, on video in particular)."""
     r = net.receptive_radius()
     side = TILE + 2 * r
     tiles, gains = [], []
@@ -42,7 +55,11 @@ def tile_gains(net, images, rng, count, batch=32):
             outs = net.forward_all(lrs)
             c = slice(2 * r, 2 * r + 2 * TILE)
             mse = torch.stack([((o - hrs)[:, :, c, c] ** 2).mean((1, 2, 3)) for o in outs], 1)
-            g = 10 * torch.log10((mse[:, :-1] + eps) / (mse[:, 1:] + eps))
+            err = 10 * torch.log10(mse + eps) if gain == 'db' else mse * 255 ** 2  # per depth, lower is better
+            if target == 'step':
+                g = err[:, :-1] - err[:, 1:]
+            else:
+                g = torch.stack([err[:, :k].amin(1) - err[:, k:].amin(1) for k in range(1, err.shape[1])], 1)
             tiles.append(lrs[:, :, r:r + TILE, r:r + TILE].clone())
             gains.append(g)
     return torch.cat(tiles), torch.cat(gains)
@@ -69,6 +86,9 @@ def recipe_args(ap):
     ap.add_argument('--init-model', help='start from a model file\'s weights (e.g. models/superres-x2-ghost.safetensors)')
     ap.add_argument('--arch', choices=('ghost', 'plain'), default='ghost',
                     help='plain: the plain net (net.py) with its final exit only, no predictor')
+    ap.add_argument('--exits', action='store_true',
+                    help='plain: add early exits to the --init net, its trunk frozen (no phase 1): tails by '
+                    'least squares, then the predictor (--predictor-steps). Needs the teacher (--teacher-cache)')
     ap.add_argument('--init-etds', help='plain: start from a published ETDS net of the same layout '
                     '(e.g. ../shared/peers/etds/etds-t-x2.npz), its tail solved for luma (recipe.plain_from_etds)')
 
@@ -78,6 +98,13 @@ def main():
     ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
     ap.add_argument('--predictor-steps', type=int, default=3000)
     ap.add_argument('--predictor-tiles', type=int, default=16384)
+    ap.add_argument('--gain', choices=('db', 'mse'), default='db',
+                    help="the predictor's unit: a tile's PSNR gain (dB) or its squared error's drop (levels^2)")
+    ap.add_argument('--gain-target', choices=('step', 'best'), default='step',
+                    help='what the predictor learns for depth k: the gain over depth k - 1 (step), or the best '
+                    'depth from k on over the best before k (best: the rule then bounds each tile\'s loss)')
+    ap.add_argument('--predictor-quantile', type=float, default=0.5,
+                    help='the quantile of the gain the predictor learns (0.5: L1, the median)')
     ap.add_argument('--final-weight', type=float, default=2.0,
                     help='weight of the full-depth exit\'s loss against the mean of two random earlier exits')
     ap.add_argument('--bf16', action='store_true',
@@ -85,12 +112,18 @@ def main():
     ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there)')
     recipe_args(ap)
     args = ap.parse_args()
-    if args.init_etds and args.arch != 'plain':
-        ap.error('--init-etds starts a plain net: add --arch plain')
+    if (args.init_etds or args.exits) and args.arch != 'plain':
+        ap.error('--init-etds and --exits are for a plain net: add --arch plain')
+    if args.exits and not args.init:
+        ap.error('--exits adds exits to a trained plain net: give its checkpoint (--init)')
     ckpt_path = start(args)
     conv = recipe.conv_factory(args.rep_expand, args.rep_edges)
     if args.arch == 'plain':
-        net, args.final_only, args.predictor_steps = PlainSR(args.channels, args.blocks, conv=conv), True, 0
+        net, args.final_only = PlainSR(args.channels, args.blocks, conv=conv, exits=args.exits), True
+        if args.exits:
+            args.steps = 0  # the trunk stays as trained
+        else:
+            args.predictor_steps = 0
         ghost_blocks = []
     else:
         net = GhostExitSR(args.channels, args.blocks, conv=conv)
@@ -100,10 +133,11 @@ def main():
     pred = ExitPredictor(args.blocks)
     betas = tuple(float(b) for b in args.betas.split(','))
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr, betas=betas)
-    sched = cosine_schedule(opt, args.steps, 0.01)
+    sched = cosine_schedule(opt, max(1, args.steps), 0.01)
     popt = torch.optim.Adam(pred.parameters(), lr=2e-3)
     step, pstep, ck = 0, 0, {}
-    if os.path.exists(ckpt_path):
+    resumed = os.path.exists(ckpt_path)
+    if resumed:
         ck = torch.load(ckpt_path)
         net.load_state_dict(ck['net_train'])
         pred.load_state_dict(ck['pred'])
@@ -114,8 +148,11 @@ def main():
         popt.load_state_dict(ck['popt'])
         print('resumed at step %d, predictor step %d' % (step, pstep), flush=True)
     elif args.init or args.init_model:
-        state = torch.load(args.init)['net'] if args.init else modelfile.load(args.init_model)[0].state_dict()
-        recipe.load_plain_state(net, state)
+        init = torch.load(args.init) if args.init else {'net': modelfile.load(args.init_model)[0].state_dict()}
+        recipe.load_plain_state(net, init['net'])
+        if args.exits:  # the trunk's run, for the model file's metadata; its scores stay valid at full depth
+            ck['trunk'] = {'step': init['step'], 'args': init['args']}
+            ck.update({k: v for k, v in init.items() if k.startswith('eval')})
         print('net initialised from %s' % (args.init or args.init_model), flush=True)
     if args.no_shifts:
         for b in ghost_blocks:
@@ -138,7 +175,7 @@ def main():
                  'popt': popt.state_dict(), 'args': vars(args)}
         if ema:
             state['ema'] = ema.net.state_dict()
-        state.update({k: v for k, v in ck.items() if k.startswith('eval')})
+        state.update({k: v for k, v in ck.items() if k.startswith('eval') or k == 'trunk'})
         state.update(extra or {})
         torch.save(state, ckpt_path + '.tmp')
         os.replace(ckpt_path + '.tmp', ckpt_path)
@@ -147,9 +184,20 @@ def main():
     scales = [float(s) for s in args.scales.split(',')]
     images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()),
                                 recipe.parse_folder_weights(args.folder_weights), scales)
-    if args.distill or args.init_etds:
+    if args.distill or args.init_etds or (args.exits and not resumed):
         recipe.attach_teacher(images, args.teacher, args.teacher_cache)
-    if args.init_etds and not ck:
+    if args.exits and not resumed:
+        with torch.no_grad():
+            # patches placed uniformly: early exits fitted on hard patches lose up to 0.3 dB more
+            # on the (mostly smooth) video clips, and the same on Set5/Set14; the ridge keeps
+            # the tails' int16/bf16 loss small (least_squares_tails)
+            tails = recipe.least_squares_tails(lambda lr: net.features(lr)[:-1], images,
+                                               np.random.default_rng(args.seed), hard_frac=0.0, ridge=1e-3)
+            for conv, (w, b) in zip(net.exit_tails, tails):
+                conv.weight.copy_(w)
+                conv.bias.copy_(b)
+        print('exit tails solved by least squares', flush=True)
+    if args.init_etds and not resumed:
         recipe.plain_from_etds(net, args.init_etds, images, np.random.default_rng(args.seed))
         print('net initialised from %s: set5 %.3f set14 %.3f' % (
             args.init_etds, evaluate(net, os.path.join(args.eval, 'set5')),
@@ -202,24 +250,30 @@ def main():
 
     net = exported()
     if pstep < args.predictor_steps:
-        tiles_path = os.path.join(args.out, 'tiles.pt')
+        tiles_path = os.path.join(args.out, 'tiles.pt' if (args.gain, args.gain_target) == ('db', 'step')
+                                  else 'tiles-%s-%s.pt' % (args.gain, args.gain_target))
         if os.path.exists(tiles_path):
             tiles, gains = torch.load(tiles_path)
         else:
-            tiles, gains = tile_gains(net, images, rng, args.predictor_tiles)
+            tiles, gains = tile_gains(net, images, rng, args.predictor_tiles, args.gain, args.gain_target)
             torch.save((tiles, gains), tiles_path)
-        print('predictor: %d tiles, mean gain per block %s dB' % (
-            len(tiles), np.round(gains.mean(0).numpy(), 3).tolist()), flush=True)
+        unit = {'db': 'dB', 'mse': 'levels^2'}[args.gain]
+        print('predictor: %d tiles, mean gain per block %s %s' % (
+            len(tiles), np.round(gains.mean(0).numpy(), 3).tolist(), unit), flush=True)
         pred.train()
         while pstep < args.predictor_steps:
             idx = torch.from_numpy(rng.integers(0, len(tiles), 256))
-            loss = F.l1_loss(pred(tiles[idx]), gains[idx])
+            # the pinball loss of quantile q (twice it: q = 0.5 is L1): above 0.5, the predictor
+            # overrates gains it is unsure of, so a tile exits early only when it is sure
+            d = gains[idx] - pred(tiles[idx])
+            q = args.predictor_quantile
+            loss = 2 * torch.max(q * d, (q - 1) * d).mean()
             popt.zero_grad()
             loss.backward()
             popt.step()
             pstep += 1
             if pstep % 500 == 0 or pstep == args.predictor_steps:
-                print('predictor step %d L1 %.4f dB' % (pstep, loss.item()), flush=True)
+                print('predictor step %d loss %.4f %s' % (pstep, loss.item(), unit), flush=True)
                 save()
 
 
