@@ -16,6 +16,21 @@ With --model, the same pictures through an exported model with exits (train_ghos
 plain --exits, export.py), its real predictor in PyTorch (export.adaptive_forward, what sr-core
 computes): PSNR at full depth, and PSNR and MACs saved (predictor included) at the file's
 default threshold and at --thresholds.
+
+With --model and --normalise, a frame-normalised rule besides the file's absolute one: per
+frame a scale (a statistic of the frame) and each tile's depth = the deepest k with
+g_k >= threshold * scale, so a clean clip's small errors and a photo's large ones share one
+threshold. Statistics: total (the frame's mean over its tiles of the predicted total gain
+sum_k g_k), median (their median), g2 (the mean of g_2), perk (each g_k over the frame's mean
+g_k), lr (no predictor: the mean squared high-pass of the LR frame, lr minus its 3x3 box mean).
+The threshold is the largest of a geometric grid that, with every smaller one, loses at most
+--max-loss dB (the mean of the per-picture losses) on --tune pictures (Set5 + Set14, or every
+--tune-every-th training picture), whose sweep is printed. Three oracles per set or clip bound
+what any per-clip scale could reach: its best single threshold with the predicted gains, the
+same with the measured gains, and the pooled-error (Lagrangian) choice on the measured errors.
+
+  models/train/plain_exits.py --model build/superres-x2-exits.safetensors --every 5 --tune train \
+      --normalise total,median,g2,perk,lr
 """
 import argparse
 import glob
@@ -56,6 +71,153 @@ def frames(eval_dir, cache, every=None):
             yield os.path.basename(meta_path).split('-')[0], hr, lr
 
 
+def lr_highpass(lr):
+    """The LR frame's mean squared high-pass (8-bit levels^2): lr minus its 3x3 box mean."""
+    x = torch.from_numpy(lr.astype(np.float32))[None, None]
+    box = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), 3, stride=1)
+    return float(((x - box) ** 2).mean())
+
+
+def frame_scale(stat, lr, gains):
+    """The frame statistic a normalised threshold is multiplied by (see the docstring): a number,
+    or for perk one per depth k (the mean of g_k over the frame's tiles)."""
+    g = np.array(gains)
+    if stat == 'total':
+        return float(g.sum(1).mean())
+    if stat == 'median':
+        return float(np.median(g.sum(1)))
+    if stat == 'g2':
+        return float(g[:, 0].mean())
+    if stat == 'perk':
+        return np.maximum(g.mean(0), 1e-9)
+    if stat == 'lr':
+        return lr_highpass(lr)
+    raise ValueError('unknown --normalise statistic %r' % stat)
+
+
+def run_rule(model, pred, runs, threshold):
+    """Per picture of `runs` ((hr, lr, outs, gains, scale)): (PSNR, MACs fraction) with each tile's
+    depth the deepest k with g_k >= threshold * scale (scale 1: the absolute rule), i.e. compose's
+    rule on the gains over scale."""
+    res = []
+    for hr, lr, outs, gains, scale in runs:
+        if np.ndim(scale) or scale > 0:
+            sr, depths = export.compose(outs, [list(np.array(g) / scale) for g in gains], threshold)
+        else:
+            sr, depths = export.compose(outs, gains, 0)
+        res.append((srdata.psnr_y(hr, sr), export.macs_fraction(model, pred, lr.shape, depths)))
+    return res
+
+
+def true_gains(hr, outs):
+    """Each tile's measured gains (what the predictor estimates): the drop of its mean squared
+    error per HR pixel from depth k-1 to k, k = 2..B."""
+    gains = []
+    for ys, xs in export.tiles((outs.shape[1] // 2, outs.shape[2] // 2)):
+        c = export.hr_slice(ys, xs)
+        e = [np.mean((o[c].astype(np.float64) - hr[c]) ** 2) for o in outs]
+        gains.append([e[k - 1] - e[k] for k in range(1, len(e))])
+    return gains
+
+
+def lagrangian_oracle(model, pred, runs, max_loss):
+    """The pooled-error oracle on the file's own exits: each tile takes argmin_d err_d + lam * MACs_d
+    (measured errors, one lam per set or clip); the most MACs saved (predictor included) with a
+    mean loss of at most max_loss dB on runs ((hr, lr, outs, gains)). (loss, saved)"""
+    B = len(runs[0][2])
+    macs = np.array([model.macs_per_lr_pixel(d) for d in range(1, B + 1)], np.float64)
+    errs = [np.array([[((o[export.hr_slice(ys, xs)].astype(np.float64) - hr[export.hr_slice(ys, xs)]) ** 2).mean()
+                       for o in outs] for ys, xs in export.tiles(lr.shape)]) for hr, lr, outs, _ in runs]
+    full = np.array([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _ in runs])
+    area = np.array([lr.size for _, lr, _, _ in runs])
+    best = (0.0, 0.0)
+    for lam in np.logspace(-4, 1, 41) / macs[-1]:
+        psnr, work = np.array(run_rule(model, pred, [
+            (hr, lr, outs, [[1.0] * (d - 1) + [0.0] * (B - d) for d in np.argmin(e + lam * macs, 1) + 1], 1.0)
+            for (hr, lr, outs, _), e in zip(runs, errs)], 0.5)).T
+        loss, saved = np.mean(full - psnr), 1 - np.average(work, weights=area)
+        if loss <= max_loss and saved > best[1]:
+            best = (loss, saved)
+    return best
+
+
+GRID = [float('%.3g' % v) for v in 2.0 ** np.arange(-12, 6, 0.25)]
+
+
+def best_threshold(model, pred, runs, max_loss):
+    """The per-set oracle over one absolute threshold: the grid threshold that saves the most MACs
+    with a mean loss of at most max_loss dB on runs ((hr, lr, outs, gains)). (threshold, loss, saved)"""
+    runs = [r + (1.0,) for r in runs]
+    full = np.array([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _, _ in runs])
+    area = np.array([lr.size for _, lr, _, _, _ in runs])
+    best = (0.0, 0.0, 0.0)
+    for t in GRID:
+        psnr, work = np.array(run_rule(model, pred, runs, t)).T
+        loss, saved = np.mean(full - psnr), 1 - np.average(work, weights=area)
+        if loss <= max_loss and saved > best[2]:
+            best = (t, loss, saved)
+    return best
+
+
+def tune(model, pred, runs, stat, max_loss):
+    """The largest grid threshold for statistic `stat` such that it and every smaller one lose at
+    most max_loss dB (mean of the per-picture losses) on runs ((hr, lr, outs, gains) pictures)."""
+    runs = [(hr, lr, outs, gains, frame_scale(stat, lr, gains)) for hr, lr, outs, gains in runs]
+    full = np.array([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _, _ in runs])
+    area = np.array([lr.size for _, lr, _, _, _ in runs])
+    best = 0.0
+    for t in GRID:
+        psnr, work = np.array(run_rule(model, pred, runs, t)).T
+        loss = np.mean(full - psnr)
+        print('  %-6s threshold %-7.3g: %.3f dB below full depth, %.1f%% of the MACs saved' % (
+            stat, t, loss, 100 * (1 - np.average(work, weights=area))), flush=True)
+        if loss > max_loss:
+            break
+        best = t
+    return best
+
+
+def report_normalised(path, eval_dir, clips, every, stats, tune_on, data, tune_every, max_loss):
+    """Per set or clip: full depth, the file's absolute rule at its default threshold, and each
+    frame-normalised rule at its threshold tuned on `tune_on`."""
+    model, pred, meta = modelfile.load(path)
+    default = float(meta['default_exit_threshold'])
+    if tune_on == 'sets':
+        pairs = [(hr, lr) for name, hr, lr in frames(eval_dir, clips) if name in ('set5', 'set14')]
+    else:
+        folders = export.training_folders({'data': data, 'folder_weights': 'bsd200=0.3'})
+        pairs = [srdata.hr_lr_pair(srdata.load_rgb(p)) for f in folders
+                 for p in srdata.image_paths(os.path.join(data, f))[::tune_every]]
+    tuning = [(hr, lr) + export.exit_outputs(model, pred, lr) for hr, lr in pairs]
+    print('tuning on %d pictures (%s), at most %g dB lost:' % (len(tuning), tune_on, max_loss), flush=True)
+    chosen = {s: tune(model, pred, tuning, s, max_loss) for s in stats}
+    rules = [('absolute', default)] + [(s, chosen[s]) for s in stats]
+    groups = {}
+    for name, hr, lr in frames(eval_dir, clips, every):
+        groups.setdefault(name, []).append((hr, lr) + export.exit_outputs(model, pred, lr))
+    print('%s (gain %s); rules: %s; last columns: the best single absolute threshold for the set or clip '
+          '(an oracle) within 0.05 dB, with the predicted gains and with the measured ones, '
+          'then the pooled-error (Lagrangian) oracle on measured errors' % (path, json.loads(meta['arch'])['exits'].get('gain', 'db'),
+                                          ', '.join('%s %g' % r for r in rules)))
+    print('%-8s %6s %8s  %s' % ('set', 'frames', 'full dB', '  '.join('%-24s' % ('%s %g' % r) for r in rules)))
+    for name, runs in groups.items():
+        full = np.mean([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _ in runs])
+        area = [lr.size for _, lr, _, _ in runs]
+        cells = []
+        for s, t in rules:
+            psnr, work = np.array(run_rule(model, pred, [r + (1.0 if s == 'absolute' else frame_scale(s, r[1], r[3]),)
+                                                        for r in runs], t)).T
+            cells.append('%7.3f %+.3f %5.1f%%' % (np.mean(psnr), np.mean(psnr) - full,
+                                                  100 * (1 - np.average(work, weights=area))))
+        cells.append('oracle %g: %+.3f %.1f%%' % (lambda b: (b[0], -b[1], 100 * b[2]))(
+            best_threshold(model, pred, runs, 0.05)))
+        cells.append('true gains %g: %+.3f %.1f%%' % (lambda b: (b[0], -b[1], 100 * b[2]))(
+            best_threshold(model, pred, [(hr, lr, outs, true_gains(hr, outs)) for hr, lr, outs, _ in runs], 0.05)))
+        cells.append('lagrangian: %+.3f %.1f%%' % (lambda b: (-b[0], 100 * b[1]))(
+            lagrangian_oracle(model, pred, runs, 0.05)))
+        print('%-8s %6d %8.3f  %s' % (name, len(runs), full, '  '.join('%-24s' % c for c in cells)), flush=True)
+
+
 def report(path, eval_dir, clips, every, thresholds):
     """Per set or clip: mean PSNR at full depth, then at each threshold PSNR (its change) and the
     share of MACs saved (area-weighted, predictor included)."""
@@ -89,12 +251,24 @@ def main():
     ap.add_argument('--model', help='report on this exported model with exits instead')
     ap.add_argument('--every', type=int, help='clips: every n-th frame (default: first, middle and last)')
     ap.add_argument('--thresholds', default='', help='--model: thresholds besides the default, e.g. 1,2,4')
+    ap.add_argument('--normalise', default='none',
+                    help='--model: comma list of frame statistics for a frame-normalised threshold '
+                    '(total, median, g2, perk, lr; none: only the absolute rule)')
+    ap.add_argument('--tune', choices=('sets', 'train'), default='sets',
+                    help='--normalise: tune the threshold on Set5 + Set14 or on training pictures')
+    ap.add_argument('--tune-every', type=int, default=8, help='--tune train: every n-th training picture')
+    ap.add_argument('--max-loss', type=float, default=0.03,
+                    help='--normalise: the tuned threshold loses at most this many dB on the tuning pictures')
     ap.add_argument('--data', default=os.path.join(HERE, '..', '..', '..', 'shared', 'data', 'train'))
     ap.add_argument('--teacher-cache', default='build/teacher-cache')
     ap.add_argument('--eval', default=os.path.join(HERE, '..', '..', 'tests', 'data'))
     ap.add_argument('--clips', default='builddir/clip-cache')
     args = ap.parse_args()
     torch.set_num_threads(2)
+    if args.model and args.normalise != 'none':
+        report_normalised(args.model, args.eval, args.clips, args.every, args.normalise.split(','), args.tune,
+                          args.data, args.tune_every, args.max_loss)
+        return
     if args.model:
         report(args.model, args.eval, args.clips, args.every, [float(t) for t in args.thresholds.split(',') if t])
         return
