@@ -229,12 +229,8 @@ test_kxk_matches_cpu (gconstpointer data)
   const int kernels[] = { 5, 3, 7, 1, 5 }, channels[] = { 1, 8, 8, 8, 6, 4 };
   TestNet net;
   test_net_init (&net, G_N_ELEMENTS (kernels), kernels, channels, 1234);
-  GBytes *bytes = test_net_to_bytes (&net, NULL, NULL);
-  gsize size;
-  const guint8 *bytes_data = g_bytes_get_data (bytes, &size);
+  SrModel *model = test_net_load (&net, NULL, NULL);
   g_autoptr (GError) error = NULL;
-  SrModel *model = sr_model_load_from_data (bytes_data, size, &error);
-  g_assert_no_error (error);
   SrEngine *gpu = gpu_engine (model, GPOINTER_TO_INT (data));
   if (gpu) {
     SrEngineConfig cpu_config = { SR_BACKEND_CPU, 2, 0, NULL };
@@ -256,7 +252,6 @@ test_kxk_matches_cpu (gconstpointer data)
     sr_engine_free (gpu);
   }
   sr_model_free (model);
-  g_bytes_unref (bytes);
   test_net_clear (&net);
 }
 
@@ -268,17 +263,11 @@ test_kxk_matches_cpu (gconstpointer data)
 static void
 plain_exits_compare (SrBackendKind kind, gboolean exact)
 {
-  const int kernels[] = { 3, 3, 3, 3, 3 }, channels[] = { 1, 8, 8, 8, 8, 4 };
-  const int B = G_N_ELEMENTS (kernels) - 2;
+  const int B = TEST_EXIT_NET_B;
   TestNet net;
-  test_net_init (&net, G_N_ELEMENTS (kernels), kernels, channels, 99);
-  test_net_add_exits (&net, 8, 5);
-  GBytes *bytes = test_net_to_bytes (&net, NULL, NULL);
-  gsize size;
-  const guint8 *bytes_data = g_bytes_get_data (bytes, &size);
+  test_net_init_exit_net (&net);
+  SrModel *model = test_net_load (&net, NULL, NULL);
   g_autoptr (GError) error = NULL;
-  SrModel *model = sr_model_load_from_data (bytes_data, size, &error);
-  g_assert_no_error (error);
   g_assert_cmpint (sr_model_get_max_depth (model), ==, B);
   SrEngine *gpu = gpu_engine (model, kind);
   if (gpu) {
@@ -339,7 +328,6 @@ plain_exits_compare (SrBackendKind kind, gboolean exact)
     sr_engine_free (gpu);
   }
   sr_model_free (model);
-  g_bytes_unref (bytes);
   test_net_clear (&net);
 }
 

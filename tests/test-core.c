@@ -433,13 +433,9 @@ kxk_plain_net (int n, const int *kernels, const int *channels)
   for (int i = 1; i < n; i++)
     g_string_append (act_max, ", 2");
   g_string_append (act_max, "]");
-  GBytes *bytes = test_net_to_bytes (&net, "fp32,bf16,int16,int8", act_max->str);
+  SrModel *model = test_net_load (&net, "fp32,bf16,int16,int8", act_max->str);
   g_string_free (act_max, TRUE);
   g_autoptr (GError) error = NULL;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
-  SrModel *model = sr_model_load_from_data (data, size, &error);
-  g_assert_no_error (error);
   const int sizes[][2] = { { 67, 45 }, { 41, 203 }, { 9, 130 } };
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
     const int w = sizes[s][0], h = sizes[s][1];
@@ -490,7 +486,6 @@ kxk_plain_net (int n, const int *kernels, const int *channels)
     g_free (ref);
   }
   sr_model_free (model);
-  g_bytes_unref (bytes);
   test_net_clear (&net);
 }
 
@@ -512,17 +507,11 @@ test_kxk_plain_net (void)
 static void
 test_plain_exits (void)
 {
-  const int kernels[] = { 3, 3, 3, 3, 3 }, channels[] = { 1, 8, 8, 8, 8, 4 };
-  const int n = G_N_ELEMENTS (kernels), B = n - 2, T = 8;
+  const int B = TEST_EXIT_NET_B, T = 8;
   TestNet net;
-  test_net_init (&net, n, kernels, channels, 99);
-  test_net_add_exits (&net, T, 5);
-  GBytes *bytes = test_net_to_bytes (&net, "fp32,bf16,int16,int8", "[1, 2, 2, 2, 2]");
+  test_net_init_exit_net (&net);
+  SrModel *model = test_net_load (&net, "fp32,bf16,int16,int8", "[1, 2, 2, 2, 2]");
   g_autoptr (GError) error = NULL;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
-  SrModel *model = sr_model_load_from_data (data, size, &error);
-  g_assert_no_error (error);
   g_assert_cmpint (sr_model_get_max_depth (model), ==, B);
   const int sizes[][2] = { { 67, 45 }, { 41, 83 } };
   const double thresholds[] = { 0, 0.05, 0.4, 1e6 };
@@ -600,7 +589,6 @@ test_plain_exits (void)
   }
   g_assert_true (mixed);
   sr_model_free (model);
-  g_bytes_unref (bytes);
   test_net_clear (&net);
 }
 

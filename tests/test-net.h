@@ -12,6 +12,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <sr-core/sr-core.h>
 #include <string.h>
 
 #define TEST_NET_MAX_LAYERS 8
@@ -193,6 +194,31 @@ test_net_to_bytes (const TestNet *net, const char *precision, const char *act_ma
   g_string_free (arch, TRUE);
   g_string_free (header, TRUE);
   return g_byte_array_free_to_bytes (out);
+}
+
+/* The net as a loaded model (asserting it loads). */
+static inline SrModel *
+test_net_load (const TestNet *net, const char *precision, const char *act_max)
+{
+  GBytes *bytes = test_net_to_bytes (net, precision, act_max);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  GError *error = NULL;
+  SrModel *model = sr_model_load_from_data (data, size, &error);
+  g_assert_no_error (error);
+  g_bytes_unref (bytes);
+  return model;
+}
+
+/* The plain net with exits of /engine/plain-exits and /backends/x/plain-exits-match-cpu:
+ * 3x3, TEST_EXIT_NET_B hidden layers of 8 channels, exit tiles of 8. */
+#define TEST_EXIT_NET_B 3
+static inline void
+test_net_init_exit_net (TestNet *net)
+{
+  const int kernels[] = { 3, 3, 3, 3, 3 }, channels[] = { 1, 8, 8, 8, 8, 4 };
+  test_net_init (net, G_N_ELEMENTS (kernels), kernels, channels, 99);
+  test_net_add_exits (net, 8, 5);
 }
 
 /* A "same" k x k conv of an [in][h][w] map (doubles), ReLU unless `linear`. */
