@@ -714,13 +714,9 @@ sr_exit_tail (const SrModel *model, int depth)
 guint64
 sr_exit_trunk_macs (const SrModel *model, int depth)
 {
-  if (model->type == SR_ARCH_GHOST_EXIT) {
-    const SrGhostExit *g = &model->ghost;
-    return sr_layer_macs (&g->head) + depth * sr_layer_macs (&g->blocks[0]);
-  }
-  guint64 macs = 0;
-  for (int i = 0; i <= depth; i++) /* the head and hidden layers 1..depth */
-    macs += sr_layer_macs (&model->layers[i]);
+  guint64 macs = sr_layer_macs (sr_exit_head (model));
+  for (int j = 1; j <= depth; j++)
+    macs += sr_layer_macs (sr_exit_block (model, j));
   return macs;
 }
 

@@ -109,6 +109,19 @@ def run_rule(model, pred, runs, threshold):
     return res
 
 
+def baseline(runs):
+    """Per picture of runs ((hr, lr, outs, ...)): PSNR at full depth, and LR area (the weights
+    of the MACs saved)."""
+    return (np.array([srdata.psnr_y(r[0], r[2][-1]) for r in runs]), np.array([r[1].size for r in runs]))
+
+
+def loss_and_saved(model, pred, runs, threshold, full, area):
+    """run_rule over runs: (mean PSNR loss against `full`, share of the MACs saved weighted by
+    `area`), the two from baseline(runs)."""
+    psnr, work = np.array(run_rule(model, pred, runs, threshold)).T
+    return np.mean(full - psnr), 1 - np.average(work, weights=area)
+
+
 def true_gains(hr, outs):
     """Each tile's measured gains (what the predictor estimates): the drop of its mean squared
     error per HR pixel from depth k-1 to k, k = 2..B."""
@@ -128,14 +141,12 @@ def lagrangian_oracle(model, pred, runs, max_loss):
     macs = np.array([model.macs_per_lr_pixel(d) for d in range(1, B + 1)], np.float64)
     errs = [np.array([[((o[export.hr_slice(ys, xs)].astype(np.float64) - hr[export.hr_slice(ys, xs)]) ** 2).mean()
                        for o in outs] for ys, xs in export.tiles(lr.shape)]) for hr, lr, outs, _ in runs]
-    full = np.array([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _ in runs])
-    area = np.array([lr.size for _, lr, _, _ in runs])
+    full, area = baseline(runs)
     best = (0.0, 0.0)
     for lam in np.logspace(-4, 1, 41) / macs[-1]:
-        psnr, work = np.array(run_rule(model, pred, [
+        loss, saved = loss_and_saved(model, pred, [
             (hr, lr, outs, [[1.0] * (d - 1) + [0.0] * (B - d) for d in np.argmin(e + lam * macs, 1) + 1], 1.0)
-            for (hr, lr, outs, _), e in zip(runs, errs)], 0.5)).T
-        loss, saved = np.mean(full - psnr), 1 - np.average(work, weights=area)
+            for (hr, lr, outs, _), e in zip(runs, errs)], 0.5, full, area)
         if loss <= max_loss and saved > best[1]:
             best = (loss, saved)
     return best
@@ -148,12 +159,10 @@ def best_threshold(model, pred, runs, max_loss):
     """The per-set oracle over one absolute threshold: the grid threshold that saves the most MACs
     with a mean loss of at most max_loss dB on runs ((hr, lr, outs, gains)). (threshold, loss, saved)"""
     runs = [r + (1.0,) for r in runs]
-    full = np.array([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _, _ in runs])
-    area = np.array([lr.size for _, lr, _, _, _ in runs])
+    full, area = baseline(runs)
     best = (0.0, 0.0, 0.0)
     for t in GRID:
-        psnr, work = np.array(run_rule(model, pred, runs, t)).T
-        loss, saved = np.mean(full - psnr), 1 - np.average(work, weights=area)
+        loss, saved = loss_and_saved(model, pred, runs, t, full, area)
         if loss <= max_loss and saved > best[2]:
             best = (t, loss, saved)
     return best
@@ -163,14 +172,12 @@ def tune(model, pred, runs, stat, max_loss):
     """The largest grid threshold for statistic `stat` such that it and every smaller one lose at
     most max_loss dB (mean of the per-picture losses) on runs ((hr, lr, outs, gains) pictures)."""
     runs = [(hr, lr, outs, gains, frame_scale(stat, lr, gains)) for hr, lr, outs, gains in runs]
-    full = np.array([srdata.psnr_y(hr, outs[-1]) for hr, _, outs, _, _ in runs])
-    area = np.array([lr.size for _, lr, _, _, _ in runs])
+    full, area = baseline(runs)
     best = 0.0
     for t in GRID:
-        psnr, work = np.array(run_rule(model, pred, runs, t)).T
-        loss = np.mean(full - psnr)
+        loss, saved = loss_and_saved(model, pred, runs, t, full, area)
         print('  %-6s threshold %-7.3g: %.3f dB below full depth, %.1f%% of the MACs saved' % (
-            stat, t, loss, 100 * (1 - np.average(work, weights=area))), flush=True)
+            stat, t, loss, 100 * saved), flush=True)
         if loss > max_loss:
             break
         best = t

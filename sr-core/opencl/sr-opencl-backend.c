@@ -429,7 +429,7 @@ enqueue_exits (SrCl *cl, double threshold)
   if (status)
     return status;
 
-  cl_int width = cl->model->exits.pred[0].out_ch, blocks = B;
+  cl_int width = m->exits.pred[0].out_ch, blocks = B;
   cl_float t = threshold;
   const int T = cl->frame.tile, h1 = (T + 1) / 2;
   size_t scratch = sizeof (float) * (T * T + width * h1 * h1 + width * ((h1 + 1) / 2) *
