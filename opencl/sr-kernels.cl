@@ -179,8 +179,8 @@ conv_stride2 (__global const float *weight, __global const float *bias, int in_c
 }
 
 /* One work-group per tile: the exit predictor on the tile's own pixels (clipped at the
- * frame's edge, zero-padded at the tile's), then the tile's depth: 1, raised to every
- * block k >= 2 whose predicted gain reaches the threshold. threshold <= 0: full depth. */
+ * frame's edge, zero-padded at the tile's), then the tile's depth: the one whose predicted
+ * gains, each less the threshold, sum highest (as on the CPU). threshold <= 0: full depth. */
 __kernel void
 predict (Frame f, __global const float *input, __global const float *params, int c1_w, int c1_b,
     int c2_w, int c2_b, int fc_w, int fc_b, int width, int n_blocks, float threshold,
@@ -213,12 +213,16 @@ predict (Frame f, __global const float *input, __global const float *params, int
     pooled[c] = sum / (h2 * w2);
   }
   int d = 1;
+  float sum = 0.f, best = 0.f;
   for (int k = 2; k <= n_blocks; k++) {
     float gain = params[fc_b + k - 2];
     for (int c = 0; c < width; c++)
       gain += params[fc_w + (k - 2) * width + c] * pooled[c];
-    if (gain >= threshold)
+    sum += gain - threshold;
+    if (sum >= best) {
+      best = sum;
       d = k;
+    }
   }
   depth[t] = d;
 }

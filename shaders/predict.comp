@@ -1,7 +1,7 @@
 // The exit predictor, one work-group per tile (x, y = tile column, row): two stride-2 3x3
 // convs with ReLU on the tile's own pixels (zero outside the clipped tile, as on the CPU),
-// mean pool, linear, then the depth: 1, raised to every k >= 2 whose predicted gain
-// reaches the threshold. threshold <= 0: full depth, the predictor does not run.
+// mean pool, linear, then the depth whose predicted gains, each less the threshold, sum
+// highest. threshold <= 0: full depth, the predictor does not run.
 // in_ch = predictor width, aux = blocks, w_off = the predictor's packed weights
 // (conv1 w, b, conv2 w, b, fc w, b), aux2 = scratch floats per tile.
 #version 450
@@ -84,14 +84,19 @@ void main() {
   barrier();
   if (lid != 0)
     return;
-  // the deepest block whose predicted gain reaches the threshold; block 1 always runs
+  // the depth whose predicted gains, each less the threshold, sum highest (ties go deeper),
+  // as on the CPU; block 1 always runs
   int depth = 1;
+  float sum = 0.0, best = 0.0;
   for (int k = 2; k <= B; k++) {
     float gain = wts[fcb_off + k - 2];
     for (int c = 0; c < Wp; c++)
       gain += wts[fc_off + (k - 2) * Wp + c] * pooled[c];
-    if (gain >= threshold)
+    sum += gain - threshold;
+    if (sum >= best) {
+      best = sum;
       depth = k;
+    }
   }
   depths[t] = uint(depth);
 }

@@ -60,8 +60,8 @@ typedef struct {
 } SrGhostExit;
 
 /* Adaptive exit: an exit after each of blocks 1..B, and a predictor that maps an LR tile of
- * `tile` pixels to the gain of blocks 2..B over the block before (a tile runs to the deepest
- * block whose gain reaches the threshold). The ghost-exit net always has them (one tail shared
+ * `tile` pixels to the gain of blocks 2..B over the block before (a tile runs to the depth
+ * whose gains, each less the threshold, sum highest). The ghost-exit net always has them (one tail shared
  * by every exit, gain in dB); a plain net when its file has "exits" (B its hidden layers, a
  * 3x3 tail per exit before the last, whose tail is the last layer; gain in the unit "gain"
  * names, for tools: the runtime only compares). */

@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import recipe  # noqa: E402
 import srdata  # noqa: E402
-from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR, exit_depth  # noqa: E402
+from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR, exit_decision_points, exit_depth  # noqa: E402
 from net import PlainSR  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -274,10 +274,12 @@ def golden(model, pred, folder, eval_dir):
             sr = model(torch.from_numpy(lr.astype(np.float32) / 255.0)[None, None])[0, 0].numpy()
         write_pgm(os.path.join(folder, 'golden-sr.pgm'), np.clip(np.round(sr * 255.0), 0, 255))
         return
-    sr, _, gains = adaptive_forward(model, pred, lr, 0.0)
+    sr, _, _ = adaptive_forward(model, pred, lr, 0.0)
     write_pgm(os.path.join(folder, 'golden-sr.pgm'), sr)
-    # thresholds halfway between predicted gains, so float rounding cannot flip a decision
-    g = np.unique(np.round(np.array(gains), 4))
+    # thresholds halfway between the points where a tile's choice changes, so float rounding
+    # cannot flip a decision
+    g = np.unique(np.round([v for gains in exit_outputs(model, pred, lr)[1] for v in exit_decision_points(gains)], 4))
+    g = g[g > 0]  # a threshold of 0 or less is full depth
     picks = [g[len(g) // 4], g[len(g) // 2], g[(3 * len(g)) // 4]]
     lines = []
     for i, v in enumerate(picks):

@@ -125,12 +125,21 @@ class ExitPredictor(nn.Module):
 
 
 def exit_depth(gains, threshold, blocks):
-    """Depth for a tile: the deepest block whose predicted gain reaches the threshold
-    (block 1 always runs; threshold 0 = always full depth)."""
+    """Depth for a tile: the depth whose gains, each less the threshold, sum highest (ties go
+    deeper), i.e. argmin_d of the tile's error at d plus threshold per block run: gains add up
+    along depth, so a block that loses is skipped only when no deeper one makes up for it (block
+    1 always runs; threshold 0 = always full depth). sr-core computes the same."""
     if threshold <= 0:
         return blocks
-    depth = 1
+    depth, total, best = 1, 0.0, 0.0
     for k in range(2, blocks + 1):
-        if gains[k - 2] >= threshold:
-            depth = k
+        total += gains[k - 2] - threshold
+        if total >= best:
+            depth, best = k, total
     return depth
+
+
+def exit_decision_points(gains):
+    """The thresholds at which exit_depth's choice for a tile with these gains can change: where
+    two of its sums tie, i.e. the mean of the gains of each run of consecutive blocks."""
+    return [sum(gains[a:b]) / (b - a) for a in range(len(gains)) for b in range(a + 1, len(gains) + 1)]

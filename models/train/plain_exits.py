@@ -18,8 +18,8 @@ computes): PSNR at full depth, and PSNR and MACs saved (predictor included) at t
 default threshold and at --thresholds.
 
 With --model and --normalise, a frame-normalised rule besides the file's absolute one: per
-frame a scale (a statistic of the frame) and each tile's depth = the deepest k with
-g_k >= threshold * scale, so a clean clip's small errors and a photo's large ones share one
+frame a scale (a statistic of the frame) and each tile's depth by the runtime's rule
+(ghostnet.exit_depth) on g_k / scale, so a clean clip's small errors and a photo's large ones share one
 threshold. Statistics: total (the frame's mean over its tiles of the predicted total gain
 sum_k g_k), median (their median), g2 (the mean of g_2), perk (each g_k over the frame's mean
 g_k), lr (no predictor: the mean squared high-pass of the LR frame, lr minus its 3x3 box mean).
@@ -97,8 +97,7 @@ def frame_scale(stat, lr, gains):
 
 def run_rule(model, pred, runs, threshold):
     """Per picture of `runs` ((hr, lr, outs, gains, scale)): (PSNR, MACs fraction) with each tile's
-    depth the deepest k with g_k >= threshold * scale (scale 1: the absolute rule), i.e. compose's
-    rule on the gains over scale."""
+    depth by compose's rule on the gains over scale (scale 1: the absolute rule)."""
     res = []
     for hr, lr, outs, gains, scale in runs:
         if np.ndim(scale) or scale > 0:

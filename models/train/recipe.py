@@ -122,6 +122,19 @@ def load_plain_state(net, state):
         m.load_plain(state[name + '.weight'], state[name + '.bias'])
 
 
+def deepen_plain_state(state, blocks):
+    """A trained plain net's state with `blocks` hidden layers: the missing last ones start as
+    the identity (exact on ReLU'd maps), so the deeper net starts at the trained net's quality."""
+    state = dict(state)
+    have = sum(1 for k in state if k.startswith('body.') and k.endswith('.weight'))
+    c = state['body.0.weight'].shape[0]
+    for i in range(have, blocks):
+        w = torch.zeros(c, c, 3, 3)
+        w[range(c), range(c), 1, 1] = 1.0
+        state['body.%d.weight' % i], state['body.%d.bias' % i] = w, torch.zeros(c)
+    return state
+
+
 class WeightEMA:
     """An exponential moving average of a net's parameters (buffers copied): the weights exported."""
 

@@ -39,10 +39,9 @@ def tile_gains(net, images, rng, count, gain='db', target='step', batch=32):
     unit: 'db', the tile's PSNR gain, or 'mse', the drop of its mean squared error per HR pixel
     in 8-bit levels^2 (what pooled PSNR adds up; a flat tile's gains are ~0, so it exits early).
     target 'step': depth k over depth k - 1; 'best': the best depth from k on over the best
-    depth before k. With 'best', the runtime's rule (the deepest k whose gain reaches the
-    threshold) stops each tile at the shallowest depth within the threshold of its best one,
-    and skips a depth that is worse than an earlier one (early exits' tails solved by least
-    squares are not always better than the one before, on video in particular)."""
+    depth before k ('best' was made for the runtime's earlier rule, the deepest k whose gain
+    reaches the threshold, to skip a depth worse than an earlier one; the runtime now sums
+    the gains less the threshold, which skips such a depth with 'step' gains too)."""
     r = net.receptive_radius()
     side = TILE + 2 * r
     tiles, gains = [], []
@@ -109,7 +108,8 @@ def main():
                     help='weight of the full-depth exit\'s loss against the mean of two random earlier exits')
     ap.add_argument('--bf16', action='store_true',
                     help='bf16 autocast + channels_last (2x faster on CPUs with AVX-512 BF16/AMX; fp32 master weights)')
-    ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there)')
+    ap.add_argument('--init', help='start from this checkpoint\'s net (shifts stay as frozen there; a plain net with '
+                    'more hidden layers than the checkpoint starts its extra last layers as the identity)')
     recipe_args(ap)
     args = ap.parse_args()
     if (args.init_etds or args.exits) and args.arch != 'plain':
@@ -149,7 +149,10 @@ def main():
         print('resumed at step %d, predictor step %d' % (step, pstep), flush=True)
     elif args.init or args.init_model:
         init = torch.load(args.init) if args.init else {'net': modelfile.load(args.init_model)[0].state_dict()}
-        recipe.load_plain_state(net, init['net'])
+        state = init['net']
+        if args.arch == 'plain' and not args.exits:  # a deeper net may start from a shallower one
+            state = recipe.deepen_plain_state(state, args.blocks)
+        recipe.load_plain_state(net, state)
         if args.exits:  # the trunk's run, for the model file's metadata; its scores stay valid at full depth
             ck['trunk'] = {'step': init['step'], 'args': init['args']}
             ck.update({k: v for k, v in init.items() if k.startswith('eval')})

@@ -594,15 +594,20 @@ predict_tile (gpointer ctx, int t, int worker)
       sum += b[(gsize) c * n + i];
     pooled[c] = sum / n;
   }
-  /* the deepest block whose predicted gain reaches the threshold; block 1 always runs */
+  /* the depth whose predicted gains, each less the threshold, sum highest (ties go deeper):
+   * the tile's least predicted error plus threshold per block; block 1 always runs */
   int depth = 1;
+  float sum = 0, best = 0;
   for (int k = 2; k <= m->n_blocks; k++) {
     const SrLayer *fc = &m->pred[2];
     float gain = fc->bias[k - 2];
     for (int c = 0; c < width; c++)
       gain += fc->weight[(k - 2) * width + c] * pooled[c];
-    if (gain >= f->threshold)
+    sum += gain - (float) f->threshold;
+    if (sum >= best) {
+      best = sum;
       depth = k;
+    }
   }
   g->depth[t] = depth;
 }

@@ -161,8 +161,8 @@ SR_API const char *sr_engine_get_fallback_note (const SrEngine *engine);
  * test this. */
 SR_API char *sr_engine_take_failover_note (SrEngine *engine);
 
-/* Adaptive patch exit (models with exits): each tile stops at the deepest block whose
- * predicted gain is at least `threshold`, in the unit of the model's predictor (dB of PSNR,
+/* Adaptive patch exit (models with exits): each tile stops at the depth whose predicted gains,
+ * each less `threshold`, sum highest (ties go deeper), in the unit of the model's predictor (dB of PSNR,
  * or squared error in 8-bit levels); 0 (the default) = always full depth.
  * Like every engine call, not to overlap a running upscale: call it between frames. */
 SR_API void sr_engine_set_exit_threshold (SrEngine *engine, double threshold);
