@@ -13,7 +13,10 @@ the gain of each block over the one before (--gain: PSNR in dB, or the drop of t
 squared error in 8-bit levels^2); the predictor regresses it (L1, or --predictor-quantile).
 --arch plain --exits: a trained plain net (--init) gets early exits without phase 1: its trunk
 stays frozen, the exits' tails are solved by least squares (recipe.least_squares_tails, towards
-the mean of HR and teacher), then phase 2 trains the predictor.
+the mean of HR and teacher), then phase 2 trains the predictor. With --joint, phase 1 runs
+after the least-squares start: trunk and tails trained together, as the ghost net is.
+--arch plain without --exits: --init may be a shallower plain net; the added last hidden
+layers start as the identity.
 Checkpoints: OUT/ckpt.pt (rerun the same command to resume).
 """
 import os
@@ -88,6 +91,9 @@ def recipe_args(ap):
     ap.add_argument('--exits', action='store_true',
                     help='plain: add early exits to the --init net, its trunk frozen (no phase 1): tails by '
                     'least squares, then the predictor (--predictor-steps). Needs the teacher (--teacher-cache)')
+    ap.add_argument('--joint', action='store_true',
+                    help='plain --exits: after the least-squares start, train trunk and exits together for --steps '
+                    '(the final exit weighted --final-weight against two random earlier ones per step)')
     ap.add_argument('--init-etds', help='plain: start from a published ETDS net of the same layout '
                     '(e.g. ../shared/peers/etds/etds-t-x2.npz), its tail solved for luma (recipe.plain_from_etds)')
 
@@ -112,6 +118,8 @@ def main():
                     'more hidden layers than the checkpoint starts its extra last layers as the identity)')
     recipe_args(ap)
     args = ap.parse_args()
+    if args.joint and not args.exits:
+        ap.error('--joint trains a plain net with --exits')
     if (args.init_etds or args.exits) and args.arch != 'plain':
         ap.error('--init-etds and --exits are for a plain net: add --arch plain')
     if args.exits and not args.init:
@@ -119,8 +127,9 @@ def main():
     ckpt_path = start(args)
     conv = recipe.conv_factory(args.rep_expand, args.rep_edges)
     if args.arch == 'plain':
-        net, args.final_only = PlainSR(args.channels, args.blocks, conv=conv, exits=args.exits), True
-        if args.exits:
+        net = PlainSR(args.channels, args.blocks, conv=conv, exits=args.exits)
+        args.final_only = not args.joint
+        if args.exits and not args.joint:
             args.steps = 0  # the trunk stays as trained
         else:
             args.predictor_steps = 0
@@ -150,10 +159,10 @@ def main():
     elif args.init or args.init_model:
         init = torch.load(args.init) if args.init else {'net': modelfile.load(args.init_model)[0].state_dict()}
         state = init['net']
-        if args.arch == 'plain' and not args.exits:  # a deeper net may start from a shallower one
+        if args.arch == 'plain':  # a deeper net may start from a shallower one
             state = recipe.deepen_plain_state(state, args.blocks)
         recipe.load_plain_state(net, state)
-        if args.exits:  # the trunk's run, for the model file's metadata; its scores stay valid at full depth
+        if args.exits and not args.joint:  # the trunk's run, for the metadata; its scores stay valid at full depth
             ck['trunk'] = {'step': init['step'], 'args': init['args']}
             ck.update({k: v for k, v in init.items() if k.startswith('eval')})
         print('net initialised from %s' % (args.init or args.init_model), flush=True)
@@ -197,8 +206,11 @@ def main():
             tails = recipe.least_squares_tails(lambda lr: net.features(lr)[:-1], images,
                                                np.random.default_rng(args.seed), hard_frac=0.0, ridge=1e-3)
             for conv, (w, b) in zip(net.exit_tails, tails):
-                conv.weight.copy_(w)
-                conv.bias.copy_(b)
+                if isinstance(conv, recipe.RepConv):
+                    conv.load_plain(w, b)
+                else:
+                    conv.weight.copy_(w)
+                    conv.bias.copy_(b)
         print('exit tails solved by least squares', flush=True)
     if args.init_etds and not resumed:
         recipe.plain_from_etds(net, args.init_etds, images, np.random.default_rng(args.seed))
