@@ -131,7 +131,7 @@ def main():
         args.final_only = not args.joint
         if args.exits and not args.joint:
             args.steps = 0  # the trunk stays as trained
-        else:
+        if not args.exits:
             args.predictor_steps = 0
         ghost_blocks = []
     else:
