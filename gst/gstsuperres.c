@@ -746,8 +746,9 @@ gst_superres_class_init (GstSuperresClass *klass)
   g_object_class_install_property (gobject_class, PROP_EXIT_THRESHOLD,
       g_param_spec_double ("exit-threshold", "Exit threshold",
           "Adaptive patch exit: a tile stops at the depth whose predicted gains, each less "
-          "this, sum highest (a block is worth running if it gains more than this), in the unit of the model's predictor (squared error in 8-bit "
-          "levels for the default model, dB of PSNR for the ghost model). 0 = always full "
+          "this, sum highest (a block is worth running if it gains more than this), in the "
+          "unit of the model's predictor (dB of PSNR for the shipped ghost and exits models, "
+          "or squared error in 8-bit levels for a model whose gain is mse). 0 = always full "
           "depth; larger = faster; -1 = the model's recommended value. Can change while "
           "playing.",
           -1, 100, DEFAULT_EXIT_THRESHOLD,

@@ -274,18 +274,19 @@ def golden(model, pred, folder, eval_dir):
             sr = model(torch.from_numpy(lr.astype(np.float32) / 255.0)[None, None])[0, 0].numpy()
         write_pgm(os.path.join(folder, 'golden-sr.pgm'), np.clip(np.round(sr * 255.0), 0, 255))
         return
-    sr, _, _ = adaptive_forward(model, pred, lr, 0.0)
+    outs, gains = exit_outputs(model, pred, lr)  # the net runs once; each threshold composes
+    sr, _ = compose(outs, gains, 0.0)
     write_pgm(os.path.join(folder, 'golden-sr.pgm'), sr)
     # thresholds halfway between the points where a tile's choice changes, so float rounding
     # cannot flip a decision
-    g = np.unique(np.round([v for gains in exit_outputs(model, pred, lr)[1] for v in exit_decision_points(gains)], 4))
+    g = np.unique(np.round([v for tile in gains for v in exit_decision_points(tile)], 4))
     g = g[g > 0]  # a threshold of 0 or less is full depth
     picks = [g[len(g) // 4], g[len(g) // 2], g[(3 * len(g)) // 4]]
     lines = []
     for i, v in enumerate(picks):
         above = g[g > v]
         t = float((v + above[0]) / 2) if len(above) else float(v) + 0.01
-        sr, depths, _ = adaptive_forward(model, pred, lr, t)
+        sr, depths = compose(outs, gains, t)
         name = 'golden-sr-exit%d.pgm' % i
         write_pgm(os.path.join(folder, name), sr)
         lines.append('%.6f %s %s' % (t, name, ' '.join(map(str, depths))))
