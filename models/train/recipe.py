@@ -5,13 +5,14 @@ and the distillation teacher (ETDS-L) whose outputs are computed once and cached
 Every part is switched by an option of train_ghost.py, so each can be ablated on its own.
 """
 import copy
+import io
 import os
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 
 import srdata
 
@@ -184,11 +185,28 @@ def parse_folder_weights(text):
     return {k: float(v) for k, v in (kv.split('=') for kv in text.split(',') if kv)}
 
 
-def load_images(data_dir, min_lr_side, folder_weights, scales):
+def degraded(img, rng, kind):
+    """An RGB PIL picture made to look like another source, as a new HR: 'video' (camera video:
+    Gaussian blur sigma 0.4-1.2, then JPEG q40-90, standing in for optics and codec smoothing)
+    or 'flat' (animation-like flat shading: 5x5 median, 24 colours, softened edges)."""
+    if kind == 'video':
+        img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.2))))
+        buf = io.BytesIO()
+        img.save(buf, 'JPEG', quality=int(rng.integers(40, 91)))
+        return Image.open(io.BytesIO(buf.getvalue())).convert('RGB')
+    if kind == 'flat':
+        return img.filter(ImageFilter.MedianFilter(5)).quantize(24).convert('RGB').filter(ImageFilter.GaussianBlur(0.7))
+    raise ValueError('unknown degradation %r' % kind)
+
+
+def load_images(data_dir, min_lr_side, folder_weights, scales, video_share=0.0):
     """Every picture under data_dir/*/ at each scale (HR downscaled by PIL bicubic before the LR is
     made). Each folder's pictures share the folder's weight equally per picture, times
-    folder_weights[folder] (default 1): BSD200's JPEG damage is learnt less that way."""
+    folder_weights[folder] (default 1): BSD200's JPEG damage is learnt less that way.
+    video_share > 0: each picture at scale 1 also gets a degraded('video') copy as HR, drawn
+    that share of the time; its teacher is its own HR (the teacher never saw soft pictures)."""
     images = []
+    rng = np.random.default_rng(11)
     for folder in sorted(os.listdir(data_dir)):
         fw = folder_weights.get(folder, 1.0)
         if fw <= 0:
@@ -200,7 +218,11 @@ def load_images(data_dir, min_lr_side, folder_weights, scales):
                 if min(img.size) // 2 < min_lr_side:
                     continue
                 key = '%s__%s__s%g' % (folder, os.path.splitext(os.path.basename(path))[0], s)
-                images.append(TrainImage(key, img, fw / len(scales)))
+                images.append(TrainImage(key, img, fw / len(scales) * (1 - video_share)))
+                if video_share and s == 1:
+                    soft = TrainImage(key + '__video', degraded(img, rng, 'video'), fw * video_share)
+                    soft.teacher = soft.hr
+                    images.append(soft)
     total = sum(im.weight for im in images)
     for im in images:
         im.weight /= total
@@ -296,11 +318,14 @@ def teacher_luma(teacher, lr_rgb, tile=192):
 
 def attach_teacher(images, npz_path, cache_dir):
     """Fill each image's .teacher from cache_dir (float16 .npy per picture and scale), computing
-    the missing ones (ETDS-L: about 150k MACs per LR pixel)."""
+    the missing ones (ETDS-L: about 150k MACs per LR pixel); an image whose teacher is set keeps it."""
     os.makedirs(cache_dir, exist_ok=True)
     teacher = None
     done = 0
     for im in images:
+        if im.teacher is not None:
+            im.lr_rgb = None
+            continue
         path = os.path.join(cache_dir, im.key + '.npy')
         if not os.path.exists(path):
             teacher = teacher or ETDS(npz_path).to(memory_format=torch.channels_last)

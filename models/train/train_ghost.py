@@ -76,6 +76,8 @@ def recipe_args(ap):
     ap.add_argument('--betas', default='0.9,0.999', help='Adam betas (the recipe: 0.9,0.99)')
     ap.add_argument('--scales', default='1', help='HR scale augmentation, e.g. 1,0.7,0.5')
     ap.add_argument('--folder-weights', default='', help='e.g. bsd200=0.3,photos2=1 (default 1 each)')
+    ap.add_argument('--video-share', type=float, default=0.0,
+                    help='share of patches from soft, compressed copies of the pictures (recipe.degraded: video)')
     ap.add_argument('--hard-frac', type=float, default=0.0,
                     help='fraction of each batch placed where bicubic fails most (0.5)')
     ap.add_argument('--distill', type=float, default=0.0, help='weight of the L1 loss towards the teacher')
@@ -195,7 +197,7 @@ def main():
     t0 = time.time()
     scales = [float(s) for s in args.scales.split(',')]
     images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()),
-                                recipe.parse_folder_weights(args.folder_weights), scales)
+                                recipe.parse_folder_weights(args.folder_weights), scales, args.video_share)
     if args.distill or args.init_etds or (args.exits and not resumed):
         recipe.attach_teacher(images, args.teacher, args.teacher_cache)
     if args.exits and not resumed:
