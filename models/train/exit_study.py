@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """What a per-tile exit predictor is worth on a model with exits, and what limits it.
 
-  models/train/exit_study.py --model models/superres-x2-exits.safetensors \
+  models/train/exit_study.py [--model models/superres-x2.safetensors] \
       [--predictors file,lr,layer1,sequential] [--data photos,video,flat] [--eps 0.25] \
       [--json docs/exit-study.json]
 
@@ -188,7 +188,7 @@ def sequential_depths(seq, pic, threshold, blocks):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', default=os.path.join(HERE, '..', 'superres-x2-exits.safetensors'))
+    ap.add_argument('--model', default=os.path.join(HERE, '..', 'superres-x2.safetensors'))
     ap.add_argument('--predictors', default='file,lr,layer1,sequential')
     ap.add_argument('--data', default='photos', help='comma list of photos, video, flat')
     ap.add_argument('--eps', type=float, default=0.25)

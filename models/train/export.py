@@ -235,8 +235,10 @@ def write_model(path, name, arch, tensors, macs, params, ck, script='train.py'):
         'training': 'models/train/%s: %d steps, %s' % (script,
             run['step'], ', '.join('%s=%s' % kv for kv in sorted(run['args'].items()) if kv[0] in
                                   ('batch', 'patch', 'lr', 'channels', 'blocks', 'seed', 'init', 'init_model',
-                                           'init_etds', 'distill', 'rep_expand', 'ema') and kv[1])),
-        'training_data': '%s (../shared/data/train, see SOURCES.md)' % ' + '.join(training_folders(run['args'])),
+                                           'init_etds', 'distill', 'rep_expand', 'ema', 'video_share') and kv[1])),
+        'training_data': '%s (../shared/data/train, see SOURCES.md)%s' % (
+            ' + '.join(training_folders(run['args'])), '; %g of the patches from soft, compressed copies '
+            '(recipe.degraded)' % run['args']['video_share'] if run['args'].get('video_share') else ''),
         'psnr_set5_pytorch': '%.2f' % ck['set5'], 'psnr_set14_pytorch': '%.2f' % ck['set14'],
     }
     if 'trunk' in ck:
