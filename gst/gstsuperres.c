@@ -747,7 +747,7 @@ gst_superres_class_init (GstSuperresClass *klass)
       g_param_spec_double ("exit-threshold", "Exit threshold",
           "Adaptive patch exit: a tile stops at the depth whose predicted gains, each less "
           "this, sum highest (a block is worth running if it gains more than this), in the "
-          "unit of the model's predictor (dB of PSNR for the shipped ghost and exits models, "
+          "unit of the model's predictor (dB of PSNR for the shipped default and ghost models, "
           "or squared error in 8-bit levels for a model whose gain is mse). 0 = always full "
           "depth; larger = faster; -1 = the model's recommended value. Can change while "
           "playing.",

@@ -120,21 +120,9 @@ def mlp(x, outputs):
     return Standardised()
 
 
-def lagrangian_from(gains, threshold, first):
-    """exit_depth's rule on the gains of blocks first+1..B: the best depth from `first` on."""
-    depth, total, best = first, 0.0, 0.0
-    for k, g in enumerate(gains, first + 1):
-        total += g - threshold
-        if total >= best:
-            depth, best = k, total
-    return depth
-
-
 class Study:
-    def __init__(self, model, file_pred):
-        self.model, self.file_pred = model, file_pred
-        self.B = model.blocks
-        self.macs = np.array([model.macs_per_lr_pixel(d) for d in range(1, self.B + 1)], np.float64)
+    def __init__(self, model):
+        self.model, self.B = model, model.blocks
 
     def pictures(self, eval_dir, clips, eps):
         """Per set or clip, a list of pictures: dicts of hr, lr, x (the LR tensor), outs (8-bit
@@ -157,21 +145,17 @@ class Study:
                     'maps': [torch.stack([pooled(m[:, :, ys, xs])[0] for m in maps]) for ys, xs in tiles]})
         return groups
 
-    def outcome(self, pics, depths_of, extra_macs_per_tile=0.0):
-        """(mean PSNR change against full depth, share of MACs saved) over pictures with per-tile
-        depths from depths_of(picture) and extra_macs_per_tile (the predictor's)."""
-        change, used, total = [], 0.0, 0.0
+    def outcome(self, pics, depths_of, pred=None):
+        """(mean PSNR change against full depth, share of MACs saved, weighted by picture area)
+        over pictures with per-tile depths from depths_of(picture); pred: the predictor whose
+        MACs count (None: a rule without one)."""
+        change, work = [], []
         for pic in pics:
-            lr, outs = pic['lr'], pic['outs']
-            sr = np.empty_like(outs[-1])
-            for (ys, xs), d in zip(export.tiles(lr.shape), depths_of(pic)):
-                c = export.hr_slice(ys, xs)
-                sr[c] = outs[d - 1][c]
-                area = (min(ys.stop, lr.shape[0]) - ys.start) * (min(xs.stop, lr.shape[1]) - xs.start)
-                used += area * self.macs[d - 1] + extra_macs_per_tile
-                total += area * self.macs[-1]
-            change.append(srdata.psnr_y(pic['hr'], sr) - srdata.psnr_y(pic['hr'], outs[-1]))
-        return float(np.mean(change)), float(1 - used / total)
+            depths = depths_of(pic)
+            sr = export.assemble(pic['outs'], depths)
+            change.append(srdata.psnr_y(pic['hr'], sr) - srdata.psnr_y(pic['hr'], pic['outs'][-1]))
+            work.append(export.macs_fraction(self.model, pred, pic['lr'].shape, depths))
+        return float(np.mean(change)), float(1 - np.average(work, weights=[p['lr'].size for p in pics]))
 
 
 def sequential_depths(seq, pic, threshold, blocks):
@@ -180,7 +164,7 @@ def sequential_depths(seq, pic, threshold, blocks):
     out = []
     for m in pic['maps']:
         j = 1
-        while j < blocks and lagrangian_from(seq[j](m[j][None])[0].tolist(), threshold, j) > j:
+        while j < blocks and exit_depth(seq[j](m[j][None])[0].tolist(), threshold, blocks, j) > j:
             j += 1
         out.append(j)
     return out
@@ -202,7 +186,7 @@ def main():
     torch.manual_seed(0)
     model, file_pred, meta = modelfile.load(args.model)
     model.eval()
-    study = Study(model, file_pred)
+    study = Study(model)
     B, names = study.B, args.predictors.split(',')
     trained = [n for n in names if n != 'file']
     if trained:
@@ -211,7 +195,6 @@ def main():
         lrs, maps, gains = (torch.cat(p) for p in zip(*parts))
         print('%d training tiles (%s), mean measured gain per block %s dB' % (
             len(gains), args.data, ' '.join('%.3f' % g for g in gains.mean(0).tolist())), flush=True)
-    pred_macs = export.predictor_macs_per_tile(file_pred, TILE)
     groups = study.pictures(args.eval, args.clips, args.eps)
     pics = [pic for g in groups.values() for pic in g]
     tile_gains = {  # name -> a function giving a picture's per-tile predicted gains
@@ -253,8 +236,9 @@ def main():
                     rule = lambda pic, t=t: sequential_depths(seq, pic, t, B)  # noqa: E731
                 else:
                     rule = lambda pic, t=t, n=name: [exit_depth(g, t, B) for g in pic['gains'][n]]  # noqa: E731
-                extra = pred_macs if name in ('file', 'lr') else 0.0
-                report('%s %g' % (name, t), lambda group, r=rule, e=extra: study.outcome(group, r, e))
+                # the lr predictor has the file's architecture, so the same MACs
+                counted = file_pred if name in ('file', 'lr') else None
+                report('%s %g' % (name, t), lambda group, r=rule, c=counted: study.outcome(group, r, c))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=1)

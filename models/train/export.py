@@ -118,14 +118,19 @@ def hr_slice(ys, xs):
     return slice(2 * ys.start, 2 * ys.stop), slice(2 * xs.start, 2 * xs.stop)
 
 
+def assemble(outs, depths, tile=32):
+    """The picture whose tiles (row-major) come from the whole-frame outputs `outs` at `depths`."""
+    sr = np.empty_like(outs[-1])
+    for (ys, xs), d in zip(tiles((outs.shape[1] // 2, outs.shape[2] // 2), tile), depths):
+        sr[hr_slice(ys, xs)] = outs[d - 1][hr_slice(ys, xs)]
+    return sr
+
+
 def compose(outs, gains, threshold, tile=32):
     """The adaptive output: each tile from the whole-frame net at the depth exit_depth picks for
     its gains (what sr-core computes; its tiles see the whole frame's context). (sr, depths)"""
-    sr, depths = np.empty_like(outs[-1]), []
-    for (ys, xs), g in zip(tiles((outs.shape[1] // 2, outs.shape[2] // 2), tile), gains):
-        depths.append(exit_depth(g, threshold, len(outs)))
-        sr[hr_slice(ys, xs)] = outs[depths[-1] - 1][hr_slice(ys, xs)]
-    return sr, depths
+    depths = [exit_depth(g, threshold, len(outs)) for g in gains]
+    return assemble(outs, depths, tile), depths
 
 
 def adaptive_forward(model, pred, lr, threshold, tile=32):
@@ -135,10 +140,13 @@ def adaptive_forward(model, pred, lr, threshold, tile=32):
 
 
 def macs_fraction(model, pred, shape, depths, tile=32):
-    """The MACs of an adaptive run (per-tile depths, the predictor included) over full depth's."""
+    """The MACs of an adaptive run (per-tile depths, the predictor included; pred None: a rule
+    without one) over full depth's."""
     area = [(min(ys.stop, shape[0]) - ys.start) * (min(xs.stop, shape[1]) - xs.start) for ys, xs in tiles(shape, tile)]
     used = sum(a * model.macs_per_lr_pixel(d) for a, d in zip(area, depths))
-    return (used + len(area) * predictor_macs_per_tile(pred, tile)) / (sum(area) * model.macs_per_lr_pixel())
+    if pred is not None:
+        used += len(area) * predictor_macs_per_tile(pred, tile)
+    return used / (sum(area) * model.macs_per_lr_pixel())
 
 
 def choose_threshold(model, pred, pairs, max_loss, quantile=None, tile=32):

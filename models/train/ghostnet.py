@@ -124,16 +124,17 @@ class ExitPredictor(nn.Module):
         return self.fc(f.mean((2, 3)))
 
 
-def exit_depth(gains, threshold, blocks):
+def exit_depth(gains, threshold, blocks, first=1):
     """Depth for a tile: the depth whose gains, each less the threshold, sum highest (ties go
     deeper), i.e. argmin_d of the tile's error at d plus threshold per block run: gains add up
     along depth, so a block that loses is skipped only when no deeper one makes up for it (block
-    1 always runs; threshold 0 = always full depth). sr-core computes the same."""
+    1 always runs; threshold 0 = always full depth). sr-core computes the same. `first` > 1:
+    blocks 1..first have run and `gains` are those of blocks first+1..B (a re-plan mid-way)."""
     if threshold <= 0:
         return blocks
-    depth, total, best = 1, 0.0, 0.0
-    for k in range(2, blocks + 1):
-        total += gains[k - 2] - threshold
+    depth, total, best = first, 0.0, 0.0
+    for k in range(first + 1, blocks + 1):
+        total += gains[k - first - 1] - threshold
         if total >= best:
             depth, best = k, total
     return depth
