@@ -8,7 +8,9 @@
   (what export.py writes), at every exit depth;
 - load_plain_state then fold gives back the plain weights (a shipped model as the start);
 - the weight EMA moves towards the live weights by (1 - decay);
-- the plain net (net.py) with RepConvs equals its folded export too;
+- the plain net (net.py) with RepConvs equals its folded export too; so does the SESR-like
+  layout of the ablation (5x5 RepConvs, PReLU), whose long skip adds the head's map before the
+  tail, and export.py refuses that layout (sr-core does not run it);
 - the warm start from a published ETDS net (recipe.plain_from_etds) reads luma as the grey RGB
   picture ETDS would see (head and body exactly ETDS's), and its least-squares tail fits the
   patches' targets better than a zero tail (the anchor alone);
@@ -113,6 +115,27 @@ plain.load_state_dict(recipe.folded_state_dict(rep))
 with torch.no_grad():
     err = (rep.eval()(x) - plain.eval()(x)).abs().max().item()
 check('plain net folded = trained', err, 1e-5)
+
+rep = PlainSR(16, 2, conv=recipe.conv_factory(64), layout='sesr')
+for p in rep.parameters():
+    p.data.normal_(0, 0.05)
+plain = PlainSR(16, 2, layout='sesr').eval()
+plain.load_state_dict(recipe.folded_state_dict(rep))
+with torch.no_grad():
+    err = (rep.eval()(x) - plain(x)).abs().max().item()
+    head = plain.acts[0](plain.head(x))
+    f = plain.acts[2](plain.body[1](plain.acts[1](plain.body[0](head))))
+    by_hand = F.pixel_shuffle(plain.tail(f + head) + x.repeat(1, 4, 1, 1), 2)
+check('SESR-like layout folded = trained', err, 1e-5)
+check('SESR-like layout: 5x5 head and tail, long skip from the head', (plain(x) - by_hand).abs().max().item()
+      + abs(plain.macs_per_lr_pixel() - (25 * 16 + 2 * 9 * 16 * 16 + 25 * 16 * 4)), 1e-6)
+with tempfile.TemporaryDirectory() as tmp:
+    try:
+        export.export(plain, None, {'args': {}}, os.path.join(tmp, 'sesr.safetensors'))
+        refused = False
+    except SystemExit:
+        refused = not os.path.exists(os.path.join(tmp, 'sesr.safetensors'))
+check('export.py refuses the SESR-like layout', 0 if refused else 1, 0)
 
 
 class Picture:

@@ -6,13 +6,16 @@ recipe, each addition alone, and all of them; prints a Markdown table and writes
 
 Each row is one train_ghost.py run (resumable: rerun to finish), final exit only, started from
 the shipped ghost model's weights unless the row says otherwise; PSNR is the exported (EMA where
-kept) net's, in PyTorch, on the bundled Set5 / Set14.
+kept) net's, in PyTorch, on the bundled Set5 / Set14; fps is the same net's in PyTorch (bf16
+autocast + channels_last, 2 threads, one 640x360 luma frame), the one runtime every layout has.
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
+
+import time
 
 import torch
 
@@ -39,6 +42,25 @@ ROWS['all'] = [a for k in ALL for a in ADDITIONS[k]]
 SCRATCH = ['--final-only', '--predictor-steps', '0', '--bf16', '--patch', '64', '--lr', '5e-4']
 ROWS['scratch-shifts'] = ('scratch', ROWS['all'])
 ROWS['scratch-no-shifts'] = ('scratch', ROWS['all'] + ['--no-shifts', '--freeze-at', '0'])
+# 3x3 + ReLU only (the default's layout, 6 hidden layers: 14,544 MACs/px) against the SESR-like
+# layout (5x5 head and tail, PReLU, long skip; SESR-M5: 13,520), both from scratch
+ROWS['scratch-plain6'] = ('scratch', ROWS['all'] + ['--arch', 'plain', '--blocks', '6'])
+ROWS['scratch-sesr5'] = ('scratch', ROWS['all'] + ['--arch', 'sesr', '--blocks', '5'])
+
+
+def pytorch_fps(ckpt_path, runs=20):
+    """Frames per second of the checkpoint's exported net on a 640x360 frame (see above)."""
+    sys.path.insert(0, HERE)
+    from export import model_from_checkpoint
+    model = model_from_checkpoint(ckpt_path)[0].eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, 1, 360, 640).to(memory_format=torch.channels_last)
+    torch.set_num_threads(2)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        model(x)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            model(x)
+        return runs / (time.perf_counter() - t0)
 
 
 def main():
@@ -62,11 +84,12 @@ def main():
         subprocess.run(cmd, check=True)
         ck = torch.load(os.path.join(args.out, name, 'ckpt.pt'), map_location='cpu')
         results.append({'row': name, 'args': ' '.join(adds), 'steps': ck['step'],
-                        'set5': ck['eval_set5'], 'set14': ck['eval_set14']})
-    print('\n| row | additions | steps | Set5 | Set14 |\n|---|---|---|---|---|')
+                        'set5': ck['eval_set5'], 'set14': ck['eval_set14'],
+                        'pytorch_bf16_fps': pytorch_fps(os.path.join(args.out, name, 'ckpt.pt'))})
+    print('\n| row | additions | steps | Set5 | Set14 | fps (PyTorch bf16) |\n|---|---|---|---|---|---|')
     for r in results:
-        print('| %s | `%s` | %d | %.3f | %.3f |' % (r['row'], r['args'] or '(old recipe)', r['steps'],
-                                                   r['set5'], r['set14']))
+        print('| %s | `%s` | %d | %.3f | %.3f | %.1f |' % (r['row'], r['args'] or '(old recipe)', r['steps'],
+                                                          r['set5'], r['set14'], r['pytorch_bf16_fps']))
     with open(args.json or os.path.join(args.out, 'ablations.json'), 'w') as f:
         json.dump(results, f, indent=1)
 

@@ -54,11 +54,12 @@ def model_from_checkpoint(path):
         model, pred = PlainSR(a['channels'], a['blocks']), None
         model.load_state_dict(ck['model'])
     else:  # train_ghost.py's, ghost-exit or --arch plain (with --exits or not)
-        if a.get('arch') == 'plain':
-            model = PlainSR(a['channels'], a['blocks'], exits=a.get('exits', False))
+        if a.get('arch') in ('plain', 'sesr'):
+            model = PlainSR(a['channels'], a['blocks'], exits=a.get('exits', False),
+                            layout='sesr' if a['arch'] == 'sesr' else 'plain')
         else:
             model = GhostExitSR(a['channels'], a['blocks'])
-        pred = ExitPredictor(a['blocks']) if a.get('arch') != 'plain' or a.get('exits') else None
+        pred = ExitPredictor(a['blocks']) if a.get('arch', 'ghost') == 'ghost' or a.get('exits') else None
         if pred is not None:
             pred.load_state_dict(ck['pred'])
             pred.eval()
@@ -196,6 +197,8 @@ def export(model, pred, ck, path):
             'predictor_macs_per_tile': str(predictor_macs_per_tile(pred))}
         write_model(path, name, arch, tensors, model.macs_per_lr_pixel(), params, ck, 'train_ghost.py')
         return
+    if model.layout != 'plain':
+        raise SystemExit('%s: the %s layout has layers sr-core does not run (net.py)' % (path, model.layout))
     layers = model.layers()
     arch = {'scale': model.scale, 'anchor': 'nearest',
             'layers': [{'name': n, 'in': c.in_channels, 'out': c.out_channels,

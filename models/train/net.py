@@ -9,6 +9,11 @@ With `exits`, the net also has an early exit after each hidden layer d < B (issu
 "plain exits"): a 3x3 conv C->4 on the ReLU'd map layer d+1 reads, then the same anchor and
 pixel shuffle as the last layer; exit B is the last layer itself. The trunk is unchanged, so a
 trained plain net gains exits without retraining (train_ghost.py --arch plain --exits).
+
+`layout='sesr'` is issue 12's SESR-like ablation (Bhardwaj et al. 2022), trained in PyTorch only:
+5x5 head and tail, PReLU after the head and every hidden layer, and a long skip that adds the
+head's map to the last hidden layer's. sr-core has no such layers (no 5x5, no PReLU, no skip),
+so export.py refuses it; train_ghost.py --arch sesr.
 """
 import torch
 import torch.nn as nn
@@ -16,33 +21,40 @@ import torch.nn.functional as F
 
 
 class PlainSR(nn.Module):
-    def __init__(self, channels=16, blocks=5, scale=2, conv=None, exits=False):
-        """`conv(cin, cout, k)` makes each 3x3 conv: plain by default, or re-parameterisable
+    def __init__(self, channels=16, blocks=5, scale=2, conv=None, exits=False, layout='plain'):
+        """`conv(cin, cout, k)` makes each k x k conv: plain by default, or re-parameterisable
         (recipe.RepConv) for training. `exits`: add the early exits' tails (exit_tails[d - 1]
-        is exit d's, d = 1..blocks-1; the model file names them exits.<d>)."""
+        is exit d's, d = 1..blocks-1; the model file names them exits.<d>). `layout`: 'plain'
+        or 'sesr' (above; no exits)."""
         super().__init__()
+        assert layout in ('plain', 'sesr') and not (exits and layout == 'sesr')
         conv = conv or (lambda cin, cout, k=3: nn.Conv2d(cin, cout, k, padding=k // 2))
-        self.channels, self.blocks, self.scale = channels, blocks, scale
-        self.head = conv(1, channels, 3)
+        self.channels, self.blocks, self.scale, self.layout = channels, blocks, scale, layout
+        edge_k = 5 if layout == 'sesr' else 3
+        self.head = conv(1, channels, edge_k)
         self.body = nn.ModuleList(conv(channels, channels, 3) for _ in range(blocks))
-        self.tail = conv(channels, scale * scale, 3)
+        self.tail = conv(channels, scale * scale, edge_k)
+        self.acts = nn.ModuleList(nn.PReLU(channels) if layout == 'sesr' else nn.ReLU()
+                                  for _ in range(blocks + 1))
         self.exits = exits
         if exits:
             self.exit_tails = nn.ModuleList(conv(channels, scale * scale, 3) for _ in range(blocks - 1))
 
     def forward(self, x):
-        f = F.relu(self.head(x))
-        for conv in self.body:
-            f = F.relu(conv(f))
+        f = head = self.acts[0](self.head(x))
+        for conv, act in zip(self.body, self.acts[1:]):
+            f = act(conv(f))
+        if self.layout == 'sesr':
+            f = f + head
         r = self.tail(f) + x.repeat(1, self.scale * self.scale, 1, 1)
         return F.pixel_shuffle(r, self.scale)
 
     def features(self, x, depth=None):
         """The ReLU'd maps after hidden layers 1..depth (default all): what exit d (and layer
         d + 1) reads."""
-        f, out = F.relu(self.head(x)), []
-        for conv in self.body[:depth or self.blocks]:
-            f = F.relu(conv(f))
+        f, out = self.acts[0](self.head(x)), []
+        for conv, act in zip(self.body[:depth or self.blocks], self.acts[1:]):
+            f = act(conv(f))
             out.append(f)
         return out
 
@@ -65,7 +77,7 @@ class PlainSR(nn.Module):
         return self.forward_exits(x, range(1, (max_depth or self.blocks) + 1))
 
     def receptive_radius(self):
-        return self.blocks + 2
+        return self.blocks + (4 if self.layout == 'sesr' else 2)
 
     def layers(self):
         """(name, conv, activation) in execution order, as written to the model file."""
@@ -79,4 +91,4 @@ class PlainSR(nn.Module):
         layers = self.layers()
         if depth:
             layers = layers[:depth + 1] + [layers[-1]]
-        return sum(c.in_channels * c.out_channels * 9 for _, c, _ in layers)
+        return sum(c.in_channels * c.out_channels * c.kernel_size[0] ** 2 for _, c, _ in layers)

@@ -88,8 +88,9 @@ def recipe_args(ap):
                     help='train the full-depth exit alone (the trunk; earlier exits are tuned later)')
     ap.add_argument('--no-shifts', action='store_true', help='ablation: every ghost channel unshifted')
     ap.add_argument('--init-model', help='start from a model file\'s weights (e.g. models/superres-x2-ghost.safetensors)')
-    ap.add_argument('--arch', choices=('ghost', 'plain'), default='ghost',
-                    help='plain: the plain net (net.py) with its final exit only, no predictor')
+    ap.add_argument('--arch', choices=('ghost', 'plain', 'sesr'), default='ghost',
+                    help='plain: the plain net (net.py) with its final exit only, no predictor; sesr: the '
+                    'SESR-like layout of the ablation (PyTorch only, not exportable)')
     ap.add_argument('--exits', action='store_true',
                     help='plain: add early exits to the --init net, its trunk frozen (no phase 1): tails by '
                     'least squares, then the predictor (--predictor-steps). Needs the teacher (--teacher-cache)')
@@ -128,8 +129,9 @@ def main():
         ap.error('--exits adds exits to a trained plain net: give its checkpoint (--init)')
     ckpt_path = start(args)
     conv = recipe.conv_factory(args.rep_expand, args.rep_edges)
-    if args.arch == 'plain':
-        net = PlainSR(args.channels, args.blocks, conv=conv, exits=args.exits)
+    if args.arch in ('plain', 'sesr'):
+        net = PlainSR(args.channels, args.blocks, conv=conv, exits=args.exits,
+                      layout='sesr' if args.arch == 'sesr' else 'plain')
         args.final_only = not args.joint
         if args.exits and not args.joint:
             args.steps = 0  # the trunk stays as trained
