@@ -7,7 +7,9 @@ recipe, each addition alone, and all of them; prints a Markdown table and writes
 Each row is one train_ghost.py run (resumable: rerun to finish), final exit only, started from
 the shipped ghost model's weights unless the row says otherwise; PSNR is the exported (EMA where
 kept) net's, in PyTorch, on the bundled Set5 / Set14; fps is the same net's in PyTorch (bf16
-autocast + channels_last, 2 threads, one 640x360 luma frame), the one runtime every layout has.
+autocast + channels_last, 2 threads, one 640x360 luma frame), the one runtime every layout has,
+timed once every row has trained, in --fps-rounds alternating rounds (a row whose checkpoint
+has its steps is not run again, so rerunning the command only re-times).
 """
 import argparse
 import json
@@ -17,6 +19,8 @@ import sys
 import time
 
 import torch
+
+from export import model_from_checkpoint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
@@ -47,11 +51,8 @@ ROWS['scratch-plain6'] = ('scratch', ROWS['all'] + ['--arch', 'plain', '--blocks
 ROWS['scratch-sesr5'] = ('scratch', ROWS['all'] + ['--arch', 'sesr', '--blocks', '5'])
 
 
-def pytorch_fps(ckpt_path, runs=20):
-    """Frames per second of the checkpoint's exported net on a 640x360 frame (see above)."""
-    sys.path.insert(0, HERE)
-    from export import model_from_checkpoint
-    model = model_from_checkpoint(ckpt_path)[0].eval().to(memory_format=torch.channels_last)
+def pytorch_fps(model, runs=30):
+    """Frames per second of the net on a 640x360 frame (see above)."""
     x = torch.rand(1, 1, 360, 640).to(memory_format=torch.channels_last)
     torch.set_num_threads(2)
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
@@ -69,26 +70,35 @@ def main():
     ap.add_argument('--out', default='build/ablate')
     ap.add_argument('--only', help='comma-separated rows (default all): ' + ','.join(ROWS))
     ap.add_argument('--json', default=None, help='default OUT/ablations.json')
+    ap.add_argument('--fps-rounds', type=int, default=3)
     ap.add_argument('extra', nargs='*', help='more train_ghost.py arguments for every row (after --)')
     args = ap.parse_args()
     rows = args.only.split(',') if args.only else list(ROWS)
-    results = []
+    results, models = [], []
     for name in rows:
         spec = ROWS[name]
         base, adds = (SCRATCH, spec[1]) if isinstance(spec, tuple) else (BASE, spec)
         cmd = [sys.executable, os.path.join(HERE, 'train_ghost.py'), '--out', os.path.join(args.out, name),
                '--steps', str(args.steps), '--ckpt-every', str(args.steps), '--batch', str(args.batch),
                '--threads', '2'] + base + adds + args.extra
-        print('#', ' '.join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-        ck = torch.load(os.path.join(args.out, name, 'ckpt.pt'), map_location='cpu')
+        ckpt = os.path.join(args.out, name, 'ckpt.pt')
+        if not os.path.exists(ckpt) or torch.load(ckpt, map_location='cpu')['step'] < args.steps:
+            print('#', ' '.join(cmd), flush=True)
+            subprocess.run(cmd, check=True)
+        model, _, ck = model_from_checkpoint(ckpt)
+        models.append(model.to(memory_format=torch.channels_last))
         results.append({'row': name, 'args': ' '.join(adds), 'steps': ck['step'],
-                        'set5': ck['eval_set5'], 'set14': ck['eval_set14'],
-                        'pytorch_bf16_fps': pytorch_fps(os.path.join(args.out, name, 'ckpt.pt'))})
-    print('\n| row | additions | steps | Set5 | Set14 | fps (PyTorch bf16) |\n|---|---|---|---|---|---|')
+                        'macs_per_lr_pixel': model.macs_per_lr_pixel(),
+                        'set5': ck['eval_set5'], 'set14': ck['eval_set14'], 'pytorch_bf16_fps': []})
+    for _ in range(args.fps_rounds):
+        for r, model in zip(results, models):
+            r['pytorch_bf16_fps'].append(pytorch_fps(model))
+    print('\n| row | additions | MACs / px | steps | Set5 | Set14 | fps (PyTorch bf16, each round) |')
+    print('|---|---|---|---|---|---|---|')
     for r in results:
-        print('| %s | `%s` | %d | %.3f | %.3f | %.1f |' % (r['row'], r['args'] or '(old recipe)', r['steps'],
-                                                          r['set5'], r['set14'], r['pytorch_bf16_fps']))
+        print('| %s | `%s` | %d | %d | %.3f | %.3f | %s |' % (
+            r['row'], r['args'] or '(old recipe)', r['macs_per_lr_pixel'], r['steps'], r['set5'], r['set14'],
+            ' / '.join('%.1f' % f for f in r['pytorch_bf16_fps'])))
     with open(args.json or os.path.join(args.out, 'ablations.json'), 'w') as f:
         json.dump(results, f, indent=1)
 
