@@ -399,6 +399,22 @@ bench_set (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
     }
     free_layer (&src);
   }
+  /* the predictor of a 32-pixel exit tile: 1->8 over 32x32, then 8->8 over 16x16 */
+  const Shape pred[] = { { 1, 8, SR_ACT_RELU }, { 8, 8, SR_ACT_RELU } };
+  for (guint s = 0; s < G_N_ELEMENTS (pred); s++) {
+    SrLayer l;
+    random_layer (rand, &l, &pred[s]);
+    const int h = 32 >> s, oh = h / 2, cw = oh + 1;
+    float *cols = g_new0 (float, (gsize) l.in_ch * h * 2 * cw);
+    float *out = g_new (float, (gsize) l.out_ch * oh * oh);
+    double c = TIME_NS_PER_PX (oh * oh, ref->predictor.conv (&l, cols, h, oh, oh, cw, out));
+    double v = TIME_NS_PER_PX (oh * oh, k->predictor.conv (&l, cols, h, oh, oh, cw, out));
+    printf ("%-11s predictor %d->%d fp32 %-10s %7.2f ns/px  (C %7.2f, %5.1fx)\n", set, l.in_ch,
+        l.out_ch, sr_kernel_isa_name (k->predictor.isa), v, c, c / v);
+    g_free (cols);
+    g_free (out);
+    free_layer (&l);
+  }
   g_rand_free (rand);
 }
 
@@ -406,36 +422,42 @@ bench_set (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
  * it only show that the ladder left it in place). */
 static GHashTable *checked;
 
-/* The predictor's stride-2 taps: exact, for the shapes of the 32- and 64-pixel exit tiles
- * and odd ones (a partial vector, one output, an input row past the last output's); nothing
- * written outside the output plane. */
+/* The predictor's stride-2 conv: exact, for its layers (1->8, 8->8) over the shapes of the
+ * 32- and 64-pixel exit tiles and odd ones (a partial vector, one output, an input row past
+ * the last output's, channel counts off the block of 8); nothing written outside the output. */
 static void
 check_predictor (const SrCpuDsp *ref, const SrCpuDsp *k, const char *set)
 {
   GRand *rand = g_rand_new_with_seed (23);
-  const int shapes[][2] = { { 32, 32 }, { 16, 16 }, { 64, 64 }, { 1, 1 }, { 2, 3 }, { 17, 33 },
+  const int sizes[][2] = { { 32, 32 }, { 16, 16 }, { 64, 64 }, { 1, 1 }, { 2, 3 }, { 17, 33 },
     { 31, 47 }, { 5, 18 } }; /* h, w of the input */
-  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
-    const int h = shapes[s][0], w = shapes[s][1], oh = (h + 1) / 2, ow = (w + 1) / 2;
-    const int cw = ow + 1, guard = 16;
-    float *cols = g_new (float, (gsize) h * 2 * cw), wt[9];
-    for (int i = 0; i < h * 2 * cw; i++)
-      cols[i] = g_rand_double_range (rand, -1, 1);
-    for (int i = 0; i < 9; i++)
-      wt[i] = g_rand_double_range (rand, -1, 1);
-    const gsize n = (gsize) oh * ow + 2 * guard;
-    float *a = g_new (float, n), *b = g_new (float, n);
-    for (gsize i = 0; i < n; i++)
-      a[i] = b[i] = g_rand_double_range (rand, -1, 1);
-    ref->predictor.taps (a + guard, cols, h, oh, ow, cw, wt);
-    k->predictor.taps (b + guard, cols, h, oh, ow, cw, wt);
-    if (memcmp (a, b, n * sizeof (float)) != 0)
-      g_error ("%s predictor taps %dx%d: differs from C", set, h, w);
-    g_free (cols);
-    g_free (a);
-    g_free (b);
-  }
-  g_test_message ("%s: predictor taps (%s) bit-exact with C", set,
+  const Shape layers[] = { { 1, 8, SR_ACT_RELU }, { 8, 8, SR_ACT_RELU }, { 3, 13, SR_ACT_RELU },
+    { 5, 3, SR_ACT_RELU } };
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (guint c = 0; c < G_N_ELEMENTS (layers); c++) {
+      const int h = sizes[s][0], w = sizes[s][1], oh = (h + 1) / 2, ow = (w + 1) / 2;
+      const int cw = ow + 1, guard = 16;
+      SrLayer l;
+      random_layer (rand, &l, &layers[c]);
+      const gsize n_cols = (gsize) l.in_ch * h * 2 * cw;
+      float *cols = g_new (float, n_cols);
+      for (gsize i = 0; i < n_cols; i++)
+        cols[i] = g_rand_double_range (rand, -1, 1);
+      const gsize n = (gsize) l.out_ch * oh * ow + 2 * guard;
+      float *a = g_new (float, n), *b = g_new (float, n);
+      for (gsize i = 0; i < n; i++)
+        a[i] = b[i] = g_rand_double_range (rand, -1, 1);
+      ref->predictor.conv (&l, cols, h, oh, ow, cw, a + guard);
+      k->predictor.conv (&l, cols, h, oh, ow, cw, b + guard);
+      if (memcmp (a, b, n * sizeof (float)) != 0)
+        g_error ("%s predictor conv %d->%d over %dx%d: differs from C", set, l.in_ch, l.out_ch,
+            h, w);
+      g_free (cols);
+      g_free (a);
+      g_free (b);
+      free_layer (&l);
+    }
+  g_test_message ("%s: predictor conv (%s) bit-exact with C", set,
       sr_kernel_isa_name (k->predictor.isa));
   g_rand_free (rand);
 }
@@ -487,7 +509,7 @@ test_flag_set (gconstpointer data)
       check_conv_lowp (&ref, &k, p, set->name);
   if (k.tail.isa != SR_KERNEL_C && first_time (k.tail.row))
     check_tail (&ref, &k, set->name);
-  if (k.predictor.isa != SR_KERNEL_C && first_time (k.predictor.taps))
+  if (k.predictor.isa != SR_KERNEL_C && first_time (k.predictor.conv))
     check_predictor (&ref, &k, set->name);
   for (SrPrecision p = SR_PRECISION_BF16; p < SR_N_PRECISIONS; p++)
     if (k.ghost.add_isa[p] != SR_KERNEL_C && first_time (k.ghost.add[p]))

@@ -104,9 +104,9 @@ init_x86 (SrCpuDsp *dsp, guint flags)
   set_ghost_add (dsp, SR_PRECISION_INT16, sr_ghost_add_row_int16_avx2, SR_KERNEL_AVX2);
   dsp->tail.row = sr_tail_row_avx2;
   dsp->tail.isa = SR_KERNEL_AVX2;
-  /* also on AVX-512: a zmm version, masked for the 8-wide rows, spent 9% of an exit-model
-   * frame against this one's 4.3% (the C build's SSE: 7.7%) */
-  dsp->predictor.taps = sr_stride2_taps_avx2;
+  /* the taps of 8 output channels at once, accumulated in registers (one tap per call and
+   * channel pair, re-reading its outputs, took 9.4% of an AMX frame at threshold 0.1) */
+  dsp->predictor.conv = sr_stride2_conv_avx2;
   dsp->predictor.isa = SR_KERNEL_AVX2;
 #endif
 #if defined(HAVE_AVXVNNI)
@@ -152,7 +152,7 @@ sr_cpu_dsp_init (SrCpuDsp *dsp, guint flags)
   set_conv (dsp, SR_PRECISION_INT16, sr_int16_conv3x3_row_c, SR_KERNEL_C);
   set_conv (dsp, SR_PRECISION_INT8, sr_int8_conv3x3_row_c, SR_KERNEL_C);
   dsp->tail.row = sr_tail_row_c;
-  dsp->predictor.taps = sr_stride2_taps_c;
+  dsp->predictor.conv = sr_stride2_conv_c;
   set_ghost_add (dsp, SR_PRECISION_BF16, sr_ghost_add_row_bf16_c, SR_KERNEL_C);
   set_ghost_add (dsp, SR_PRECISION_INT16, sr_ghost_add_row_int16_c, SR_KERNEL_C);
   init_x86 (dsp, flags & sr_cpu_flags_probe ());

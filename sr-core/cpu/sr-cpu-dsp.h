@@ -67,9 +67,9 @@ typedef struct {
   SrKernelIsa add_isa[SR_N_PRECISIONS];
 } SrGhostDsp;
 
-/* The exit predictor's stride-2 conv taps (sr-cpu-kernels.h). */
+/* The exit predictor's stride-2 conv (sr-cpu-kernels.h). */
 typedef struct {
-  SrStride2TapsFn taps;
+  SrStride2ConvFn conv;
   SrKernelIsa isa;
 } SrPredictorDsp;
 

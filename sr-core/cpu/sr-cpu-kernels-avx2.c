@@ -158,29 +158,49 @@ sr_ghost_add_row_int16_avx2 (float *feat, guint8 *feat_b, const guint8 *intr,
   }
 }
 
-/* 8 outputs a vector, the rest as the C reference does them */
-void
-sr_stride2_taps_avx2 (float *o, const float *cols, int h, int oh, int ow, int cw,
-    const float *wt)
+/* G output channels from oc0 for the 8 outputs of row oy from ox (n of them valid: the rest
+ * masked off); the accumulators stay in registers, each input vector serves all G. */
+static inline __attribute__ ((always_inline)) void
+stride2_outputs (const SrLayer *l, const float *cols, int h, int oh, int ow, int cw,
+    float *out, int oc0, int G, int oy, int ox, int n)
 {
-  for (int oy = 0; oy < oh; oy++)
+  const gsize plane = (gsize) h * 2 * cw;
+  const __m256i mask = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (n),
+      _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 acc[8];
+  for (int g = 0; g < G; g++)
+    acc[g] = _mm256_set1_ps (l->bias[oc0 + g]);
+  for (int ic = 0; ic < l->in_ch; ic++)
     for (int ky = 0; ky < 3; ky++) {
       const int iy = 2 * oy - 1 + ky;
       if (iy < 0 || iy >= h)
         continue;
-      const float *even = cols + (gsize) iy * 2 * cw, *odd = even + cw, *w = wt + 3 * ky;
-      const __m256 w0 = _mm256_set1_ps (w[0]), w1 = _mm256_set1_ps (w[1]),
-          w2 = _mm256_set1_ps (w[2]);
-      float *orow = o + (gsize) oy * ow;
-      int x = 0;
-      for (; x + 8 <= ow; x += 8) {
-        __m256 v = _mm256_loadu_ps (orow + x);
-        v = _mm256_add_ps (v, _mm256_mul_ps (w0, _mm256_loadu_ps (odd + x)));
-        v = _mm256_add_ps (v, _mm256_mul_ps (w1, _mm256_loadu_ps (even + x)));
-        v = _mm256_add_ps (v, _mm256_mul_ps (w2, _mm256_loadu_ps (odd + x + 1)));
-        _mm256_storeu_ps (orow + x, v);
-      }
-      for (; x < ow; x++)
-        orow[x] = ((orow[x] + w[0] * odd[x]) + w[1] * even[x]) + w[2] * odd[x + 1];
+      const float *even = cols + ic * plane + (gsize) iy * 2 * cw + ox, *odd = even + cw;
+      const __m256 v[3] = { _mm256_maskload_ps (odd, mask), _mm256_maskload_ps (even, mask),
+        _mm256_maskload_ps (odd + 1, mask) };
+      const float *w = l->weight + ((gsize) oc0 * l->in_ch + ic) * 9 + 3 * ky;
+      for (int g = 0; g < G; g++)
+        for (int kx = 0; kx < 3; kx++)
+          acc[g] = _mm256_add_ps (acc[g], _mm256_mul_ps (_mm256_broadcast_ss (w + (gsize) g *
+                      l->in_ch * 9 + kx), v[kx]));
+    }
+  for (int g = 0; g < G; g++)
+    _mm256_maskstore_ps (out + ((gsize) (oc0 + g) * oh + oy) * ow + ox, mask,
+        _mm256_max_ps (acc[g], _mm256_setzero_ps ()));
+}
+
+/* 8 outputs a vector (the last one masked), 8 output channels at a time */
+void
+sr_stride2_conv_avx2 (const SrLayer *l, const float *cols, int h, int oh, int ow, int cw,
+    float *out)
+{
+  for (int oy = 0; oy < oh; oy++)
+    for (int ox = 0; ox < ow; ox += 8) {
+      const int n = MIN (8, ow - ox);
+      int oc = 0;
+      for (; oc + 8 <= l->out_ch; oc += 8)
+        stride2_outputs (l, cols, h, oh, ow, cw, out, oc, 8, oy, ox, n);
+      for (; oc < l->out_ch; oc++)
+        stride2_outputs (l, cols, h, oh, ow, cw, out, oc, 1, oy, ox, n);
     }
 }

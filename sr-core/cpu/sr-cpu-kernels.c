@@ -44,16 +44,22 @@ sr_tail_row_c (const float *res, gsize x_stride, gsize c_stride, const guint8 *a
 }
 
 void
-sr_stride2_taps_c (float *o, const float *cols, int h, int oh, int ow, int cw, const float *wt)
+sr_stride2_conv_c (const SrLayer *l, const float *cols, int h, int oh, int ow, int cw, float *out)
 {
-  for (int oy = 0; oy < oh; oy++)
-    for (int ky = 0; ky < 3; ky++) {
-      const int iy = 2 * oy - 1 + ky;
-      if (iy < 0 || iy >= h)
-        continue;
-      const float *even = cols + (gsize) iy * 2 * cw, *odd = even + cw, *w = wt + 3 * ky;
-      float *orow = o + (gsize) oy * ow;
-      for (int ox = 0; ox < ow; ox++)
-        orow[ox] = ((orow[ox] + w[0] * odd[ox]) + w[1] * even[ox]) + w[2] * odd[ox + 1];
-    }
+  const gsize plane = (gsize) h * 2 * cw;
+  for (int oc = 0; oc < l->out_ch; oc++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        float s = l->bias[oc];
+        for (int ic = 0; ic < l->in_ch; ic++)
+          for (int ky = 0; ky < 3; ky++) {
+            const int iy = 2 * oy - 1 + ky;
+            if (iy < 0 || iy >= h)
+              continue;
+            const float *even = cols + ic * plane + (gsize) iy * 2 * cw, *odd = even + cw;
+            const float *w = l->weight + ((gsize) oc * l->in_ch + ic) * 9 + 3 * ky;
+            s = ((s + w[0] * odd[ox]) + w[1] * even[ox]) + w[2] * odd[ox + 1];
+          }
+        out[((gsize) oc * oh + oy) * ow + ox] = s > 0.f ? s : 0.f;
+      }
 }

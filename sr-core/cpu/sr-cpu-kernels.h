@@ -47,18 +47,18 @@ void sr_conv_row_avx2 (const SrLayer *l, const float *in, gsize plane, gsize pit
 void sr_conv_row_avx512 (const SrLayer *l, const float *in, gsize plane, gsize pitch, int n,
     float *out, gsize out_plane);
 
-/* The exit predictor's 3x3 stride-2 conv, one (output, input) channel pair: adds input
- * channel ic's taps to the output plane o ([oh][ow]) in the order ky, kx for each output.
- * `cols` is the input channel's rows split by column parity ([h][2][cw]: row y's even
+/* The exit predictor's 3x3 stride-2 conv with zero padding 1, then ReLU: out ([out_ch][oh][ow])
+ * from `cols`, the input's rows split by column parity ([in_ch][h][2][cw]: row y's even
  * columns, then its odd ones shifted right by one, zero-filled), so tap kx of output ox reads
- * odd[ox], even[ox], odd[ox + 1]; input row 2 oy - 1 + ky, skipped outside [0, h). `wt` is the
- * pair's 9 weights. Separate multiplies and adds in that order: bit-exact on every path. */
-typedef void (*SrStride2TapsFn) (float *o, const float *cols, int h, int oh, int ow, int cw,
-    const float *wt);
+ * odd[ox], even[ox], odd[ox + 1]; input row 2 oy - 1 + ky, skipped outside [0, h). Each output
+ * sums bias, then ic, ky, kx in order, multiplies and adds separate (as the GPU kernels): the
+ * tiles' exit depths are bit-exact on every path. */
+typedef void (*SrStride2ConvFn) (const SrLayer *l, const float *cols, int h, int oh, int ow,
+    int cw, float *out);
 
-void sr_stride2_taps_c (float *o, const float *cols, int h, int oh, int ow, int cw,
-    const float *wt);
-void sr_stride2_taps_avx2 (float *o, const float *cols, int h, int oh, int ow, int cw,
-    const float *wt);
+void sr_stride2_conv_c (const SrLayer *l, const float *cols, int h, int oh, int ow, int cw,
+    float *out);
+void sr_stride2_conv_avx2 (const SrLayer *l, const float *cols, int h, int oh, int ow, int cw,
+    float *out);
 
 #endif

@@ -99,7 +99,7 @@ struct _SrCpuNet {
   float **res;                /* per worker: a row's tail residuals, then its wide anchors */
   SrConvRowFn conv;           /* fp32 */
   SrTailRowFn tail;
-  SrStride2TapsFn taps;       /* the predictor's */
+  SrStride2ConvFn stride2_conv; /* the predictor's */
   double *macs;               /* per worker: MACs computed this frame */
   /* low precision (layers NULL: fp32) */
   SrPrecision precision;
@@ -521,13 +521,12 @@ tile_rect (const SrCpuNet *g, int t, int *x0, int *y0, int *w, int *h)
 }
 
 /* A 3x3 stride-2 conv with zero padding 1 over a [in_ch][h][w] map (the predictor), then
- * ReLU. Each output sums bias, then ic, ky, kx in order (as the GPU kernels). The input's
- * columns are split by parity first (`cols`: [in_ch][h][2][ow + 1], the odd ones shifted by
- * one, zero at the left edge and past the right), so every tap is a contiguous multiply-add
- * over an output row: the dispatched taps kernel's vectors. */
+ * ReLU. The input's columns are split by parity first (`cols`: [in_ch][h][2][ow + 1], the odd
+ * ones shifted by one, zero at the left edge and past the right), so every tap is a
+ * contiguous multiply-add over an output row: the dispatched kernel's vectors. */
 static void
 conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float *cols,
-    SrStride2TapsFn taps)
+    SrStride2ConvFn conv)
 {
   const int oh = (h + 1) / 2, ow = (w + 1) / 2, cw = ow + 1;
   for (int ic = 0; ic < l->in_ch; ic++)
@@ -542,16 +541,7 @@ conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float
           odd[i + 1] = 2 * i + 1 < w ? row[2 * i + 1] : 0.f;
       }
     }
-  for (int oc = 0; oc < l->out_ch; oc++) {
-    float *o = out + (gsize) oc * oh * ow;
-    for (int i = 0; i < oh * ow; i++)
-      o[i] = l->bias[oc];
-    for (int ic = 0; ic < l->in_ch; ic++)
-      taps (o, cols + (gsize) ic * h * 2 * cw, h, oh, ow, cw,
-          l->weight + (gsize) (oc * l->in_ch + ic) * 9);
-    for (int i = 0; i < oh * ow; i++)
-      o[i] = o[i] > 0.f ? o[i] : 0.f;
-  }
+  conv (l, cols, h, oh, ow, cw, out);
 }
 
 /* conv_stride2's `cols` for an [in_ch][h][w] input */
@@ -584,8 +574,8 @@ predict_tile (gpointer ctx, int t, int worker)
   for (int y = 0; y < h; y++)
     memcpy (in + (gsize) y * w, g->input + at (g, y0 + y, x0), sizeof (float) * w);
   float *cols = b + (gsize) m->pred[1].out_ch * ((h + 3) / 4) * ((w + 3) / 4);
-  conv_stride2 (&m->pred[0], in, h, w, a, cols, g->taps);
-  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b, cols, g->taps);
+  conv_stride2 (&m->pred[0], in, h, w, a, cols, g->stride2_conv);
+  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b, cols, g->stride2_conv);
   const int width = m->pred[1].out_ch, n = ((h + 3) / 4) * ((w + 3) / 4);
   float pooled[64];
   for (int c = 0; c < width; c++) {
@@ -884,7 +874,7 @@ sr_cpu_net_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp,
   g->exits = model->exits.n_blocks > 0;
   g->conv = dsp->conv.fp32;
   g->tail = dsp->tail.row;
-  g->taps = dsp->predictor.taps;
+  g->stride2_conv = dsp->predictor.conv;
   g->precision = precision;
   if (precision != SR_PRECISION_FP32) {
     /* the ghost's head, blocks and tail per exit; the plain net's layers, then its exits */
