@@ -45,7 +45,6 @@ import srdata  # noqa: E402
 from ghostnet import ExitPredictor, exit_depth  # noqa: E402
 from plain_exits import frames  # noqa: E402
 
-TILE = 32
 THRESHOLDS = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2)
 
 
@@ -72,16 +71,16 @@ def all_maps(model, x):
     return [F.relu(model.head(x))] + model.features(x)
 
 
-def training_tiles(model, images, count, eps, seed=5):
-    """LR tiles, their pooled maps after each layer and their measured dB gains (8-bit rounded
+def training_tiles(model, images, count, eps, tile, seed=5):
+    """LR tiles of side `tile`, their pooled maps after each layer and their measured dB gains (8-bit rounded
     input and outputs, as the element sees them)."""
     r = model.receptive_radius()
     rng = np.random.default_rng(seed)
     lrs_all, maps_all, gains_all = [], [], []
-    c, t = slice(2 * r, 2 * r + 2 * TILE), slice(r, r + TILE)
+    c, t = slice(2 * r, 2 * r + 2 * tile), slice(r, r + tile)
     with torch.no_grad():
         for _ in range(count // 64):
-            lrs, hrs, _ = recipe.sample_batch(images, rng, 64, TILE + 2 * r)
+            lrs, hrs, _ = recipe.sample_batch(images, rng, 64, tile + 2 * r)
             lrs = torch.round(lrs * 255) / 255
             outs = model.forward_all(lrs)
             mse = torch.stack([((torch.round(o.clamp(0, 1) * 255) / 255 - hrs)[:, :, c, c] ** 2).mean((1, 2, 3))
@@ -121,8 +120,8 @@ def mlp(x, outputs):
 
 
 class Study:
-    def __init__(self, model):
-        self.model, self.B = model, model.blocks
+    def __init__(self, model, tile):
+        self.model, self.B, self.tile = model, model.blocks, tile
 
     def pictures(self, eval_dir, clips, eps):
         """Per set or clip, a list of pictures: dicts of hr, lr, x (the LR tensor), outs (8-bit
@@ -134,7 +133,7 @@ class Study:
                 x = torch.from_numpy(lr.astype(np.float32) / 255)[None, None]
                 outs = np.clip(np.round(torch.cat(self.model.forward_all(x), 1)[0].numpy() * 255), 0, 255)
                 maps = all_maps(self.model, x)
-                tiles = export.tiles(lr.shape)
+                tiles = export.tiles(lr.shape, self.tile)
                 measured = []
                 for ys, xs in tiles:
                     c = export.hr_slice(ys, xs)
@@ -152,9 +151,9 @@ class Study:
         change, work = [], []
         for pic in pics:
             depths = depths_of(pic)
-            sr = export.assemble(pic['outs'], depths)
+            sr = export.assemble(pic['outs'], depths, self.tile)
             change.append(srdata.psnr_y(pic['hr'], sr) - srdata.psnr_y(pic['hr'], pic['outs'][-1]))
-            work.append(export.macs_fraction(self.model, pred, pic['lr'].shape, depths))
+            work.append(export.macs_fraction(self.model, pred, pic['lr'].shape, depths, self.tile))
         return float(np.mean(change)), float(1 - np.average(work, weights=[p['lr'].size for p in pics]))
 
 
@@ -186,22 +185,24 @@ def main():
     torch.manual_seed(0)
     model, file_pred, meta = modelfile.load(args.model)
     model.eval()
-    study = Study(model)
+    tile = file_pred.tile
+    study = Study(model, tile)
     B, names = study.B, args.predictors.split(',')
     trained = [n for n in names if n != 'file']
     if trained:
-        parts = [training_tiles(model, training_images(args.train_dir, kind, TILE + 2 * model.receptive_radius()),
-                                args.tiles, args.eps) for kind in args.data.split(',')]
+        parts = [training_tiles(model, training_images(args.train_dir, kind, tile + 2 * model.receptive_radius()),
+                                args.tiles, args.eps, tile) for kind in args.data.split(',')]
         lrs, maps, gains = (torch.cat(p) for p in zip(*parts))
         print('%d training tiles (%s), mean measured gain per block %s dB' % (
             len(gains), args.data, ' '.join('%.3f' % g for g in gains.mean(0).tolist())), flush=True)
     groups = study.pictures(args.eval, args.clips, args.eps)
     pics = [pic for g in groups.values() for pic in g]
     tile_gains = {  # name -> a function giving a picture's per-tile predicted gains
-        'file': lambda pic: [file_pred(pic['x'][:, :, ys, xs])[0].tolist() for ys, xs in export.tiles(pic['lr'].shape)]}
+        'file': lambda pic: [file_pred(pic['x'][:, :, ys, xs])[0].tolist() for ys, xs in export.tiles(pic['lr'].shape, tile)]}
     if 'lr' in names:
-        p = fit(ExitPredictor(B), lrs, gains)
-        tile_gains['lr'] = lambda pic, p=p: [p(pic['x'][:, :, ys, xs])[0].tolist() for ys, xs in export.tiles(pic['lr'].shape)]
+        p = fit(ExitPredictor(B, tile=tile), lrs, gains)
+        tile_gains['lr'] = lambda pic, p=p: [p(pic['x'][:, :, ys, xs])[0].tolist()
+                                             for ys, xs in export.tiles(pic['lr'].shape, tile)]
     if 'layer1' in names:
         p = fit(mlp(maps[:, 1], B - 1), maps[:, 1], gains)
         tile_gains['layer1'] = lambda pic, p=p: p(torch.stack([m[1] for m in pic['maps']])).tolist()

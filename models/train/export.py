@@ -59,7 +59,7 @@ def model_from_checkpoint(path):
                             layout='sesr' if a['arch'] == 'sesr' else 'plain')
         else:
             model = GhostExitSR(a['channels'], a['blocks'])
-        pred = ExitPredictor(a['blocks']) if a.get('arch', 'ghost') == 'ghost' or a.get('exits') else None
+        pred = ExitPredictor(a['blocks'], tile=a.get('tile', 32)) if a.get('arch', 'ghost') == 'ghost' or a.get('exits') else None
         if pred is not None:
             pred.load_state_dict(ck['pred'])
             pred.eval()
@@ -75,7 +75,7 @@ def ghost_tensors(model, pred):
     for b in model.blocks:
         assert b.frozen[0] >= 0, 'shifts are not frozen yet: train further'
     arch = {'type': 'ghost-exit', 'scale': model.scale, 'anchor': 'nearest',
-            'channels': model.channels, 'blocks': model.n_blocks, 'exit_tile': 32,
+            'channels': model.channels, 'blocks': model.n_blocks, 'exit_tile': pred.tile,
             'predictor_width': pred.conv1.out_channels,
             'shifts': [[list(DIRECTIONS[k]) for k in b.directions().tolist()] for b in model.blocks]}
     convs = [('head', model.head)] + [('blocks.%d.conv' % i, b.conv) for i, b in enumerate(model.blocks)]
@@ -92,26 +92,26 @@ def predictor_convs(pred):
     return [('predictor.conv1', pred.conv1), ('predictor.conv2', pred.conv2), ('predictor.fc', pred.fc)]
 
 
-def predictor_macs_per_tile(pred, tile=32):
-    w, n = pred.conv1.out_channels, pred.fc.out_features
+def predictor_macs_per_tile(pred):
+    w, n, tile = pred.conv1.out_channels, pred.fc.out_features, pred.tile
     return 9 * w * (tile // 2) ** 2 + 9 * w * w * (tile // 4) ** 2 + w * n
 
 
 # --- the PyTorch reference of sr-core's adaptive patch exit (ghost-exit and plain with exits) ---
 
-def tiles(shape, tile=32):
+def tiles(shape, tile):
     """The exit tiles of an LR plane, row-major: (LR rows, LR cols) slices."""
     h, w = shape
     return [(slice(y, y + tile), slice(x, x + tile)) for y in range(0, h, tile) for x in range(0, w, tile)]
 
 
-def exit_outputs(model, pred, lr, tile=32):
+def exit_outputs(model, pred, lr):
     """For a uint8 LR plane: the 8-bit outputs at every depth 1..B ([B, 2h, 2w] uint8) and each
-    tile's predicted gains (for depths k = 2..B), the tiles row-major."""
+    tile's predicted gains (for depths k = 2..B), the predictor's tiles row-major."""
     x = torch.from_numpy(lr.astype(np.float32) / 255.0)[None, None]
     with torch.no_grad():
         outs = torch.cat(model.forward_all(x), 1)[0]
-        gains = [pred(x[:, :, ys, xs])[0].tolist() for ys, xs in tiles(lr.shape, tile)]
+        gains = [pred(x[:, :, ys, xs])[0].tolist() for ys, xs in tiles(lr.shape, pred.tile)]
     return np.clip(np.round(outs.numpy() * 255.0), 0, 255).astype(np.uint8), gains
 
 
@@ -119,7 +119,7 @@ def hr_slice(ys, xs):
     return slice(2 * ys.start, 2 * ys.stop), slice(2 * xs.start, 2 * xs.stop)
 
 
-def assemble(outs, depths, tile=32):
+def assemble(outs, depths, tile):
     """The picture whose tiles (row-major) come from the whole-frame outputs `outs` at `depths`."""
     sr = np.empty_like(outs[-1])
     for (ys, xs), d in zip(tiles((outs.shape[1] // 2, outs.shape[2] // 2), tile), depths):
@@ -127,30 +127,30 @@ def assemble(outs, depths, tile=32):
     return sr
 
 
-def compose(outs, gains, threshold, tile=32):
+def compose(outs, gains, threshold, tile):
     """The adaptive output: each tile from the whole-frame net at the depth exit_depth picks for
     its gains (what sr-core computes; its tiles see the whole frame's context). (sr, depths)"""
     depths = [exit_depth(g, threshold, len(outs)) for g in gains]
     return assemble(outs, depths, tile), depths
 
 
-def adaptive_forward(model, pred, lr, threshold, tile=32):
+def adaptive_forward(model, pred, lr, threshold):
     """sr-core's adaptive patch exit on a uint8 LR plane: (sr, per-tile depths, all gains)."""
-    outs, gains = exit_outputs(model, pred, lr, tile)
-    return compose(outs, gains, threshold, tile) + ([v for g in gains for v in g],)
+    outs, gains = exit_outputs(model, pred, lr)
+    return compose(outs, gains, threshold, pred.tile) + ([v for g in gains for v in g],)
 
 
-def macs_fraction(model, pred, shape, depths, tile=32):
+def macs_fraction(model, pred, shape, depths, tile):
     """The MACs of an adaptive run (per-tile depths, the predictor included; pred None: a rule
     without one) over full depth's."""
     area = [(min(ys.stop, shape[0]) - ys.start) * (min(xs.stop, shape[1]) - xs.start) for ys, xs in tiles(shape, tile)]
     used = sum(a * model.macs_per_lr_pixel(d) for a, d in zip(area, depths))
     if pred is not None:
-        used += len(area) * predictor_macs_per_tile(pred, tile)
+        used += len(area) * predictor_macs_per_tile(pred)
     return used / (sum(area) * model.macs_per_lr_pixel())
 
 
-def choose_threshold(model, pred, pairs, max_loss, quantile=None, tile=32):
+def choose_threshold(model, pred, pairs, max_loss, quantile=None):
     """The largest threshold (of a geometric grid) such that it and every smaller one lose at most
     max_loss dB of PSNR against full depth on `pairs` ((hr_y, lr_y) pictures: training ones, not
     the clips or sets reported): pooled over the pictures, or with `quantile`, that quantile of
@@ -159,9 +159,9 @@ def choose_threshold(model, pred, pairs, max_loss, quantile=None, tile=32):
     fraction)."""
     runs = []  # per picture: per-tile squared error at each depth, gains, shape
     for hr, lr in pairs:
-        outs, gains = exit_outputs(model, pred, lr, tile)
+        outs, gains = exit_outputs(model, pred, lr)
         err = [[((outs[d][hr_slice(ys, xs)] - hr[hr_slice(ys, xs)]) ** 2).sum() for d in range(len(outs))]
-               for ys, xs in tiles(lr.shape, tile)]
+               for ys, xs in tiles(lr.shape, pred.tile)]
         runs.append((np.array(err), gains, lr.shape))
     full = np.array([e[:, -1].sum() for e, _, _ in runs])
     area = np.array([shape[0] * shape[1] for _, _, shape in runs])
@@ -171,7 +171,7 @@ def choose_threshold(model, pred, pairs, max_loss, quantile=None, tile=32):
         for e, gains, shape in runs:
             depths = [exit_depth(g, t, e.shape[1]) for g in gains]
             err.append(e[np.arange(len(e)), np.array(depths) - 1].sum())
-            work.append(macs_fraction(model, pred, shape, depths, tile))
+            work.append(macs_fraction(model, pred, shape, depths, pred.tile))
         pooled = 10 * np.log10(sum(err) / full.sum())
         per_picture = np.quantile(10 * np.log10(np.array(err) / full), quantile) if quantile else None
         loss = pooled if quantile is None else per_picture
@@ -207,7 +207,7 @@ def export(model, pred, ck, path):
     name, script = 'plain-c%db%d-x2' % (model.channels, model.blocks), 'train_ghost.py --arch plain'
     if model.exits:  # exit d's tail after hidden layer d, d = 1..B-1 (exit B is the last layer)
         arch = dict({'type': 'plain'}, **arch)
-        arch['exits'] = {'tile': 32, 'predictor_width': pred.conv1.out_channels,
+        arch['exits'] = {'tile': pred.tile, 'predictor_width': pred.conv1.out_channels,
                          'gain': ck['args'].get('gain', 'db')}
         convs += [('exits.%d' % d, model.exit_tails[d - 1]) for d in range(1, model.blocks)]
         name += '-exits'
@@ -288,7 +288,7 @@ def golden(model, pred, folder, eval_dir):
         write_pgm(os.path.join(folder, 'golden-sr.pgm'), np.clip(np.round(sr * 255.0), 0, 255))
         return
     outs, gains = exit_outputs(model, pred, lr)  # the net runs once; each threshold composes
-    sr, _ = compose(outs, gains, 0.0)
+    sr, _ = compose(outs, gains, 0.0, pred.tile)
     write_pgm(os.path.join(folder, 'golden-sr.pgm'), sr)
     # thresholds halfway between the points where a tile's choice changes, so float rounding
     # cannot flip a decision
@@ -299,13 +299,13 @@ def golden(model, pred, folder, eval_dir):
     for i, v in enumerate(picks):
         above = g[g > v]
         t = float((v + above[0]) / 2) if len(above) else float(v) + 0.01
-        sr, depths = compose(outs, gains, t)
+        sr, depths = compose(outs, gains, t, pred.tile)
         name = 'golden-sr-exit%d.pgm' % i
         write_pgm(os.path.join(folder, name), sr)
         lines.append('%.6f %s %s' % (t, name, ' '.join(map(str, depths))))
     with open(os.path.join(folder, 'golden-exit.txt'), 'w') as f:
         f.write('# threshold (in the predictor\'s gain unit), expected output, '
-                'expected depth per 32x32 tile (row-major)\n')
+                'expected depth per %dx%d tile (row-major)\n' % (pred.tile, pred.tile))
         f.write('\n'.join(lines) + '\n')
 
 

@@ -110,10 +110,11 @@ class GhostExitSR(nn.Module):
 class ExitPredictor(nn.Module):
     """A tile of LR luma -> predicted PSNR gain (dB) of blocks 2..B over the block before.
     Two stride-2 3x3 convs, global average pooling, one linear layer: about 1% of the
-    network's work on a 32x32 tile."""
+    network's work on a tile. `tile`: the side of the exit tiles it decides for (LR pixels)."""
 
-    def __init__(self, blocks, width=8):
+    def __init__(self, blocks, width=8, tile=32):
         super().__init__()
+        self.tile = tile
         self.conv1 = nn.Conv2d(1, width, 3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(width, width, 3, stride=2, padding=1)
         self.fc = nn.Linear(width, blocks - 1)

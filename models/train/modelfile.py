@@ -38,7 +38,7 @@ def load(path):
             state['blocks.%d.shift_logits' % i] = b.shift_logits.detach()
             state['blocks.%d.frozen' % i] = torch.tensor([DIRECTIONS.index(tuple(d)) for d in arch['shifts'][i]])
         model.load_state_dict(state)
-        pred = predictor(t, arch['blocks'], arch['predictor_width'])
+        pred = predictor(t, arch['blocks'], arch['predictor_width'], arch['exit_tile'])
     else:
         layers, exits = arch['layers'], arch.get('exits')
         model = PlainSR(layers[0]['out'], len(layers) - 2, arch['scale'], exits=bool(exits))
@@ -47,12 +47,12 @@ def load(path):
             state['exit_tails.%d.weight' % (d - 1)] = t['exits.%d.weight' % d]
             state['exit_tails.%d.bias' % (d - 1)] = t['exits.%d.bias' % d]
         model.load_state_dict(state)
-        pred = predictor(t, model.blocks, exits['predictor_width']) if exits else None
+        pred = predictor(t, model.blocks, exits['predictor_width'], exits['tile']) if exits else None
     model.eval()
     return model, pred, meta
 
 
-def predictor(t, blocks, width):
-    pred = ExitPredictor(blocks, width)
+def predictor(t, blocks, width, tile):
+    pred = ExitPredictor(blocks, width, tile)
     pred.load_state_dict({k[len('predictor.'):]: v for k, v in t.items() if k.startswith('predictor.')})
     return pred.eval()

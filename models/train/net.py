@@ -15,7 +15,6 @@ trained plain net gains exits without retraining (train_ghost.py --arch plain --
 head's map to the last hidden layer's. sr-core has no such layers (no 5x5, no PReLU, no skip),
 so export.py refuses it; train_ghost.py --arch sesr.
 """
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -34,19 +34,16 @@ from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR  # noqa: E402
 from net import PlainSR  # noqa: E402
 from train import HERE, cosine_schedule, evaluate, optimizer_step, start, training_args  # noqa: E402
 
-TILE = 32  # the exit decision tile, in LR pixels
-
-
-def tile_gains(net, images, rng, count, gain='db', target='step', batch=32):
-    """`count` random LR tiles and the per-block gains of the frozen net on them, in `gain`'s
-    unit: 'db', the tile's PSNR gain, or 'mse', the drop of its mean squared error per HR pixel
+def tile_gains(net, images, rng, count, tile, gain='db', target='step', batch=32):
+    """`count` random LR tiles of side `tile` and the per-block gains of the frozen net on them, in
+    `gain`'s unit: 'db', the tile's PSNR gain, or 'mse', the drop of its mean squared error per HR pixel
     in 8-bit levels^2 (what pooled PSNR adds up; a flat tile's gains are ~0, so it exits early).
     target 'step': depth k over depth k - 1; 'best': the best depth from k on over the best
     depth before k ('best' was made for the runtime's earlier rule, the deepest k whose gain
     reaches the threshold, to skip a depth worse than an earlier one; the runtime now sums
     the gains less the threshold, which skips such a depth with 'step' gains too)."""
     r = net.receptive_radius()
-    side = TILE + 2 * r
+    side = tile + 2 * r
     tiles, gains = [], []
     usable = [im for im in images if min(im.lr.shape) >= side]
     eps = (0.5 / 255) ** 2  # keeps flat tiles from making huge ratios
@@ -55,14 +52,14 @@ def tile_gains(net, images, rng, count, gain='db', target='step', batch=32):
         while len(tiles) * batch < count:
             lrs, hrs, _ = recipe.sample_batch(usable, rng, batch, side)
             outs = net.forward_all(lrs)
-            c = slice(2 * r, 2 * r + 2 * TILE)
+            c = slice(2 * r, 2 * r + 2 * tile)
             mse = torch.stack([((o - hrs)[:, :, c, c] ** 2).mean((1, 2, 3)) for o in outs], 1)
             err = 10 * torch.log10(mse + eps) if gain == 'db' else mse * 255 ** 2  # per depth, lower is better
             if target == 'step':
                 g = err[:, :-1] - err[:, 1:]
             else:
                 g = torch.stack([err[:, :k].amin(1) - err[:, k:].amin(1) for k in range(1, err.shape[1])], 1)
-            tiles.append(lrs[:, :, r:r + TILE, r:r + TILE].clone())
+            tiles.append(lrs[:, :, r:r + tile, r:r + tile].clone())
             gains.append(g)
     return torch.cat(tiles), torch.cat(gains)
 
@@ -80,7 +77,9 @@ def recipe_args(ap):
                     help='share of patches from soft, compressed copies of the pictures (recipe.degraded: video)')
     ap.add_argument('--hard-frac', type=float, default=0.0,
                     help='fraction of each batch placed where bicubic fails most (0.5)')
-    ap.add_argument('--distill', type=float, default=0.0, help='weight of the L1 loss towards the teacher')
+    ap.add_argument('--distill', type=float, default=0.0, help='weight of the loss towards the teacher')
+    ap.add_argument('--loss', choices=('l1', 'mse'), default='l1',
+                    help='pixel loss towards HR and teacher (mse: what PSNR measures, for a last fine-tune)')
     ap.add_argument('--teacher', default=os.path.join(HERE, '..', '..', '..', 'shared', 'peers', 'etds',
                                                       'etds-l-x2.npz'))
     ap.add_argument('--teacher-cache', default='build/teacher-cache')
@@ -105,6 +104,7 @@ def main():
     ap = training_args(__doc__, 'build/ghost', 10, 20000, 24)
     ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
     ap.add_argument('--predictor-steps', type=int, default=3000)
+    ap.add_argument('--tile', type=int, default=32, help='the exit decision tile, in LR pixels')
     ap.add_argument('--predictor-tiles', type=int, default=16384)
     ap.add_argument('--gain', choices=('db', 'mse'), default='db',
                     help="the predictor's unit: a tile's PSNR gain (dB) or its squared error's drop (levels^2)")
@@ -143,7 +143,7 @@ def main():
         ghost_blocks = list(net.blocks)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
-    pred = ExitPredictor(args.blocks)
+    pred = ExitPredictor(args.blocks, tile=args.tile)
     betas = tuple(float(b) for b in args.betas.split(','))
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr, betas=betas)
     sched = cosine_schedule(opt, max(1, args.steps), 0.01)
@@ -198,7 +198,7 @@ def main():
 
     t0 = time.time()
     scales = [float(s) for s in args.scales.split(',')]
-    images = recipe.load_images(args.data, max(args.patch, TILE + 2 * net.receptive_radius()),
+    images = recipe.load_images(args.data, max(args.patch, args.tile + 2 * net.receptive_radius()),
                                 recipe.parse_folder_weights(args.folder_weights), scales, args.video_share)
     if args.distill or args.init_etds or (args.exits and not resumed):
         recipe.attach_teacher(images, args.teacher, args.teacher_cache)
@@ -247,7 +247,8 @@ def main():
             depths = sorted(int(k) + 1 for k in rng.choice(args.blocks - 1, size=2, replace=False)) + [args.blocks]
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=args.bf16):
             outs = net.forward_exits(lr, depths)
-        losses = [F.l1_loss(o.float(), hr) + (args.distill * F.l1_loss(o.float(), te) if args.distill else 0)
+        pixel_loss = F.mse_loss if args.loss == 'mse' else F.l1_loss
+        losses = [pixel_loss(o.float(), hr) + (args.distill * pixel_loss(o.float(), te) if args.distill else 0)
                   for o in outs]
         if args.final_only:
             loss = losses[0]
@@ -269,12 +270,12 @@ def main():
 
     net = exported()
     if pstep < args.predictor_steps:
-        tiles_path = os.path.join(args.out, 'tiles.pt' if (args.gain, args.gain_target) == ('db', 'step')
-                                  else 'tiles-%s-%s.pt' % (args.gain, args.gain_target))
+        tiles_path = os.path.join(args.out, 'tiles%s.pt' % ''.join(
+            '-%s' % v for v, default in ((args.gain, 'db'), (args.gain_target, 'step'), (args.tile, 32)) if v != default))
         if os.path.exists(tiles_path):
             tiles, gains = torch.load(tiles_path)
         else:
-            tiles, gains = tile_gains(net, images, rng, args.predictor_tiles, args.gain, args.gain_target)
+            tiles, gains = tile_gains(net, images, rng, args.predictor_tiles, args.tile, args.gain, args.gain_target)
             torch.save((tiles, gains), tiles_path)
         unit = {'db': 'dB', 'mse': 'levels^2'}[args.gain]
         print('predictor: %d tiles, mean gain per block %s %s' % (
