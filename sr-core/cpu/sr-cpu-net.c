@@ -94,6 +94,7 @@ struct _SrCpuNet {
   float *input;               /* exits: the luma, a padded plane, for the predictor */
   int tile, tiles_x, tiles_y; /* exit tiles (no exits: one, the frame) */
   guint8 *depth;              /* per tile */
+  int uniform_depth;          /* this frame's: every tile's depth if they share one, else 0 */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* exits, per worker: predictor maps */
   float **res;                /* per worker: a row's tail residuals, then its wide anchors */
@@ -174,6 +175,14 @@ static int
 row_runs (const SrCpuNet *g, const Step *st, int y, int y0, int y1, int (*runs)[2])
 {
   const int T = g->tile, W = g->width, R = reach (g);
+  if (g->uniform_depth) { /* every tile column's ring is the same: the whole row or nothing */
+    const int r = ring (g, st, g->uniform_depth);
+    if (r < 0 || y < y0 - r || y >= y1 + r)
+      return 0;
+    runs[0][0] = 0;
+    runs[0][1] = W;
+    return 1;
+  }
   /* only tile rows within the widest ring can reach row y */
   const int ty0 = MAX (0, (y - R) / T), ty1 = MIN (g->tiles_y, (y + R) / T + 1);
   int n = 0;
@@ -928,12 +937,16 @@ sr_cpu_net_upscale (SrCpuNet *g, const SrPlane *src, SrPlane *dst, double thresh
   const int n_tiles = g->tiles_x * g->tiles_y, bands = (src->height + band_rows (g) - 1) /
       band_rows (g);
   memset (g->macs, 0, sizeof (double) * sr_cpu_pool_n_workers (g->pool));
-  if (g->exits)
+  if (g->exits && threshold > 0) {
     sr_cpu_pool_run (g->pool, src->height, fill_input_row, &f);
-  if (g->exits && threshold > 0)
     sr_cpu_pool_run (g->pool, n_tiles, predict_tile, &f);
-  else
+  } else {
     memset (g->depth, g->B, n_tiles);
+  }
+  g->uniform_depth = g->depth[0];
+  for (int t = 1; t < n_tiles && g->uniform_depth; t++)
+    if (g->depth[t] != g->uniform_depth)
+      g->uniform_depth = 0;
   sr_cpu_pool_run (g->pool, bands, run_band, &f);
   if (!g->exits) { /* the work units */
     stats->n_tiles = bands;
