@@ -95,6 +95,8 @@ struct _SrCpuNet {
   int tile, tiles_x, tiles_y; /* exit tiles (no exits: one, the frame) */
   guint8 *depth;              /* per tile */
   int uniform_depth;          /* this frame's: every tile's depth if they share one, else 0 */
+  gint16 *rings;              /* this frame's, unless uniform: [step][tile] ring (-1: none) */
+  gint16 **widest;            /* per worker: a row's widest ring per tile column */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* exits, per worker: predictor maps */
   float **res;                /* per worker: a row's tail residuals, then its wide anchors */
@@ -172,9 +174,10 @@ reach (const SrCpuNet *g)
  * column the widest ring of the tiles (cut to those rows) that reach row y (rings of one
  * column share a centre), then merged. */
 static int
-row_runs (const SrCpuNet *g, const Step *st, int y, int y0, int y1, int (*runs)[2])
+row_runs (const SrCpuNet *g, const Step *st, int y, int y0, int y1, int (*runs)[2],
+    gint16 *widest)
 {
-  const int T = g->tile, W = g->width, R = reach (g);
+  const int T = g->tile, W = g->width, R = reach (g), TX = g->tiles_x;
   if (g->uniform_depth) { /* every tile column's ring is the same: the whole row or nothing */
     const int r = ring (g, st, g->uniform_depth);
     if (r < 0 || y < y0 - r || y >= y1 + r)
@@ -183,20 +186,27 @@ row_runs (const SrCpuNet *g, const Step *st, int y, int y0, int y1, int (*runs)[
     runs[0][1] = W;
     return 1;
   }
-  /* only tile rows within the widest ring can reach row y */
+  /* only tile rows within the widest ring can reach row y; one row of tiles at a time, so
+   * that the loop over the columns is branch-free */
   const int ty0 = MAX (0, (y - R) / T), ty1 = MIN (g->tiles_y, (y + R) / T + 1);
-  int n = 0;
-  for (int tx = 0; tx < g->tiles_x; tx++) {
-    int widest = -1;
-    for (int ty = ty0; ty < ty1; ty++) {
-      const int top = MAX (ty * T, y0), bottom = MIN ((ty + 1) * T, y1);
-      int r = ring (g, st, g->depth[ty * g->tiles_x + tx]);
-      if (top < bottom && r > widest && y >= top - r && y < bottom + r)
-        widest = r;
-    }
-    if (widest < 0)
+  const gint16 *rings = g->rings + (gsize) (st - g->steps) * TX * g->tiles_y;
+  for (int tx = 0; tx < TX; tx++)
+    widest[tx] = -1;
+  for (int ty = ty0; ty < ty1; ty++) {
+    const int top = MAX (ty * T, y0), bottom = MIN ((ty + 1) * T, y1);
+    if (top >= bottom)
       continue;
-    int x0 = MAX (tx * T - widest, 0), x1 = MIN (MIN ((tx + 1) * T, W) + widest, W);
+    const gint16 *r = rings + (gsize) ty * TX;
+    for (int tx = 0; tx < TX; tx++) {
+      const gboolean reaches = y >= top - r[tx] && y < bottom + r[tx];
+      widest[tx] = reaches && r[tx] > widest[tx] ? r[tx] : widest[tx];
+    }
+  }
+  int n = 0;
+  for (int tx = 0; tx < TX; tx++) {
+    if (widest[tx] < 0)
+      continue;
+    int x0 = MAX (tx * T - widest[tx], 0), x1 = MIN (MIN ((tx + 1) * T, W) + widest[tx], W);
     /* insert in order of x0 (already in order unless a ring is wider than a tile) */
     int i = n++;
     for (; i > 0 && runs[i - 1][0] > x0; i--) {
@@ -446,16 +456,17 @@ step_row (const Frame *f, const Step *st, int t, int y0, int y1, int worker)
     return;
   }
   int (*runs)[2] = g->runs[worker];
+  gint16 *widest = g->widest[worker];
   const gboolean conv = st->kind == STEP_CONV;
   const double px_macs = conv ? (double) sr_layer_macs (st->layer) : 0;
   /* farther than any ring from the band's edges, the band's runs are the frame's */
   const gboolean inner = y - reach (g) >= y0 && y + reach (g) < y1;
   if (conv && y >= y0 && y < y1 && !inner) {
-    int n = row_runs (g, st, y, 0, H, runs);
+    int n = row_runs (g, st, y, 0, H, runs, widest);
     for (int i = 0; i < n; i++)
       g->macs[worker] += (runs[i][1] - runs[i][0]) * px_macs;
   }
-  int n = row_runs (g, st, y, y0, y1, runs);
+  int n = row_runs (g, st, y, y0, y1, runs, widest);
   for (int i = 0; i < n; i++) {
     const int xa = runs[i][0], len = runs[i][1] - runs[i][0];
     if (conv && inner)
@@ -622,11 +633,14 @@ free_frame_buffers (SrCpuNet *g)
     g_free (g->bufs[i]);
     g_free (g->stream ? g->stream[i] : NULL);
     g_free (g->runs[i]);
+    g_free (g->widest[i]);
     g_free (g->res[i]);
   }
   g_clear_pointer (&g->bufs, g_free);
   g_clear_pointer (&g->stream, g_free);
   g_clear_pointer (&g->runs, g_free);
+  g_clear_pointer (&g->widest, g_free);
+  g_clear_pointer (&g->rings, g_free);
   g_clear_pointer (&g->res, g_free);
   g_clear_pointer (&g->depth, g_free);
   g->width = g->height = 0;
@@ -685,9 +699,12 @@ ensure_frame_buffers (SrCpuNet *g, int width, int height, GError **error)
   g->tiles_y = (height + g->tile - 1) / g->tile;
   g->depth = g_new0 (guint8, g->tiles_x * g->tiles_y);
   g->runs = g_malloc0 (sizeof (int (*)[2]) * workers);
+  g->widest = g_new0 (gint16 *, workers);
+  g->rings = g_new (gint16, (gsize) g->n_steps * g->tiles_x * g->tiles_y);
   g->res = g_new0 (float *, workers);
   for (int i = 0; i < workers; i++) {
     g->runs[i] = g_malloc (sizeof (int[2]) * g->tiles_x);
+    g->widest[i] = g_new (gint16, g->tiles_x);
     g->res[i] = g_try_new (float, 5 * (gsize) width);
     ok = ok && g->res[i];
   }
@@ -947,6 +964,9 @@ sr_cpu_net_upscale (SrCpuNet *g, const SrPlane *src, SrPlane *dst, double thresh
   for (int t = 1; t < n_tiles && g->uniform_depth; t++)
     if (g->depth[t] != g->uniform_depth)
       g->uniform_depth = 0;
+  for (int i = 0; !g->uniform_depth && i < g->n_steps; i++)
+    for (int t = 0; t < n_tiles; t++)
+      g->rings[(gsize) i * n_tiles + t] = ring (g, &g->steps[i], g->depth[t]);
   sr_cpu_pool_run (g->pool, bands, run_band, &f);
   if (!g->exits) { /* the work units */
     stats->n_tiles = bands;
