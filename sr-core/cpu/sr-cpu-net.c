@@ -406,10 +406,14 @@ exit_row (const Frame *f, const Step *st, guint8 **bufs, int y, int worker)
   float *res = g->res[worker], *anchor = res + 4 * (gsize) g->width;
   /* the residual of pixel x, sub-pixel c: res[c * cs + x * xs] */
   const gsize cs = g->layers ? 1 : g->width, xs = g->layers ? 4 : 1;
+  const guint8 *depth = g->depth + ty * g->tiles_x;
   for (int tx = 0; tx < g->tiles_x; tx++) {
-    if (g->depth[ty * g->tiles_x + tx] != st->block)
+    if (depth[tx] != st->block)
       continue;
-    const int x0 = tx * g->tile, w = MIN (g->tile, g->width - x0);
+    const int first = tx; /* and the neighbouring tiles of this depth, in one run */
+    while (tx + 1 < g->tiles_x && depth[tx + 1] == st->block)
+      tx++;
+    const int x0 = first * g->tile, w = MIN ((tx + 1) * g->tile, g->width) - x0;
     const int r = st->layer->kernel / 2;
     g->macs[worker] += (double) w * sr_layer_macs (st->layer);
     if (g->layers)
@@ -540,86 +544,125 @@ tile_rect (const SrCpuNet *g, int t, int *x0, int *y0, int *w, int *h)
   *h = MIN (g->tile, g->height - *y0);
 }
 
-/* A 3x3 stride-2 conv with zero padding 1 over a [in_ch][h][w] map (the predictor), then
- * ReLU. The input's columns are split by parity first (`cols`: [in_ch][h][2][ow + 1], the odd
- * ones shifted by one, zero at the left edge and past the right), so every tap is a
- * contiguous multiply-add over an output row: the dispatched kernel's vectors. */
+/* The predictor's two 3x3 stride-2 convs (zero padding 1, ReLU) run on a whole row of tiles
+ * at once, each tile on its own pixels: the tiles sit side by side, each in a segment of
+ * `seg` split columns, so the dispatched kernel's vectors run full whatever the tile size.
+ * A segment holds its tile's input columns split by parity (even[i], then odd shifted by
+ * one: zero at the left edge and past the tile's right), so every tap is a contiguous
+ * multiply-add; its last output reads past the tile and is not used. */
+typedef struct {
+  int seg[3];    /* per level (the tile, conv 1's, conv 2's maps): columns of a tile's segment */
+  int rows[3];   /* rows of the level's maps */
+} PredictorRow;
+
 static void
-conv_stride2 (const SrLayer *l, const float *in, int h, int w, float *out, float *cols,
-    SrStride2ConvFn conv)
+predictor_row_init (PredictorRow *p, int tile, int rows)
 {
-  const int oh = (h + 1) / 2, ow = (w + 1) / 2, cw = ow + 1;
-  for (int ic = 0; ic < l->in_ch; ic++)
-    for (int y = 0; y < h; y++) {
-      const float *row = in + ((gsize) ic * h + y) * w;
-      float *even = cols + (((gsize) ic * h + y) * 2) * cw, *odd = even + cw;
-      /* tap kx reads column 2 ox - 1 + kx: kx = 0 odd[ox], 1 even[ox], 2 odd[ox + 1] */
-      odd[0] = 0.f;
-      for (int i = 0; i < cw; i++) {
-        even[i] = 2 * i < w ? row[2 * i] : 0.f;
-        if (i + 1 < cw)
-          odd[i + 1] = 2 * i + 1 < w ? row[2 * i + 1] : 0.f;
+  p->seg[0] = tile;
+  p->rows[0] = rows;
+  for (int l = 1, w = tile; l < 3; l++) {
+    w = (w + 1) / 2;
+    p->seg[l] = w + 1; /* the conv's outputs for a tile, plus the odd columns' slot */
+    p->rows[l] = (p->rows[l - 1] + 1) / 2;
+  }
+}
+
+/* the width of tile tx's maps at a level: its own pixels, halved per conv */
+static int
+tile_width (const SrCpuNet *g, int tx, int level)
+{
+  int w = MIN (g->tile, g->width - tx * g->tile);
+  for (int l = 0; l < level; l++)
+    w = (w + 1) / 2;
+  return w;
+}
+
+/* conv `level` + 1 of the predictor: `in` holds the level's maps ([in_ch][rows][pitch], tile
+ * tx's from column tx * seg[level]); `cols` gets them split; `out` the conv's
+ * ([out_ch][rows'][tiles_x * seg'], one unused column a tile) */
+static void
+predictor_conv (const SrCpuNet *g, const PredictorRow *p, int level, const float *in,
+    gsize pitch, float *cols, float *out)
+{
+  const SrLayer *l = &g->model->exits.pred[level];
+  const int h = p->rows[level], cw = p->seg[level + 1], CW = g->tiles_x * cw;
+  for (int tx = 0; tx < g->tiles_x; tx++) {
+    /* the tile's even and odd columns, the rest of its segment zero */
+    const int w = tile_width (g, tx, level), n_even = (w + 1) / 2, n_odd = w / 2;
+    for (int ic = 0; ic < l->in_ch; ic++)
+      for (int y = 0; y < h; y++) {
+        const float *row = in + ((gsize) ic * h + y) * pitch + (gsize) tx * p->seg[level];
+        float *even = cols + ((gsize) ic * h + y) * 2 * CW + (gsize) tx * cw, *odd = even + CW;
+        /* tap kx reads column 2 ox - 1 + kx: kx = 0 odd[ox], 1 even[ox], 2 odd[ox + 1] */
+        for (int i = 0; i < n_even; i++)
+          even[i] = row[2 * i];
+        for (int i = n_even; i < cw; i++)
+          even[i] = 0.f;
+        odd[0] = 0.f;
+        for (int i = 0; i < n_odd; i++)
+          odd[i + 1] = row[2 * i + 1];
+        for (int i = n_odd + 1; i < cw; i++)
+          odd[i] = 0.f;
       }
-    }
-  conv (l, cols, h, oh, ow, cw, out);
+  }
+  g->stride2_conv (l, cols, h, p->rows[level + 1], CW - 1, CW, out);
 }
 
-/* conv_stride2's `cols` for an [in_ch][h][w] input */
+/* per worker: both convs' outputs, then the larger of their `cols` */
 static gsize
-cols_floats (int in_ch, int h, int w)
+predictor_floats (const SrExits *m, int tile, int tiles_x)
 {
-  return (gsize) in_ch * h * 2 * ((w + 1) / 2 + 1);
+  PredictorRow p;
+  predictor_row_init (&p, tile, tile);
+  const gsize n1 = (gsize) p.rows[1] * tiles_x * p.seg[1], n2 = (gsize) p.rows[2] * tiles_x * p.seg[2];
+  const gsize cols1 = 2 * (gsize) p.rows[0] * tiles_x * p.seg[1];
+  const gsize cols2 = 2 * (gsize) m->pred[1].in_ch * p.rows[1] * tiles_x * p.seg[2];
+  return m->pred[0].out_ch * n1 + m->pred[1].out_ch * n2 + MAX (cols1, cols2);
 }
 
-/* the tile, both conv outputs, then the larger of the two convs' `cols` */
-static gsize
-predictor_floats (int tile, int width)
-{
-  const int half = (tile + 1) / 2;
-  return (gsize) tile * tile + (gsize) width * half * half * 2 +
-      MAX (cols_floats (1, tile, tile), cols_floats (width, half, half));
-}
-
+/* Row ty of the exit tiles: the predictor, then each tile's depth. */
 static void
-predict_tile (gpointer ctx, int t, int worker)
+predict_row (gpointer ctx, int ty, int worker)
 {
   Frame *f = ctx;
   SrCpuNet *g = f->g;
   const SrExits *m = &g->model->exits;
-  int x0, y0, w, h;
-  tile_rect (g, t, &x0, &y0, &w, &h);
-  float *in = g->scratch[worker];
-  float *a = in + (gsize) w * h;
-  float *b = a + (gsize) m->pred[0].out_ch * ((h + 1) / 2) * ((w + 1) / 2);
-  for (int y = 0; y < h; y++)
-    memcpy (in + (gsize) y * w, g->input + at (g, y0 + y, x0), sizeof (float) * w);
-  float *cols = b + (gsize) m->pred[1].out_ch * ((h + 3) / 4) * ((w + 3) / 4);
-  conv_stride2 (&m->pred[0], in, h, w, a, cols, g->stride2_conv);
-  conv_stride2 (&m->pred[1], a, (h + 1) / 2, (w + 1) / 2, b, cols, g->stride2_conv);
-  const int width = m->pred[1].out_ch, n = ((h + 3) / 4) * ((w + 3) / 4);
-  float pooled[64];
-  for (int c = 0; c < width; c++) {
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-      sum += b[(gsize) c * n + i];
-    pooled[c] = sum / n;
-  }
-  /* the depth whose predicted gains, each less the threshold, sum highest (ties go deeper):
-   * the tile's least predicted error plus threshold per block; block 1 always runs */
-  int depth = 1;
-  float sum = 0, best = 0;
-  for (int k = 2; k <= m->n_blocks; k++) {
-    const SrLayer *fc = &m->pred[2];
-    float gain = fc->bias[k - 2];
-    for (int c = 0; c < width; c++)
-      gain += fc->weight[(k - 2) * width + c] * pooled[c];
-    sum += gain - (float) f->threshold;
-    if (sum >= best) {
-      best = sum;
-      depth = k;
+  PredictorRow p;
+  predictor_row_init (&p, g->tile, MIN (g->tile, g->height - ty * g->tile));
+  const int width = m->pred[1].out_ch, TX = g->tiles_x;
+  float *a = g->scratch[worker];
+  float *b = a + (gsize) m->pred[0].out_ch * p.rows[1] * TX * p.seg[1];
+  float *cols = b + (gsize) width * p.rows[2] * TX * p.seg[2];
+  predictor_conv (g, &p, 0, g->input + at (g, ty * g->tile, 0), g->pitch, cols, a);
+  predictor_conv (g, &p, 1, a, (gsize) TX * p.seg[1] - 1, cols, b);
+  const gsize pitch = (gsize) TX * p.seg[2] - 1, plane = pitch * p.rows[2];
+  for (int tx = 0; tx < TX; tx++) {
+    const int w = tile_width (g, tx, 2), n = p.rows[2] * w;
+    float pooled[64];
+    for (int c = 0; c < width; c++) {
+      double sum = 0;
+      for (int y = 0; y < p.rows[2]; y++)
+        for (int x = 0; x < w; x++)
+          sum += b[c * plane + y * pitch + (gsize) tx * p.seg[2] + x];
+      pooled[c] = sum / n;
     }
+    /* the depth whose predicted gains, each less the threshold, sum highest (ties go deeper):
+     * the tile's least predicted error plus threshold per block; block 1 always runs */
+    int depth = 1;
+    float sum = 0, best = 0;
+    for (int k = 2; k <= m->n_blocks; k++) {
+      const SrLayer *fc = &m->pred[2];
+      float gain = fc->bias[k - 2];
+      for (int c = 0; c < width; c++)
+        gain += fc->weight[(k - 2) * width + c] * pooled[c];
+      sum += gain - (float) f->threshold;
+      if (sum >= best) {
+        best = sum;
+        depth = k;
+      }
+    }
+    g->depth[ty * TX + tx] = depth;
   }
-  g->depth[t] = depth;
 }
 
 static void
@@ -634,12 +677,14 @@ free_frame_buffers (SrCpuNet *g)
     g_free (g->stream ? g->stream[i] : NULL);
     g_free (g->runs[i]);
     g_free (g->widest[i]);
+    g_free (g->scratch ? g->scratch[i] : NULL);
     g_free (g->res[i]);
   }
   g_clear_pointer (&g->bufs, g_free);
   g_clear_pointer (&g->stream, g_free);
   g_clear_pointer (&g->runs, g_free);
   g_clear_pointer (&g->widest, g_free);
+  g_clear_pointer (&g->scratch, g_free);
   g_clear_pointer (&g->rings, g_free);
   g_clear_pointer (&g->res, g_free);
   g_clear_pointer (&g->depth, g_free);
@@ -662,8 +707,13 @@ sr_cpu_net_frame_bytes (const SrCpuNet *g, int width, int height)
   guint64 ring = stream_bytes (&sized);
   for (int m = 0; m < g->n_maps; m++)
     ring += map_bytes (&sized, m);
-  /* the predictor reads the fp32 luma of whole tiles */
-  const guint64 input = g->exits ? 4 * (guint64) sized.pitch * (height + 2 * g->pad) : 0;
+  /* the predictor reads the fp32 luma of whole tiles, and maps a row of tiles at a time */
+  guint64 input = 0;
+  if (g->exits) {
+    const int tile = g->model->exits.tile;
+    input = 4 * (guint64) sized.pitch * (height + 2 * g->pad);
+    ring += 4 * (guint64) predictor_floats (&g->model->exits, tile, (width + tile - 1) / tile);
+  }
   return input + ring * sr_cpu_pool_n_workers (g->pool);
 }
 
@@ -700,11 +750,16 @@ ensure_frame_buffers (SrCpuNet *g, int width, int height, GError **error)
   g->depth = g_new0 (guint8, g->tiles_x * g->tiles_y);
   g->runs = g_malloc0 (sizeof (int (*)[2]) * workers);
   g->widest = g_new0 (gint16 *, workers);
+  g->scratch = g->exits ? g_new0 (float *, workers) : NULL;
   g->rings = g_new (gint16, (gsize) g->n_steps * g->tiles_x * g->tiles_y);
   g->res = g_new0 (float *, workers);
   for (int i = 0; i < workers; i++) {
     g->runs[i] = g_malloc (sizeof (int[2]) * g->tiles_x);
     g->widest[i] = g_new (gint16, g->tiles_x);
+    if (g->scratch) {
+      g->scratch[i] = g_try_new (float, predictor_floats (&g->model->exits, g->tile, g->tiles_x));
+      ok = ok && g->scratch[i];
+    }
     g->res[i] = g_try_new (float, 5 * (gsize) width);
     ok = ok && g->res[i];
   }
@@ -915,23 +970,13 @@ sr_cpu_net_new (const SrModel *model, SrCpuPool *pool, const SrCpuDsp *dsp,
     init_plain (g);
   const int workers = sr_cpu_pool_n_workers (pool);
   g->macs = g_new0 (double, workers);
-  if (g->exits) {
-    g->scratch = g_new0 (float *, workers);
-    for (int i = 0; i < workers; i++)
-      g->scratch[i] = g_new (float, predictor_floats (model->exits.tile,
-          model->exits.pred[0].out_ch));
-  }
   return g;
 }
 
 void
 sr_cpu_net_free (SrCpuNet *g)
 {
-  int workers = sr_cpu_pool_n_workers (g->pool);
   free_frame_buffers (g);
-  for (int i = 0; g->scratch && i < workers; i++)
-    g_free (g->scratch[i]);
-  g_free (g->scratch);
   g_free (g->macs);
   for (int i = 0; i < g->n_layers; i++)
     sr_lowp_layer_clear (&g->layers[i]);
@@ -956,7 +1001,7 @@ sr_cpu_net_upscale (SrCpuNet *g, const SrPlane *src, SrPlane *dst, double thresh
   memset (g->macs, 0, sizeof (double) * sr_cpu_pool_n_workers (g->pool));
   if (g->exits && threshold > 0) {
     sr_cpu_pool_run (g->pool, src->height, fill_input_row, &f);
-    sr_cpu_pool_run (g->pool, n_tiles, predict_tile, &f);
+    sr_cpu_pool_run (g->pool, g->tiles_y, predict_row, &f);
   } else {
     memset (g->depth, g->B, n_tiles);
   }
