@@ -182,7 +182,7 @@ B = 3
 net = PlainSR(8, B, exits=True).eval()
 for p in net.parameters():
     p.data.normal_(0, 0.1)
-pred = ExitPredictor(B, tile=16).eval()  # not the default 32: the file must carry it
+pred = ExitPredictor(B, 16, tile=16).eval()  # not the default 8 and 32: the file carries them
 x = torch.rand(1, 1, 37, 45, generator=gen)
 with torch.no_grad():
     outs = net.forward_all(x)
@@ -201,11 +201,11 @@ with tempfile.TemporaryDirectory() as tmp:
     names = ['head'] + ['body.%d' % i for i in range(B)] + ['tail'] + ['exits.%d' % d for d in range(1, B)]
     names += ['predictor.conv1', 'predictor.conv2', 'predictor.fc']
     shapes = {'exits.%d.weight' % d: [4, 8, 3, 3] for d in range(1, B)}
-    shapes.update({'exits.%d.bias' % d: [4] for d in range(1, B)}, **{'predictor.fc.weight': [B - 1, 8]})
+    shapes.update({'exits.%d.bias' % d: [4] for d in range(1, B)}, **{'predictor.fc.weight': [B - 1, 16]})
     ok = (sorted(tensors) == sorted(n + p for n in names for p in ('.weight', '.bias'))
           and all(list(tensors[n].shape) == s for n, s in shapes.items())
           and arch['type'] == 'plain' and len(arch['layers']) == B + 2
-          and arch['exits'] == {'tile': 16, 'predictor_width': 8, 'gain': 'mse'}
+          and arch['exits'] == {'tile': 16, 'predictor_width': 16, 'gain': 'mse'}
           and float(meta['default_exit_threshold']) == 2.5)
     check("plain exits: the file has the spec's tensors, arch and threshold", 0 if ok else 1, 0)
     back, back_pred, _ = modelfile.load(path)

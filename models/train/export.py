@@ -59,8 +59,9 @@ def model_from_checkpoint(path):
                             layout='sesr' if a['arch'] == 'sesr' else 'plain')
         else:
             model = GhostExitSR(a['channels'], a['blocks'])
-        pred = ExitPredictor(a['blocks'], tile=a.get('tile', 32)) if a.get('arch', 'ghost') == 'ghost' or a.get('exits') else None
-        if pred is not None:
+        pred = None
+        if a.get('arch', 'ghost') == 'ghost' or a.get('exits'):
+            pred = ExitPredictor(a['blocks'], a.get('predictor_width', 8), a.get('tile', 32))
             pred.load_state_dict(ck['pred'])
             pred.eval()
         model.load_state_dict(ck['net'])

@@ -105,6 +105,10 @@ def main():
     ap.add_argument('--freeze-at', type=float, default=0.4, help='fraction of steps with learned shifts')
     ap.add_argument('--predictor-steps', type=int, default=3000)
     ap.add_argument('--tile', type=int, default=32, help='the exit decision tile, in LR pixels')
+    ap.add_argument('--predictor-width', type=int, default=8, help='the predictor convs\' channels')
+    ap.add_argument('--predictor-loss', choices=('pinball', 'l2'), default='pinball',
+                    help='pinball: of --predictor-quantile (0.5: L1, the median gain); l2: the mean gain, '
+                    'what a pooled error adds up (for --gain mse, whose gains are heavy-tailed)')
     ap.add_argument('--predictor-tiles', type=int, default=16384)
     ap.add_argument('--gain', choices=('db', 'mse'), default='db',
                     help="the predictor's unit: a tile's PSNR gain (dB) or its squared error's drop (levels^2)")
@@ -143,7 +147,7 @@ def main():
         ghost_blocks = list(net.blocks)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
-    pred = ExitPredictor(args.blocks, tile=args.tile)
+    pred = ExitPredictor(args.blocks, args.predictor_width, args.tile)
     betas = tuple(float(b) for b in args.betas.split(','))
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr, betas=betas)
     sched = cosine_schedule(opt, max(1, args.steps), 0.01)
@@ -153,12 +157,13 @@ def main():
     if resumed:
         ck = torch.load(ckpt_path)
         net.load_state_dict(ck['net_train'])
-        pred.load_state_dict(ck['pred'])
         step, pstep = ck['step'], ck['pstep']
+        if pstep:  # an untrained predictor starts afresh (its width or tile may be new)
+            pred.load_state_dict(ck['pred'])
+            popt.load_state_dict(ck['popt'])
         if ck.get('opt'):
             opt.load_state_dict(ck['opt'])
             sched.load_state_dict(ck['sched'])
-        popt.load_state_dict(ck['popt'])
         print('resumed at step %d, predictor step %d' % (step, pstep), flush=True)
     elif args.init or args.init_model:
         init = torch.load(args.init) if args.init else {'net': modelfile.load(args.init_model)[0].state_dict()}
@@ -287,7 +292,7 @@ def main():
             # overrates gains it is unsure of, so a tile exits early only when it is sure
             d = gains[idx] - pred(tiles[idx])
             q = args.predictor_quantile
-            loss = 2 * torch.max(q * d, (q - 1) * d).mean()
+            loss = (d ** 2).mean() if args.predictor_loss == 'l2' else 2 * torch.max(q * d, (q - 1) * d).mean()
             popt.zero_grad()
             loss.backward()
             popt.step()
