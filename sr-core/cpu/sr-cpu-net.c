@@ -95,7 +95,8 @@ struct _SrCpuNet {
   int tile, tiles_x, tiles_y; /* exit tiles (no exits: one, the frame) */
   guint8 *depth;              /* per tile */
   int uniform_depth;          /* this frame's: every tile's depth if they share one, else 0 */
-  gint16 *rings;              /* this frame's, unless uniform: [step][tile] ring (-1: none) */
+  gint16 *rings;              /* this frame's, unless uniform: [step][tile] ring (-1: none; at
+                               * most SR_MAX_LAYERS x SR_MAX_KERNEL / 2) */
   gint16 **widest;            /* per worker: a row's widest ring per tile column */
   int (**runs)[2];            /* per worker: the runs of one row (one per tile column at most) */
   float **scratch;            /* exits, per worker: predictor maps */
