@@ -8,7 +8,8 @@
 Predictors (each trained here for 3,000 steps on 16,384 training tiles' measured dB gains,
 L1, except `file`):
   file        the model file's own predictor (LR tile -> gains; what sr-core runs);
-  lr          the same architecture retrained on --data (to compare training data and --eps);
+  lr          the same architecture retrained on --data (to compare training data and --eps),
+              on the tile alone or with --context pixels around it;
   layer1      an MLP on the tile's pooled layer-1 maps (per channel mean and rms): what the
               runtime could read if it planned after layer 1;
   sequential  after each layer j an MLP on the tile's pooled layer-j maps predicts the gains
@@ -71,9 +72,9 @@ def all_maps(model, x):
     return [F.relu(model.head(x))] + model.features(x)
 
 
-def training_tiles(model, images, count, eps, tile, seed=5):
-    """LR tiles of side `tile`, their pooled maps after each layer and their measured dB gains (8-bit rounded
-    input and outputs, as the element sees them)."""
+def training_tiles(model, images, count, eps, tile, context=0, seed=5):
+    """LR tiles of side `tile` (with `context` pixels around them), their pooled maps after each
+    layer and their measured dB gains (8-bit rounded input and outputs, as the element sees them)."""
     r = model.receptive_radius()
     rng = np.random.default_rng(seed)
     lrs_all, maps_all, gains_all = [], [], []
@@ -87,7 +88,8 @@ def training_tiles(model, images, count, eps, tile, seed=5):
                                for o in outs], 1)
             err = 10 * torch.log10(mse + eps / 255 ** 2)
             gains_all.append(err[:, :-1] - err[:, 1:])
-            lrs_all.append(lrs[:, :, t, t].clone())
+            ctx = slice(r - context, r + tile + context)
+            lrs_all.append(lrs[:, :, ctx, ctx].clone())
             maps_all.append(torch.stack([pooled(m[:, :, t, t]) for m in all_maps(model, lrs)], 1))
     return torch.cat(lrs_all), torch.cat(maps_all), torch.cat(gains_all)
 
@@ -175,6 +177,9 @@ def main():
     ap.add_argument('--predictors', default='file,lr,layer1,sequential')
     ap.add_argument('--data', default='photos', help='comma list of photos, video, flat')
     ap.add_argument('--eps', type=float, default=0.25)
+    ap.add_argument('--context', type=int, default=0,
+                    help='--predictors lr: the retrained predictor also sees this many LR pixels around its '
+                    'tile (zero past the frame; at most the net\'s receptive radius)')
     ap.add_argument('--tiles', type=int, default=16384, help='training tiles per --data kind')
     ap.add_argument('--train-dir', default=os.path.join(HERE, '..', '..', '..', 'shared', 'data', 'train'))
     ap.add_argument('--eval', default=os.path.join(HERE, '..', '..', 'tests', 'data'))
@@ -186,12 +191,14 @@ def main():
     model, file_pred, meta = modelfile.load(args.model)
     model.eval()
     tile = file_pred.tile
+    if not 0 <= args.context <= model.receptive_radius():
+        ap.error('--context: 0 to the net\'s receptive radius, %d' % model.receptive_radius())
     study = Study(model, tile)
     B, names = study.B, args.predictors.split(',')
     trained = [n for n in names if n != 'file']
     if trained:
         parts = [training_tiles(model, training_images(args.train_dir, kind, tile + 2 * model.receptive_radius()),
-                                args.tiles, args.eps, tile) for kind in args.data.split(',')]
+                                args.tiles, args.eps, tile, args.context) for kind in args.data.split(',')]
         lrs, maps, gains = (torch.cat(p) for p in zip(*parts))
         print('%d training tiles (%s), mean measured gain per block %s dB' % (
             len(gains), args.data, ' '.join('%.3f' % g for g in gains.mean(0).tolist())), flush=True)
@@ -201,7 +208,9 @@ def main():
         'file': lambda pic: [file_pred(pic['x'][:, :, ys, xs])[0].tolist() for ys, xs in export.tiles(pic['lr'].shape, tile)]}
     if 'lr' in names:
         p = fit(ExitPredictor(B, tile=tile), lrs, gains)
-        tile_gains['lr'] = lambda pic, p=p: [p(pic['x'][:, :, ys, xs])[0].tolist()
+        c = args.context
+        tile_gains['lr'] = lambda pic, p=p: [p(F.pad(pic['x'], (c, c, c, c))[:, :, ys.start:ys.stop + 2 * c,
+                                                                               xs.start:xs.stop + 2 * c])[0].tolist()
                                              for ys, xs in export.tiles(pic['lr'].shape, tile)]
     if 'layer1' in names:
         p = fit(mlp(maps[:, 1], B - 1), maps[:, 1], gains)
