@@ -208,10 +208,11 @@ def main():
         'file': lambda pic: [file_pred(pic['x'][:, :, ys, xs])[0].tolist() for ys, xs in export.tiles(pic['lr'].shape, tile)]}
     if 'lr' in names:
         p = fit(ExitPredictor(B, tile=tile), lrs, gains)
-        c = args.context
-        tile_gains['lr'] = lambda pic, p=p: [p(F.pad(pic['x'], (c, c, c, c))[:, :, ys.start:ys.stop + 2 * c,
-                                                                               xs.start:xs.stop + 2 * c])[0].tolist()
-                                             for ys, xs in export.tiles(pic['lr'].shape, tile)]
+        def lr_gains(pic, p=p, c=args.context):
+            x = F.pad(pic['x'], (c, c, c, c))  # each tile with c pixels around it, zero past the frame
+            return [p(x[:, :, ys.start:ys.stop + 2 * c, xs.start:xs.stop + 2 * c])[0].tolist()
+                    for ys, xs in export.tiles(pic['lr'].shape, tile)]
+        tile_gains['lr'] = lr_gains
     if 'layer1' in names:
         p = fit(mlp(maps[:, 1], B - 1), maps[:, 1], gains)
         tile_gains['layer1'] = lambda pic, p=p: p(torch.stack([m[1] for m in pic['maps']])).tolist()

@@ -8,7 +8,7 @@ Tails after each hidden layer d are solved by least squares on the frozen trunk'
 training patches (towards the mean of HR and teacher minus the anchor, as
 recipe.plain_from_etds does for the last one; the last keeps its trained tail). Prints PSNR at
 each depth on Set5, Set14 and 3 frames of each cached x2 clip, then for tile thresholds an
-oracle that gives each 32x32 LR tile (--tile) the shallowest of depths 3..B whose error is within the
+oracle that gives each LR tile (32x32, --tile) the shallowest of depths 3..B whose error is within the
 threshold (dB) of full depth: the MACs it saves and the PSNR it loses. A real predictor does
 no better than this oracle.
 
@@ -40,8 +40,8 @@ import sys
 
 import numpy as np
 import torch
-from scipy import ndimage
 import torch.nn.functional as F
+from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -341,6 +341,7 @@ def main():
         # errors can exit early whatever their dB. Each tile takes argmin_d err + lam * MACs(d);
         # the largest saving whose pooled loss stays within 0.05 dB is what any predictor could reach
         best, best_rings = (0.0, 0.0), (0.0, 0.0)
+        full_rings = ring_macs(np.full(len(err), B), g['grids'], args.tile, C)
         for lam in np.logspace(-6, 2, 161) * err[:, B - 1].mean() / macs[-1]:
             depth = np.argmin(err + lam * np.array(macs), 1) + 1
             loss = 10 * np.log10(err[np.arange(len(err)), depth - 1].sum() / err[:, B - 1].sum())
@@ -348,8 +349,7 @@ def main():
                 continue
             saved = 1 - np.mean([macs[d - 1] for d in depth]) / macs[-1]
             best = max(best, (saved, -loss))
-            best_rings = max(best_rings, (1 - ring_macs(depth, g['grids'], args.tile, C) /
-                                          ring_macs(np.full(len(depth), B), g['grids'], args.tile, C), -loss))
+            best_rings = max(best_rings, (1 - ring_macs(depth, g['grids'], args.tile, C) / full_rings, -loss))
         print('  pooled-error oracle: %.0f%% of the MACs saved within 0.05 dB (%+.3f dB); '
               'with the rings the runtime computes: %.0f%% (%+.3f dB)' % (
                   100 * best[0], best[1], 100 * best_rings[0], best_rings[1]))

@@ -34,10 +34,12 @@ from ghostnet import DIRECTIONS, ExitPredictor, GhostExitSR  # noqa: E402
 from net import PlainSR  # noqa: E402
 from train import HERE, cosine_schedule, evaluate, optimizer_step, start, training_args  # noqa: E402
 
+
 def tile_gains(net, images, rng, count, tile, gain='db', target='step', batch=32):
     """`count` random LR tiles of side `tile` and the per-block gains of the frozen net on them, in
-    `gain`'s unit: 'db', the tile's PSNR gain, or 'mse', the drop of its mean squared error per HR pixel
-    in 8-bit levels^2 (what pooled PSNR adds up; a flat tile's gains are ~0, so it exits early).
+    `gain`'s unit: 'db', the tile's PSNR gain, or 'mse', the drop of its mean squared error per
+    HR pixel in 8-bit levels^2 (what pooled PSNR adds up; a flat tile's gains are ~0, so it exits
+    early).
     target 'step': depth k over depth k - 1; 'best': the best depth from k on over the best
     depth before k ('best' was made for the runtime's earlier rule, the deepest k whose gain
     reaches the threshold, to skip a depth worse than an earlier one; the runtime now sums
@@ -233,6 +235,7 @@ def main():
         ema.net.load_state_dict(ck['ema'])
 
     net.train()
+    pixel_loss = F.mse_loss if args.loss == 'mse' else F.l1_loss
     t0, loss_sum = time.time(), 0.0
     while step < args.steps:
         if step == freeze_step and any(b.frozen[0] < 0 for b in ghost_blocks):
@@ -252,7 +255,6 @@ def main():
             depths = sorted(int(k) + 1 for k in rng.choice(args.blocks - 1, size=2, replace=False)) + [args.blocks]
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=args.bf16):
             outs = net.forward_exits(lr, depths)
-        pixel_loss = F.mse_loss if args.loss == 'mse' else F.l1_loss
         losses = [pixel_loss(o.float(), hr) + (args.distill * pixel_loss(o.float(), te) if args.distill else 0)
                   for o in outs]
         if args.final_only:
@@ -275,8 +277,9 @@ def main():
 
     net = exported()
     if pstep < args.predictor_steps:
-        tiles_path = os.path.join(args.out, 'tiles%s.pt' % ''.join(
-            '-%s' % v for v, default in ((args.gain, 'db'), (args.gain_target, 'step'), (args.tile, 32)) if v != default))
+        name = 'tiles' if (args.gain, args.gain_target) == ('db', 'step') else 'tiles-%s-%s' % (
+            args.gain, args.gain_target)
+        tiles_path = os.path.join(args.out, name + ('' if args.tile == 32 else '-tile%d' % args.tile) + '.pt')
         if os.path.exists(tiles_path):
             tiles, gains = torch.load(tiles_path)
         else:

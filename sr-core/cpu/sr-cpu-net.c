@@ -615,7 +615,8 @@ predictor_floats (const SrExits *m, int tile, int tiles_x)
 {
   PredictorRow p;
   predictor_row_init (&p, tile, tile);
-  const gsize n1 = (gsize) p.rows[1] * tiles_x * p.seg[1], n2 = (gsize) p.rows[2] * tiles_x * p.seg[2];
+  const gsize n1 = (gsize) p.rows[1] * tiles_x * p.seg[1];
+  const gsize n2 = (gsize) p.rows[2] * tiles_x * p.seg[2];
   const gsize cols1 = 2 * (gsize) p.rows[0] * tiles_x * p.seg[1];
   const gsize cols2 = 2 * (gsize) m->pred[1].in_ch * p.rows[1] * tiles_x * p.seg[2];
   return m->pred[0].out_ch * n1 + m->pred[1].out_ch * n2 + MAX (cols1, cols2);
