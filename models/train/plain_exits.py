@@ -28,6 +28,8 @@ The threshold is the largest of a geometric grid that, with every smaller one, l
 --tune-every-th training picture), whose sweep is printed. Three oracles per set or clip bound
 what any per-clip scale could reach: its best single threshold with the predicted gains, the
 same with the measured gains, and the pooled-error (Lagrangian) choice on the measured errors.
+A fourth column makes that last choice on each tile's change from its full-depth output, which
+needs no HR: what the net's own outputs tell, at one lam per set or clip.
 
   models/train/plain_exits.py --model build/superres-x2-exits.safetensors --every 5 --tune train \
       --normalise total,median,g2,perk,lr
@@ -152,14 +154,17 @@ def true_gains(hr, outs, tile):
     return gains
 
 
-def lagrangian_oracle(model, pred, runs, max_loss):
+def lagrangian_oracle(model, pred, runs, max_loss, against='hr'):
     """The pooled-error oracle on the file's own exits: each tile takes argmin_d err_d + lam * MACs_d
     (measured errors, one lam per set or clip); the most MACs saved (predictor included) with a
-    mean loss of at most max_loss dB on runs ((hr, lr, outs, gains)). (loss, saved)"""
+    mean loss of at most max_loss dB on runs ((hr, lr, outs, gains)). (loss, saved)
+    against='full': err_d is the tile's squared change from its own full-depth output instead,
+    which a rule could know without the HR (the same choice, on the net's outputs alone)."""
     B = len(runs[0][2])
     macs = np.array([model.macs_per_lr_pixel(d) for d in range(1, B + 1)], np.float64)
-    errs = [np.array([[((o[export.hr_slice(ys, xs)].astype(np.float64) - hr[export.hr_slice(ys, xs)]) ** 2).mean()
-                       for o in outs] for ys, xs in export.tiles(lr.shape, pred.tile)]) for hr, lr, outs, _ in runs]
+    errs = [np.array([[((o[c].astype(np.float64) - (hr if against == 'hr' else outs[-1])[c]) ** 2).mean()
+                       for o in outs] for c in (export.hr_slice(ys, xs) for ys, xs in export.tiles(lr.shape, pred.tile))])
+            for hr, lr, outs, _ in runs]
     full, area = baseline(runs)
     best = (0.0, 0.0)
     for lam in np.logspace(-4, 1, 41) / macs[-1]:
@@ -223,7 +228,8 @@ def report_normalised(path, eval_dir, clips, every, stats, tune_on, data, tune_e
         groups.setdefault(name, []).append((hr, lr) + export.exit_outputs(model, pred, lr))
     print('%s (gain %s); rules: %s; last columns: the best single absolute threshold for the set or clip '
           '(an oracle) within 0.05 dB, with the predicted gains and with the measured ones, '
-          'then the pooled-error (Lagrangian) oracle on measured errors' % (path, json.loads(meta['arch'])['exits'].get('gain', 'db'),
+          'then the pooled-error (Lagrangian) oracle on measured errors and the same choice on each '
+          'tile\'s change from full depth (no HR)' % (path, json.loads(meta['arch'])['exits'].get('gain', 'db'),
                                           ', '.join('%s %g' % r for r in rules)))
     print('%-8s %6s %8s  %s' % ('set', 'frames', 'full dB', '  '.join('%-24s' % ('%s %g' % r) for r in rules)))
     for name, runs in groups.items():
@@ -241,6 +247,8 @@ def report_normalised(path, eval_dir, clips, every, stats, tune_on, data, tune_e
             best_threshold(model, pred, [(hr, lr, outs, true_gains(hr, outs, pred.tile)) for hr, lr, outs, _ in runs], 0.05)))
         cells.append('lagrangian: %+.3f %.1f%%' % (lambda b: (-b[0], 100 * b[1]))(
             lagrangian_oracle(model, pred, runs, 0.05)))
+        cells.append('change from full depth: %+.3f %.1f%%' % (lambda b: (-b[0], 100 * b[1]))(
+            lagrangian_oracle(model, pred, runs, 0.05, against='full')))
         print('%-8s %6d %8.3f  %s' % (name, len(runs), full, '  '.join('%-24s' % c for c in cells)), flush=True)
 
 
