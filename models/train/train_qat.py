@@ -137,7 +137,7 @@ def main():
         if step % args.recalibrate == 0:
             act_max = layer_maxima(model, calib, args.act_percentile)
         lr, hr = sample_batch(pairs, weights, rng, args.batch, args.patch)
-        outs = int8_forward(model, lr, act_max, all_exits=model.exits)
+        outs = int8_forward(model, lr, act_max, all_exits=True) if model.exits else [int8_forward(model, lr, act_max)]
         if reference is not None:
             with torch.no_grad():
                 targets = reference.forward_all(lr) if model.exits else [reference(lr)]
