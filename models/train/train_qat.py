@@ -158,7 +158,8 @@ def main():
 
     if args.write:
         # the file is made for int8: sr-core runs int8 where the CPU has VNNI (AVX-512 or
-        # AVX-VNNI) and fp32 elsewhere; the scales it trained with travel in the file
+        # AVX-VNNI) and fp32 elsewhere; its scales, measured on the final weights as in every
+        # recalibration, travel in the file
         act_max = [1.0] + layer_maxima(model, calib, args.act_percentile)[1:]
         model.eval()
         start_model = modelfile.load(args.init)[0]
