@@ -75,7 +75,7 @@ def forward(model, x, fmt=None, act_max=None, ranges=None, depth=None):
         elif fmt is not None:
             alev = LEVELS[fmt][0]
             s = 1 / 255 if i == 0 else act_max[i] / alev
-            f = torch.clamp(torch.round(f / s), 0, 255 if i == 0 else alev) * s
+            f = quantise_act(f, s, 255 if i == 0 else alev)
             w = quantise_weight(w, fmt)
         y = F.conv2d(f, w, conv.bias, padding=conv.padding)
         f = F.relu(y) if act == 'relu' else y
@@ -83,10 +83,21 @@ def forward(model, x, fmt=None, act_max=None, ranges=None, depth=None):
     return F.pixel_shuffle(r, model.scale)
 
 
+def ste_round(x):
+    """torch.round, with the gradient passed straight through (train_qat.py trains through
+    these simulations)."""
+    return x + (torch.round(x) - x).detach()
+
+
+def quantise_act(f, s, levels):
+    """Activations on `levels` steps of `s` from 0, the larger ones saturated."""
+    return torch.clamp(ste_round(f / s), 0, levels) * s
+
+
 def quantise_weight(w, fmt):
     """Weights on `fmt`'s levels, one scale per output channel."""
-    ws = w.abs().amax(dim=(1, 2, 3), keepdim=True) / LEVELS[fmt][1]
-    return torch.round(w / ws) * ws
+    ws = w.abs().amax(dim=(1, 2, 3), keepdim=True).detach() / LEVELS[fmt][1]
+    return ste_round(w / ws) * ws
 
 
 def ghost_forward(model, x, fmt=None, depth=None, act_max=None, ranges=None):
@@ -103,7 +114,7 @@ def ghost_forward(model, x, fmt=None, depth=None, act_max=None, ranges=None):
             return bf16(f)
         if fmt == 'int16':
             s = act_max[d + 1] / alev
-            return torch.clamp(torch.round(f / s), 0, alev) * s
+            return quantise_act(f, s, alev)
         return f
 
     def weight(w):

@@ -39,31 +39,26 @@ sys.path.insert(0, HERE)
 import export  # noqa: E402
 import modelfile  # noqa: E402
 import srdata  # noqa: E402
-from choose_precision import read_pgm  # noqa: E402
+from choose_precision import quantise_act, quantise_weight, read_pgm  # noqa: E402
 from export import write_safetensors  # noqa: E402
 from train import (cosine_schedule, optimizer_step, resume, sample_batch,  # noqa: E402
                    save_checkpoint, start, training_args, training_pairs)
 
 
-def ste_round(x):
-    return x + (torch.round(x) - x).detach()
-
-
 def int8_conv(conv, f):
-    """conv with its weights rounded to 8 bits, one scale per output channel."""
-    ws = conv.weight.abs().amax(dim=(1, 2, 3), keepdim=True).detach() / 127
-    return F.conv2d(f, ste_round(conv.weight / ws) * ws, conv.bias, padding=conv.padding)
+    return F.conv2d(f, quantise_weight(conv.weight, 'int8'), conv.bias, padding=conv.padding)
 
 
 def int8_forward(model, x, act_max, all_exits=False):
     """The plain net with int8 activations and weights (straight-through rounding); with
-    all_exits (a net with exits), the outputs at every depth 1..B."""
+    all_exits (a net with exits), the outputs at every depth 1..B from one pass of the trunk
+    (choose_precision.forward computes one depth a call, with the same quantisers)."""
     layers, outs = model.layers(), []
     anchor = x.repeat(1, model.scale * model.scale, 1, 1)
     f = x
     for i, (_, conv, act) in enumerate(layers):
         s = 1 / 255 if i == 0 else act_max[i] / 255
-        f = torch.clamp(ste_round(f / s), 0, 255) * s
+        f = quantise_act(f, s, 255)
         if all_exits and 2 <= i < len(layers) - 1:  # hidden layer i - 1's map: exit i - 1 reads it
             outs.append(F.pixel_shuffle(int8_conv(model.exit_tails[i - 2], f) + anchor, model.scale))
         y = int8_conv(conv, f)
@@ -162,7 +157,7 @@ def main():
         # recalibration, travel in the file
         act_max = [1.0] + layer_maxima(model, calib, args.act_percentile)[1:]
         model.eval()
-        start_model = modelfile.load(args.init)[0]
+        start_model = reference if reference is not None else modelfile.load(args.init)[0]
         int8 = {s: evaluate(model, os.path.join(args.eval, s), act_max) for s in ('set5', 'set14')}
         loss = max(evaluate(start_model, os.path.join(args.eval, s), None) - int8[s] for s in int8)
         for key in ('int8_act_scales', 'int8_psnr_loss', 'precision_loss'):
